@@ -1,0 +1,262 @@
+// Command portti is the login service: `portti serve` runs it, and the
+// `portti user` commands let an operator manage accounts on the same
+// database while it runs.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/portti/portti/internal/account"
+	"github.com/portti/portti/internal/app"
+	"github.com/portti/portti/internal/config"
+	"github.com/portti/portti/internal/storage"
+)
+
+const usage = `portti — login service and self-service account portal
+
+Usage:
+  portti serve [--config FILE]                 run the server
+  portti user add --email E --given-name G --family-name F --password-stdin
+  portti user show E                           an account's state
+  portti user unlock E                         clear a lockout
+  portti user disable E                        stop an account from logging in
+  portti user enable E                         let it log in again
+
+Every command reads the same configuration: --config FILE (YAML) and the
+PORTTI_* environment variables, which override the file.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "portti:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], stdout, stderr)
+	case "user":
+		if len(args) < 2 {
+			return errors.New("user: say add, show, unlock, disable or enable")
+		}
+		return user(ctx, args[1], args[2:], stdin, stdout, stderr)
+	}
+	return fmt.Errorf("unknown command %q\n\n%s", args[0], usage)
+}
+
+// loadConfig reads --config and the environment.
+func loadConfig(path string) (config.Config, error) {
+	return config.Load(path, os.LookupEnv)
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "YAML configuration file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	started := time.Now()
+	cfg, err := loadConfig(*configPath)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(cfg, stderr)
+	a, err := app.New(ctx, cfg, logger, app.Options{})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           a.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	workers, stopWorkers := context.WithCancel(ctx)
+	defer stopWorkers()
+	a.RunWorkers(workers)
+
+	mode := "smtp"
+	if a.Outbox.DevMode() {
+		mode = "dev outbox (no SMTP configured: links are logged and listed at " + cfg.PublicURL + "/dev/mail)"
+	}
+	logger.Info("portti is serving", "url", cfg.PublicURL, "listen", ln.Addr().String(),
+		"database", cfg.Dialect(), "mail", mode, "startup", time.Since(started).Round(time.Millisecond).String())
+	fmt.Fprintf(stdout, "portti is serving at %s\n", cfg.PublicURL)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdown)
+}
+
+func user(ctx context.Context, verb string, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("user "+verb, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "YAML configuration file")
+	email := fs.String("email", "", "e-mail address (the login name)")
+	given := fs.String("given-name", "", "first name")
+	family := fs.String("family-name", "", "last name")
+	passwordStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *email == "" && fs.NArg() > 0 {
+		*email = fs.Arg(0)
+	}
+	if *email == "" {
+		return fmt.Errorf("user %s: give the account's e-mail address", verb)
+	}
+	cfg, err := loadConfig(*configPath)
+	if err != nil {
+		return err
+	}
+	// Operator commands log only warnings: their output is the answer.
+	cfg.LogLevel = "warn"
+	a, err := app.New(ctx, cfg, newLogger(cfg, stderr), app.Options{})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	m := account.Meta{ClientIP: "cli", UserAgent: "portti user " + verb, Lang: "en"}
+
+	var acc storage.Account
+	switch verb {
+	case "add":
+		if !*passwordStdin {
+			return errors.New("user add: --password-stdin is required (a password on the command line would end up in shell history)")
+		}
+		line, err := bufio.NewReader(stdin).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("user add: read password: %w", err)
+		}
+		pw := strings.TrimRight(line, "\r\n")
+		acc, err = a.Accounts.AddUser(ctx, *email, account.Profile{GivenName: *given, FamilyName: *family}, pw, m)
+		var v account.ValidationError
+		if errors.As(err, &v) {
+			return describeValidation(v)
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "added %s (id %s), activated\n", acc.Email, acc.ID)
+		return nil
+	case "show":
+		acc, err = a.Accounts.Find(ctx, *email)
+	case "unlock":
+		acc, err = a.Accounts.Unlock(ctx, *email, m)
+	case "disable":
+		acc, err = a.Accounts.Disable(ctx, *email, m)
+	case "enable":
+		acc, err = a.Accounts.Enable(ctx, *email, m)
+	default:
+		return fmt.Errorf("user: unknown command %q (add, show, unlock, disable, enable)", verb)
+	}
+	if errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("no account with e-mail address %s", *email)
+	}
+	if err != nil {
+		return err
+	}
+	st, err := a.Accounts.Status(ctx, acc)
+	if err != nil {
+		return err
+	}
+	printStatus(stdout, st)
+	return nil
+}
+
+func describeValidation(v account.ValidationError) error {
+	var b strings.Builder
+	b.WriteString("the account was not added:")
+	for _, e := range v {
+		fmt.Fprintf(&b, "\n  %s: %s", e.Field, e.Code)
+		for k, val := range e.Args {
+			fmt.Fprintf(&b, " %s=%v", k, val)
+		}
+	}
+	return errors.New(b.String())
+}
+
+func printStatus(w io.Writer, st account.Status) {
+	a := st.Account
+	when := func(t time.Time) string {
+		if t.IsZero() {
+			return "-"
+		}
+		return t.UTC().Format(time.RFC3339)
+	}
+	yes := func(b bool) string {
+		if b {
+			return "yes"
+		}
+		return "no"
+	}
+	fmt.Fprintf(w, "email:            %s\n", a.Email)
+	fmt.Fprintf(w, "id:               %s\n", a.ID)
+	fmt.Fprintf(w, "name:             %s %s\n", a.GivenName, a.FamilyName)
+	fmt.Fprintf(w, "activated:        %s (%s)\n", yes(a.Activated()), when(a.ActivatedAt))
+	fmt.Fprintf(w, "disabled:         %s\n", yes(a.Disabled))
+	fmt.Fprintf(w, "locked:           %s", yes(st.Locked))
+	if st.Locked {
+		fmt.Fprintf(w, " (until %s)", when(a.LockedUntil))
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "failed attempts:  %d\n", a.FailedLogins)
+	fmt.Fprintf(w, "password changed: %s (age %s)\n", when(a.PasswordChangedAt), st.PasswordAge.Round(time.Second))
+	if !st.PasswordExpiry.IsZero() {
+		fmt.Fprintf(w, "password expires: %s\n", when(st.PasswordExpiry))
+	}
+	if a.PendingEmail != "" {
+		fmt.Fprintf(w, "pending e-mail:   %s\n", a.PendingEmail)
+	}
+	fmt.Fprintf(w, "active sessions:  %d\n", st.Sessions)
+	fmt.Fprintf(w, "created:          %s\n", when(a.CreatedAt))
+}

@@ -1,0 +1,231 @@
+package account
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/portti/portti/internal/audit"
+	"github.com/portti/portti/internal/mail"
+	"github.com/portti/portti/internal/storage"
+)
+
+const (
+	hourWindow = time.Hour
+	dayWindow  = 24 * time.Hour
+)
+
+// Login errors. ErrInvalidCredentials and ErrThrottled are all a stranger
+// ever sees; the others come only after the right password.
+var (
+	ErrInvalidCredentials = errors.New("wrong e-mail address or password")
+	ErrThrottled          = errors.New("too many failed logins from this address")
+	ErrNotActivated       = errors.New("account not activated")
+	ErrDisabled           = errors.New("account disabled")
+)
+
+// LockedError says the account (or this browser's use of it) is locked.
+type LockedError struct{ Until time.Time }
+
+func (e *LockedError) Error() string { return "account locked until " + e.Until.Format(time.RFC3339) }
+
+// PasswordExpiredError says the password is right but too old. ChangeToken
+// is a short-lived recovery secret that lets the person set a new password
+// right away without another e-mail round trip.
+type PasswordExpiredError struct{ ChangeToken string }
+
+func (e *PasswordExpiredError) Error() string { return "password expired" }
+
+// Login checks an e-mail address and password.
+//
+// Wrong passwords are counted on the account, except in a browser where the
+// owner has logged in before (m.DeviceID names a known device): there they
+// are counted on that device. So a stranger guessing from elsewhere locks
+// every other browser but never the owner's own one, and the owner's own
+// typos lock only that browser.
+func (s *Service) Login(ctx context.Context, email, pw string, m Meta) (storage.Account, error) {
+	now := s.now()
+	if m.ClientIP != "" {
+		n, err := s.cfg.Store.Attempts(ctx, "login-ip:"+m.ClientIP, now, s.cfg.ThrottleWindow)
+		if err != nil {
+			return storage.Account{}, fmt.Errorf("login throttle: %w", err)
+		}
+		if n >= s.cfg.ThrottleLimit {
+			s.event(ctx, nil, m, storage.Event{Kind: audit.LoginThrottled, Reason: "client_address_throttled"})
+			return storage.Account{}, ErrThrottled
+		}
+	}
+
+	normalized, nerr := NormalizeEmail(email)
+	var a storage.Account
+	err := storage.ErrNotFound
+	if nerr == nil && len(pw) <= 4096 {
+		a, err = s.cfg.Store.GetAccountByEmail(ctx, normalized)
+	}
+	if err != nil {
+		if !errors.Is(err, storage.ErrNotFound) {
+			return a, fmt.Errorf("login: %w", err)
+		}
+		// Unknown address: spend the time a real check costs.
+		s.cfg.Hasher.DummyVerify(pw)
+		s.countClientFailure(ctx, m, now)
+		s.event(ctx, nil, m, storage.Event{Kind: audit.LoginFailure, Email: normalized, Reason: "unknown_account"})
+		return storage.Account{}, ErrInvalidCredentials
+	}
+
+	ok, rehash, verr := s.cfg.Hasher.Verify(pw, a.PasswordHash)
+	if verr != nil && a.PasswordHash != "" {
+		s.cfg.Logger.ErrorContext(ctx, "stored password hash unreadable", "account_id", a.ID, "error", verr)
+	}
+	var device storage.KnownDevice
+	known := false
+	if m.DeviceID != "" {
+		d, err := s.cfg.Store.GetKnownDevice(ctx, a.ID, m.DeviceID)
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return a, fmt.Errorf("login: %w", err)
+		}
+		device, known = d, err == nil
+	}
+
+	if !ok {
+		s.countClientFailure(ctx, m, now)
+		return storage.Account{}, s.recordFailure(ctx, a, known, m)
+	}
+
+	// The password is right: from here on the person may be told exactly
+	// why they cannot go on.
+	switch {
+	case a.Disabled:
+		s.event(ctx, nil, m, storage.Event{Kind: audit.LoginFailure, AccountID: a.ID, Email: a.Email, Reason: "disabled"})
+		return a, ErrDisabled
+	case !a.Activated():
+		s.event(ctx, nil, m, storage.Event{Kind: audit.LoginFailure, AccountID: a.ID, Email: a.Email, Reason: "not_activated"})
+		return a, ErrNotActivated
+	}
+	if until, locked := s.lockedUntil(a, device, known, now); locked {
+		s.event(ctx, nil, m, storage.Event{Kind: audit.LoginFailure, AccountID: a.ID, Email: a.Email, Reason: "locked"})
+		return a, &LockedError{Until: until}
+	}
+	if s.cfg.PasswordMaxAge > 0 && now.Sub(a.PasswordChangedAt) > s.cfg.PasswordMaxAge {
+		code, err := s.issueToken(ctx, s.cfg.Store, storage.TokenRecovery, a, a.Email, 10*time.Minute)
+		if err != nil {
+			return a, err
+		}
+		s.event(ctx, nil, m, storage.Event{Kind: audit.LoginFailure, AccountID: a.ID, Email: a.Email, Reason: "password_expired"})
+		return a, &PasswordExpiredError{ChangeToken: code}
+	}
+
+	a, err = s.cfg.Store.UpdateAccount(ctx, a.ID, func(a storage.Account) (storage.Account, error) {
+		a.FailedLogins, a.LockedUntil = 0, time.Time{}
+		if rehash {
+			// The hash was made with older parameters; upgrade it now that
+			// we hold the password.
+			if h, err := s.cfg.Hasher.Hash(pw); err == nil {
+				a.PasswordHash = h
+			}
+		}
+		return a, nil
+	})
+	if err != nil {
+		return a, fmt.Errorf("login: %w", err)
+	}
+	if rehash {
+		s.event(ctx, nil, m, storage.Event{Kind: audit.PasswordRehashed, AccountID: a.ID, Email: a.Email})
+	}
+	if m.DeviceID != "" {
+		_, err := s.cfg.Store.UpsertKnownDevice(ctx, a.ID, m.DeviceID, func(d storage.KnownDevice) (storage.KnownDevice, error) {
+			if d.FirstSeenAt.IsZero() {
+				d.FirstSeenAt = now
+			}
+			d.LastSeenAt, d.FailedLogins, d.LockedUntil = now, 0, time.Time{}
+			return d, nil
+		})
+		if err != nil {
+			return a, fmt.Errorf("login: remember device: %w", err)
+		}
+	}
+	s.event(ctx, nil, m, storage.Event{Kind: audit.LoginSuccess, AccountID: a.ID, Email: a.Email})
+	return a, nil
+}
+
+// lockedUntil applies the lock that holds for this browser: the device's own
+// lock in a known browser, the account's lock anywhere else. A lock set
+// before the last password change no longer holds: a reset unlocks.
+func (s *Service) lockedUntil(a storage.Account, d storage.KnownDevice, known bool, now time.Time) (time.Time, bool) {
+	until := a.LockedUntil
+	if known {
+		until = d.LockedUntil
+		lockedAt := until.Add(-s.cfg.LockoutDuration)
+		if a.PasswordChangedAt.After(lockedAt) {
+			return time.Time{}, false
+		}
+	}
+	return until, until.After(now)
+}
+
+// countClientFailure feeds the per-address throttle against password spraying.
+func (s *Service) countClientFailure(ctx context.Context, m Meta, now time.Time) {
+	if m.ClientIP == "" {
+		return
+	}
+	if _, err := s.cfg.Store.CountAttempt(ctx, "login-ip:"+m.ClientIP, now, s.cfg.ThrottleWindow); err != nil {
+		s.cfg.Logger.WarnContext(ctx, "login throttle not counted", "error", err)
+	}
+}
+
+// recordFailure counts a wrong password on the device or the account, locks
+// at the threshold, and tells the owner by e-mail when the account locks.
+func (s *Service) recordFailure(ctx context.Context, a storage.Account, knownDevice bool, m Meta) error {
+	now := s.now()
+	lock := func(failures *int, until *time.Time) bool {
+		*failures++
+		if *failures >= s.cfg.LockoutThreshold && !until.After(now) {
+			*until = now.Add(s.cfg.LockoutDuration)
+			*failures = 0
+			return true
+		}
+		return false
+	}
+	var locked bool
+	var until time.Time
+	err := s.cfg.Store.InTx(ctx, func(tx storage.Storage) error {
+		if knownDevice {
+			d, err := tx.UpsertKnownDevice(ctx, a.ID, m.DeviceID, func(d storage.KnownDevice) (storage.KnownDevice, error) {
+				locked = lock(&d.FailedLogins, &d.LockedUntil)
+				return d, nil
+			})
+			until = d.LockedUntil
+			return err
+		}
+		var err error
+		a, err = tx.UpdateAccount(ctx, a.ID, func(a storage.Account) (storage.Account, error) {
+			locked = lock(&a.FailedLogins, &a.LockedUntil)
+			a.UpdatedAt = now
+			return a, nil
+		})
+		until = a.LockedUntil
+		if err != nil || !locked || a.Disabled {
+			return err
+		}
+		return s.cfg.Outbox.Enqueue(ctx, tx, a.Email, lang(a, m), mail.AccountLocked{
+			Name:      displayName(a),
+			ResetLink: s.link("/password/forgot", url.Values{"email": {a.Email}}),
+			Until:     until,
+			Failures:  s.cfg.LockoutThreshold,
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("login: count failure: %w", err)
+	}
+	s.event(ctx, nil, m, storage.Event{Kind: audit.LoginFailure, AccountID: a.ID, Email: a.Email, Reason: "wrong_password"})
+	if locked {
+		scope := "account"
+		if knownDevice {
+			scope = "device"
+		}
+		s.event(ctx, nil, m, storage.Event{Kind: audit.Locked, AccountID: a.ID, Email: a.Email, Reason: scope + " locked until " + until.Format(time.RFC3339)})
+	}
+	return ErrInvalidCredentials
+}

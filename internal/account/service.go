@@ -1,0 +1,268 @@
+// Package account holds the rules of a local account's life: registration,
+// activation, login with lockout and throttling, password recovery and
+// change, profile and e-mail changes, and the operator actions.
+//
+// The web layer and the command line call a Service; neither holds a rule of
+// its own. Every outcome a person may need explained is a distinct error
+// value, but the account-specific ones (not activated, locked, expired,
+// disabled) are only returned after the right password: before that, unknown
+// and known addresses get the same answer and cost the same work.
+package account
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"time"
+
+	"github.com/portti/portti/internal/audit"
+	"github.com/portti/portti/internal/mail"
+	"github.com/portti/portti/internal/password"
+	"github.com/portti/portti/internal/secret"
+	"github.com/portti/portti/internal/storage"
+)
+
+// Config holds a Service's dependencies and settings.
+type Config struct {
+	Store  storage.Storage
+	Hasher *password.Hasher
+	Policy password.Policy
+	Outbox *mail.Outbox
+	Audit  *audit.Recorder
+	Logger *slog.Logger
+
+	PublicURL string // absolute base for links in e-mails, no trailing slash
+
+	ActivationTTL    time.Duration
+	RecoveryTTL      time.Duration
+	EmailChangeTTL   time.Duration
+	LockoutThreshold int
+	LockoutDuration  time.Duration
+	PasswordMaxAge   time.Duration // 0: passwords never expire
+	TermsVersion     string
+
+	// ThrottleLimit failed logins per client address per ThrottleWindow
+	// slow down password spraying from one network address.
+	ThrottleLimit  int
+	ThrottleWindow time.Duration
+
+	Now    func() time.Time // injected so tests control expiry
+	Random io.Reader        // injected so tests can be deterministic; crypto/rand by default
+}
+
+// Service implements the account rules.
+type Service struct {
+	cfg Config
+}
+
+// New returns a Service. Zero durations and limits take the documented defaults.
+func New(cfg Config) *Service {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Random == nil {
+		cfg.Random = rand.Reader
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Audit == nil {
+		cfg.Audit = audit.NewRecorder(cfg.Store, cfg.Logger, cfg.Now)
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&cfg.ActivationTTL, 30*time.Minute)
+	def(&cfg.RecoveryTTL, 30*time.Minute)
+	def(&cfg.EmailChangeTTL, 24*time.Hour)
+	def(&cfg.LockoutDuration, 24*time.Hour)
+	def(&cfg.ThrottleWindow, 15*time.Minute)
+	if cfg.LockoutThreshold <= 0 {
+		cfg.LockoutThreshold = 5
+	}
+	if cfg.ThrottleLimit <= 0 {
+		cfg.ThrottleLimit = 100
+	}
+	return &Service{cfg: cfg}
+}
+
+// Settings returns the effective configuration (for pages that explain the
+// rules, such as "the link is valid for 30 minutes").
+func (s *Service) Settings() Config { return s.cfg }
+
+// Meta describes the request an action comes from, for the audit log,
+// known-device lockout and the language of e-mails.
+type Meta struct {
+	ClientIP  string
+	UserAgent string
+	DeviceID  string // hex SHA-256 of the browser's device cookie; empty if none
+	Lang      string // the page's language: fi, sv or en
+}
+
+func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
+
+// event fills the request fields of an audit event and records it.
+func (s *Service) event(ctx context.Context, st storage.Storage, m Meta, e storage.Event) {
+	e.ClientIP, e.UserAgent = m.ClientIP, m.UserAgent
+	_ = s.cfg.Audit.Record(ctx, st, e)
+}
+
+// newSecret returns a random link secret and the hash under which it is stored.
+func (s *Service) newSecret() (code, hash string, err error) {
+	return secret.New(s.cfg.Random)
+}
+
+// link builds an absolute URL for an e-mail.
+func (s *Service) link(path string, q url.Values) string {
+	u := s.cfg.PublicURL + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	return u
+}
+
+// issueToken stores a new single-use link token and returns the secret.
+func (s *Service) issueToken(ctx context.Context, st storage.Storage, kind storage.TokenKind, a storage.Account, email string, ttl time.Duration) (string, error) {
+	code, hash, err := s.newSecret()
+	if err != nil {
+		return "", err
+	}
+	now := s.now()
+	err = st.CreateToken(ctx, storage.Token{
+		Hash: hash, Kind: kind, AccountID: a.ID, Email: email,
+		CreatedAt: now, ExpiresAt: now.Add(ttl),
+	})
+	if err != nil {
+		return "", fmt.Errorf("store %s token: %w", kind, err)
+	}
+	return code, nil
+}
+
+// LinkError explains why an e-mailed link cannot be used.
+type LinkError struct {
+	Reason LinkReason
+	Token  storage.Token // zero when the link is unknown
+}
+
+// LinkReason is why a link failed.
+type LinkReason string
+
+// Link failure reasons.
+const (
+	LinkUnknown LinkReason = "unknown" // never issued, tampered, or long gone
+	LinkUsed    LinkReason = "used"
+	LinkExpired LinkReason = "expired"
+)
+
+func (e *LinkError) Error() string { return "link " + string(e.Reason) }
+
+// useToken marks a link token used, inside st's transaction, and returns it.
+func (s *Service) useToken(ctx context.Context, st storage.Storage, kind storage.TokenKind, code string) (storage.Token, error) {
+	if !secret.Plausible(code) {
+		return storage.Token{}, &LinkError{Reason: LinkUnknown}
+	}
+	now := s.now()
+	t, err := st.UpdateToken(ctx, secret.Hash(code), func(t storage.Token) (storage.Token, error) {
+		switch {
+		case t.Kind != kind:
+			return t, &LinkError{Reason: LinkUnknown}
+		case !t.UsedAt.IsZero():
+			return t, &LinkError{Reason: LinkUsed, Token: t}
+		case !now.Before(t.ExpiresAt):
+			return t, &LinkError{Reason: LinkExpired, Token: t}
+		}
+		t.UsedAt = now
+		return t, nil
+	})
+	if errors.Is(err, storage.ErrNotFound) {
+		return t, &LinkError{Reason: LinkUnknown}
+	}
+	return t, err
+}
+
+// peekToken checks a link without using it (to show the form a link opens).
+func (s *Service) peekToken(ctx context.Context, kind storage.TokenKind, code string) (storage.Token, error) {
+	if !secret.Plausible(code) {
+		return storage.Token{}, &LinkError{Reason: LinkUnknown}
+	}
+	t, err := s.cfg.Store.GetToken(ctx, secret.Hash(code))
+	switch {
+	case errors.Is(err, storage.ErrNotFound) || (err == nil && t.Kind != kind):
+		return storage.Token{}, &LinkError{Reason: LinkUnknown}
+	case err != nil:
+		return t, err
+	case !t.UsedAt.IsZero():
+		return t, &LinkError{Reason: LinkUsed, Token: t}
+	case !s.now().Before(t.ExpiresAt):
+		return t, &LinkError{Reason: LinkExpired, Token: t}
+	}
+	return t, nil
+}
+
+// lang picks the language of a message to an account's owner.
+func lang(a storage.Account, m Meta) string {
+	if a.Locale != "" {
+		return a.Locale
+	}
+	if m.Lang != "" {
+		return m.Lang
+	}
+	return "en"
+}
+
+// displayName is how e-mails greet the owner.
+func displayName(a storage.Account) string {
+	if a.GivenName != "" {
+		return a.GivenName
+	}
+	return a.Email
+}
+
+// ValidationError lists what is wrong with a submitted form, field by field.
+type ValidationError []FieldError
+
+// FieldError is one problem with one form field. Code is a translation key.
+type FieldError struct {
+	Field string
+	Code  string
+	Args  map[string]any
+}
+
+func (v ValidationError) Error() string {
+	return fmt.Sprintf("%d invalid fields", len(v))
+}
+
+// For returns the problems with one field.
+func (v ValidationError) For(field string) []FieldError {
+	var out []FieldError
+	for _, e := range v {
+		if e.Field == field {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func (v *ValidationError) add(field, code string, args map[string]any) {
+	*v = append(*v, FieldError{Field: field, Code: code, Args: args})
+}
+
+// checkPassword applies the password policy and the confirmation match.
+func (s *Service) checkPassword(v *ValidationError, field, pw, confirmField, confirm string, personal ...string) {
+	if pw == "" {
+		v.add(field, "field.required", nil)
+		return
+	}
+	for _, p := range s.cfg.Policy.Check(pw, personal...) {
+		v.add(field, p.Code, p.Args)
+	}
+	if confirmField != "" && pw != confirm {
+		v.add(confirmField, "password.mismatch", nil)
+	}
+}

@@ -1,0 +1,142 @@
+// Package app assembles portti from a Config: the database, the account
+// rules, e-mail, sessions and the web front. The binary and the end-to-end
+// tests build the same App, so what the tests drive is what runs.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/portti/portti/internal/account"
+	"github.com/portti/portti/internal/audit"
+	"github.com/portti/portti/internal/config"
+	"github.com/portti/portti/internal/i18n"
+	"github.com/portti/portti/internal/mail"
+	"github.com/portti/portti/internal/password"
+	"github.com/portti/portti/internal/session"
+	"github.com/portti/portti/internal/storage"
+	"github.com/portti/portti/internal/storage/sqlstore"
+	"github.com/portti/portti/internal/web"
+)
+
+// App is a wired portti.
+type App struct {
+	Config   config.Config
+	Store    storage.Storage
+	Accounts *account.Service
+	Outbox   *mail.Outbox
+	Sessions *session.Manager
+	Web      *web.Server
+	logger   *slog.Logger
+}
+
+// Options are what tests may replace.
+type Options struct {
+	Now func() time.Time
+}
+
+// New opens the database (running migrations) and wires every part.
+func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opt Options) (*App, error) {
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	store, err := sqlstore.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	a, err := wire(store, cfg, logger, opt)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Options) (*App, error) {
+	policy, err := password.NewPolicy(cfg.PasswordPolicy)
+	if err != nil {
+		return nil, err
+	}
+	params := password.DefaultParams
+	params.Memory, params.Time, params.Threads = cfg.Argon2.Memory, cfg.Argon2.Time, cfg.Argon2.Threads
+	if err := params.Validate(); err != nil {
+		return nil, fmt.Errorf("argon2: %w", err)
+	}
+	renderer, err := mail.NewRenderer(mail.RendererConfig{Product: "portti"})
+	if err != nil {
+		return nil, err
+	}
+	var sender mail.Sender
+	if cfg.SMTPURL != "" {
+		s, err := mail.NewSMTPSender(cfg.SMTPURL, cfg.MailFrom)
+		if err != nil {
+			return nil, fmt.Errorf("smtp: %w", err)
+		}
+		sender = s
+	}
+	outbox, err := mail.NewOutbox(mail.OutboxConfig{Store: store, Renderer: renderer, Sender: sender, Logger: logger, Now: opt.Now})
+	if err != nil {
+		return nil, err
+	}
+	accounts := account.New(account.Config{
+		Store: store, Hasher: password.NewHasher(params), Policy: policy, Outbox: outbox,
+		Audit: audit.NewRecorder(store, logger, opt.Now), Logger: logger,
+		PublicURL:     strings.TrimSuffix(cfg.PublicURL, "/"),
+		ActivationTTL: cfg.ActivationTTL, RecoveryTTL: cfg.RecoveryTTL, EmailChangeTTL: cfg.EmailChangeTTL,
+		LockoutThreshold: cfg.LockoutThreshold, LockoutDuration: cfg.LockoutDuration,
+		PasswordMaxAge: cfg.PasswordMaxAge, TermsVersion: cfg.TermsVersion,
+		ThrottleLimit: cfg.ThrottleLimit, ThrottleWindow: cfg.ThrottleWindow,
+		Now: opt.Now,
+	})
+	sessions := session.New(session.Config{
+		Store: store, Secure: cfg.SecureCookies(),
+		RememberTTL: cfg.SessionTTL, BrowserTTL: cfg.BrowserSessionTTL, Now: opt.Now,
+	})
+	catalog, err := i18n.Load()
+	if err != nil {
+		return nil, err
+	}
+	srv, err := web.New(web.Config{
+		Accounts: accounts, Sessions: sessions, Store: store, Catalog: catalog, Logger: logger,
+		MailFrom: cfg.MailFrom, DevMail: cfg.DevMail, Secure: cfg.SecureCookies(),
+		TrustedProxies: cfg.TrustedProxyPrefixes(), Now: opt.Now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &App{Config: cfg, Store: store, Accounts: accounts, Outbox: outbox, Sessions: sessions, Web: srv, logger: logger}, nil
+}
+
+// Handler is the HTTP handler of the whole service.
+func (a *App) Handler() http.Handler { return a.Web.Handler() }
+
+// RunWorkers delivers e-mail and cleans up expired rows until ctx ends.
+func (a *App) RunWorkers(ctx context.Context) {
+	go func() {
+		if err := a.Outbox.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			a.logger.Error("mail worker stopped", "error", err)
+		}
+	}()
+	go func() {
+		t := time.NewTicker(10 * time.Minute)
+		defer t.Stop()
+		for {
+			if err := a.Store.DeleteExpired(ctx, time.Now()); err != nil && ctx.Err() == nil {
+				a.logger.Warn("clean-up of expired rows failed", "error", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+}
+
+// Close closes the database.
+func (a *App) Close() error { return a.Store.Close() }

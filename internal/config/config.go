@@ -1,0 +1,231 @@
+// Package config holds portti's configuration: one Config tree, its
+// defaults, loading from a YAML file plus PORTTI_* environment variables,
+// and a Validate that reports every problem at once.
+//
+// Every setting has one key path as written in the file ("lockout_threshold",
+// "argon2.memory") and one environment variable derived from it: "PORTTI_"
+// plus the upper-cased path with "_" joining nested keys
+// (PORTTI_LOCKOUT_THRESHOLD, PORTTI_ARGON2_MEMORY). See EnvName.
+//
+// Precedence, lowest first: Default(), the YAML file, the environment.
+package config
+
+import (
+	"net"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Password policies accepted by password_policy.
+const (
+	PasswordPolicyNIST    = "nist"    // length-based, NIST SP 800-63B (default)
+	PasswordPolicyClasses = "classes" // additionally requires character classes
+)
+
+// Log levels and formats accepted by log_level and log_format.
+const (
+	LogLevelDebug = "debug"
+	LogLevelInfo  = "info"
+	LogLevelWarn  = "warn"
+	LogLevelError = "error"
+
+	LogFormatText = "text"
+	LogFormatJSON = "json"
+)
+
+// Dialects returned by Config.Dialect.
+const (
+	DialectSQLite   = "sqlite"
+	DialectPostgres = "postgres"
+)
+
+// Config is the whole configuration. The yaml tags are the file keys; the
+// environment variable of each key is EnvName(key).
+//
+// Load fills two values that depend on others when they are not set
+// explicitly: PublicURL is derived from Listen, and DevMail defaults to
+// true exactly when SMTPURL is empty.
+type Config struct {
+	// Listen is the host:port the HTTP server binds to.
+	Listen string `yaml:"listen"`
+	// PublicURL is the absolute http(s) URL users reach portti at, without
+	// a trailing slash. It may have a path (sub-path deployments).
+	PublicURL string `yaml:"public_url"`
+	// TrustedProxies are reverse proxies (CIDRs or bare IPs) whose
+	// X-Forwarded-For is believed; see TrustedProxyPrefixes.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+
+	// DatabaseURL is "sqlite:PATH" or "postgres://…" / "postgresql://…".
+	DatabaseURL string `yaml:"database_url"`
+
+	// SMTPURL is smtp://[user:pass@]host:port (STARTTLS when offered) or
+	// smtps://[user:pass@]host:port (implicit TLS). Empty means no SMTP.
+	SMTPURL string `yaml:"smtp_url"`
+	// MailFrom is the From address, optionally with a display name.
+	MailFrom string `yaml:"mail_from"`
+	// DevMail exposes the dev outbox page that shows every sent e-mail.
+	DevMail bool `yaml:"dev_mail"`
+
+	// Lifetimes of the single-use links sent by e-mail.
+	ActivationTTL  time.Duration `yaml:"activation_ttl"`
+	RecoveryTTL    time.Duration `yaml:"recovery_ttl"`
+	EmailChangeTTL time.Duration `yaml:"email_change_ttl"`
+
+	// SessionTTL is the lifetime of a "remember me" session;
+	// BrowserSessionTTL the lifetime of any other session.
+	SessionTTL        time.Duration `yaml:"session_ttl"`
+	BrowserSessionTTL time.Duration `yaml:"browser_session_ttl"`
+
+	// An account is locked for LockoutDuration after LockoutThreshold
+	// consecutive failed logins.
+	LockoutThreshold int           `yaml:"lockout_threshold"`
+	LockoutDuration  time.Duration `yaml:"lockout_duration"`
+
+	// At most ThrottleLimit failed logins per client address per
+	// ThrottleWindow.
+	ThrottleWindow time.Duration `yaml:"throttle_window"`
+	ThrottleLimit  int           `yaml:"throttle_limit"`
+
+	// PasswordPolicy is PasswordPolicyNIST or PasswordPolicyClasses.
+	PasswordPolicy string `yaml:"password_policy"`
+	// PasswordMaxAge forces a password change after this long; 0 = never.
+	PasswordMaxAge time.Duration `yaml:"password_max_age"`
+	// Argon2 holds the argon2id password hashing parameters.
+	Argon2 Argon2 `yaml:"argon2"`
+
+	// TermsVersion is the version of the terms users must accept.
+	TermsVersion string `yaml:"terms_version"`
+
+	LogLevel  string `yaml:"log_level"`  // debug|info|warn|error
+	LogFormat string `yaml:"log_format"` // text|json
+}
+
+// Argon2 holds argon2id parameters, typed as golang.org/x/crypto/argon2
+// wants them.
+type Argon2 struct {
+	Memory  uint32 `yaml:"memory"`  // KiB
+	Time    uint32 `yaml:"time"`    // iterations
+	Threads uint8  `yaml:"threads"` // parallelism
+}
+
+// Default returns the default configuration. It is valid as is.
+func Default() Config {
+	c := Config{
+		Listen:            "127.0.0.1:8080",
+		TrustedProxies:    nil,
+		DatabaseURL:       "sqlite:portti-data/portti.db",
+		SMTPURL:           "",
+		MailFrom:          "portti <noreply@localhost>",
+		ActivationTTL:     30 * time.Minute,
+		RecoveryTTL:       30 * time.Minute,
+		EmailChangeTTL:    24 * time.Hour,
+		SessionTTL:        30 * 24 * time.Hour,
+		BrowserSessionTTL: 12 * time.Hour,
+		LockoutThreshold:  5,
+		LockoutDuration:   24 * time.Hour,
+		ThrottleWindow:    15 * time.Minute,
+		ThrottleLimit:     100,
+		PasswordPolicy:    PasswordPolicyNIST,
+		PasswordMaxAge:    0,
+		Argon2:            Argon2{Memory: 19456, Time: 2, Threads: 1},
+		TermsVersion:      "2026-01",
+		LogLevel:          LogLevelInfo,
+		LogFormat:         LogFormatText,
+	}
+	c.PublicURL = derivePublicURL(c.Listen)
+	c.DevMail = c.SMTPURL == ""
+	return c
+}
+
+// Dialect returns DialectSQLite or DialectPostgres according to
+// DatabaseURL, or "" when it is neither (Validate reports that).
+func (c Config) Dialect() string { return dialectOf(c.DatabaseURL) }
+
+// SecureCookies reports whether cookies must carry the Secure attribute:
+// true unless PublicURL is plain http on localhost, 127.0.0.1 or ::1.
+func (c Config) SecureCookies() bool {
+	u, err := url.Parse(c.PublicURL)
+	if err != nil {
+		return true
+	}
+	return !(strings.EqualFold(u.Scheme, "http") && isLocalHost(u.Hostname()))
+}
+
+// TrustedProxyPrefixes returns TrustedProxies parsed; a bare IP becomes a
+// /32 (IPv4) or /128 (IPv6) prefix. Entries that do not parse are skipped;
+// Validate reports them.
+func (c Config) TrustedProxyPrefixes() []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(c.TrustedProxies))
+	for _, s := range c.TrustedProxies {
+		if p, err := parseProxy(s); err == "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// dialectOf maps a database URL to its dialect, "" if unsupported.
+func dialectOf(s string) string {
+	lower := strings.ToLower(s)
+	switch {
+	case strings.HasPrefix(lower, "sqlite:"):
+		return DialectSQLite
+	case strings.HasPrefix(lower, "postgres://"), strings.HasPrefix(lower, "postgresql://"):
+		return DialectPostgres
+	}
+	return ""
+}
+
+// isLocalHost reports whether host (without port or brackets) is one of the
+// names for which plain http is acceptable.
+func isLocalHost(host string) bool {
+	switch strings.ToLower(host) {
+	case "localhost", "127.0.0.1", "::1":
+		return true
+	}
+	return false
+}
+
+// derivePublicURL returns "http://"+listen when listen's host is local,
+// else "" (a public listener needs an explicit public_url; guessing one
+// would put wrong links into e-mails and turn off Secure cookies).
+func derivePublicURL(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil || !isLocalHost(host) || !validPort(port) {
+		return ""
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// validPort reports whether s is a decimal port number from 1 to 65535.
+func validPort(s string) bool {
+	n, err := strconv.Atoi(s)
+	return err == nil && n >= 1 && n <= 65535
+}
+
+// parseProxy parses one trusted_proxies entry. It returns a message
+// (without the key) when the entry is not acceptable.
+func parseProxy(s string) (netip.Prefix, string) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, "is not an IP address or CIDR prefix"
+		}
+		if p != p.Masked() {
+			return netip.Prefix{}, "has host bits set; did you mean " + p.Masked().String() + "?"
+		}
+		return p, ""
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, "is not an IP address or CIDR prefix"
+	}
+	if a.Zone() != "" {
+		return netip.Prefix{}, "must not have an IPv6 zone"
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), ""
+}

@@ -1,0 +1,395 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Why a table and not yaml.Decoder.KnownFields(true) into Config plus a
+// reflection walker for the environment:
+//
+//   - One parser per key serves both the file and the environment, so a bad
+//     value gets the same message wherever it was written, and every bad
+//     value is reported (yaml.v3 would stop at a syntax-level type error
+//     with its own wording, e.g. "cannot unmarshal !!str `abc` into int").
+//   - yaml.v3 refuses a plain integer for a time.Duration, so
+//     `password_max_age: 0` (documented as "never") would be an error.
+//   - Env names stay greppable and explicit here; TestSettingsCoverConfig
+//     walks Config's yaml tags to make sure no field is missing.
+//
+// The file is read into a yaml.Node tree and walked against the table;
+// unknown and duplicate keys are reported with their line.
+
+// setting is one configuration key.
+type setting struct {
+	key string // file key path, "." joining nested keys: "argon2.memory"
+	// set parses raw into c and returns "" or a message saying what is
+	// wrong (without the key). Null YAML values and empty environment
+	// variables arrive as "".
+	set func(c *Config, raw string) string
+	// setList, for list-valued keys, takes the items of a YAML sequence;
+	// set then splits a single string on commas.
+	setList func(c *Config, items []string) string
+}
+
+// settings lists every key, in documentation order.
+var settings = []setting{
+	stringSetting("listen", func(c *Config) *string { return &c.Listen }),
+	{key: "public_url", set: func(c *Config, raw string) string {
+		// Empty means "derive from listen"; see Load.
+		c.PublicURL = strings.TrimRight(raw, "/")
+		if raw != "" && c.PublicURL == "" {
+			c.PublicURL = raw // "/" alone: keep it so Validate complains
+		}
+		return ""
+	}},
+	listSetting("trusted_proxies", func(c *Config) *[]string { return &c.TrustedProxies }),
+	stringSetting("database_url", func(c *Config) *string { return &c.DatabaseURL }),
+	stringSetting("smtp_url", func(c *Config) *string { return &c.SMTPURL }),
+	stringSetting("mail_from", func(c *Config) *string { return &c.MailFrom }),
+	boolSetting("dev_mail", func(c *Config) *bool { return &c.DevMail }),
+	durationSetting("activation_ttl", func(c *Config) *time.Duration { return &c.ActivationTTL }),
+	durationSetting("recovery_ttl", func(c *Config) *time.Duration { return &c.RecoveryTTL }),
+	durationSetting("email_change_ttl", func(c *Config) *time.Duration { return &c.EmailChangeTTL }),
+	durationSetting("session_ttl", func(c *Config) *time.Duration { return &c.SessionTTL }),
+	durationSetting("browser_session_ttl", func(c *Config) *time.Duration { return &c.BrowserSessionTTL }),
+	wholeSetting("lockout_threshold", minLockoutThreshold, 0, func(c *Config) *int { return &c.LockoutThreshold }),
+	durationSetting("lockout_duration", func(c *Config) *time.Duration { return &c.LockoutDuration }),
+	durationSetting("throttle_window", func(c *Config) *time.Duration { return &c.ThrottleWindow }),
+	wholeSetting("throttle_limit", minThrottleLimit, 0, func(c *Config) *int { return &c.ThrottleLimit }),
+	stringSetting("password_policy", func(c *Config) *string { return &c.PasswordPolicy }),
+	durationSetting("password_max_age", func(c *Config) *time.Duration { return &c.PasswordMaxAge }),
+	wholeSetting("argon2.memory", minArgon2Memory, maxArgon2Memory, func(c *Config) *uint32 { return &c.Argon2.Memory }),
+	wholeSetting("argon2.time", minArgon2Time, maxArgon2Time, func(c *Config) *uint32 { return &c.Argon2.Time }),
+	wholeSetting("argon2.threads", minArgon2Threads, maxArgon2Threads, func(c *Config) *uint8 { return &c.Argon2.Threads }),
+	stringSetting("terms_version", func(c *Config) *string { return &c.TermsVersion }),
+	stringSetting("log_level", func(c *Config) *string { return &c.LogLevel }),
+	stringSetting("log_format", func(c *Config) *string { return &c.LogFormat }),
+}
+
+func stringSetting(key string, field func(*Config) *string) setting {
+	return setting{key: key, set: func(c *Config, raw string) string {
+		*field(c) = raw
+		return ""
+	}}
+}
+
+func boolSetting(key string, field func(*Config) *bool) setting {
+	return setting{key: key, set: func(c *Config, raw string) string {
+		b, err := strconv.ParseBool(raw)
+		if err != nil {
+			return fmt.Sprintf("must be true or false, got %q", raw)
+		}
+		*field(c) = b
+		return ""
+	}}
+}
+
+func durationSetting(key string, field func(*Config) *time.Duration) setting {
+	return setting{key: key, set: func(c *Config, raw string) string {
+		d, err := time.ParseDuration(raw)
+		if err != nil {
+			return fmt.Sprintf("must be a duration such as 30m, 24h or 2160h, got %q", raw)
+		}
+		*field(c) = d
+		return ""
+	}}
+}
+
+// wholeSetting parses an integer in [lo, hi] (hi < lo: no upper bound but
+// the type's own), with the same wording as Validate.
+func wholeSetting[T int | uint8 | uint32](key string, lo, hi int64, field func(*Config) *T) setting {
+	return setting{key: key, set: func(c *Config, raw string) string {
+		v, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil || !inRange(v, lo, hi) || int64(T(v)) != v {
+			return fmt.Sprintf("must be %s, got %q", wholeNumber(lo, hi), raw)
+		}
+		*field(c) = T(v)
+		return ""
+	}}
+}
+
+func listSetting(key string, field func(*Config) *[]string) setting {
+	s := setting{key: key, setList: func(c *Config, items []string) string {
+		var out []string
+		for _, it := range items {
+			if it = strings.TrimSpace(it); it != "" {
+				out = append(out, it)
+			}
+		}
+		*field(c) = out
+		return ""
+	}}
+	s.set = func(c *Config, raw string) string { return s.setList(c, strings.Split(raw, ",")) }
+	return s
+}
+
+// Load returns the configuration: Default(), overridden by the YAML file
+// at path (skipped when path is ""), overridden by environment variables
+// read through lookupEnv (os.LookupEnv in main, a map in tests; nil means
+// none). It then fills derived values and validates.
+//
+// A file that cannot be read is returned as that error. Everything else —
+// YAML syntax, unknown or duplicate keys, unparsable values in the file or
+// the environment, and Validate's findings — is collected and returned
+// together as Problems. On error the returned Config is the zero value.
+func Load(path string, lookupEnv func(string) (string, bool)) (Config, error) {
+	l := loader{cfg: Default(), origins: map[string]string{}}
+	// Derived values are decided after the file and the environment.
+	l.cfg.PublicURL = ""
+
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return Config{}, fmt.Errorf("config: %w", err)
+		}
+		l.file(path, data)
+	}
+	if lookupEnv != nil {
+		l.env(lookupEnv)
+	}
+
+	if l.cfg.PublicURL == "" {
+		if u := derivePublicURL(l.cfg.Listen); u != "" {
+			l.cfg.PublicURL = u
+			l.origins["public_url"] = "derived from listen"
+		} else if o, ok := l.origins["listen"]; ok {
+			l.origins["public_url"] = "not set; listen from " + o
+		}
+	}
+	if _, set := l.origins["dev_mail"]; !set {
+		l.cfg.DevMail = l.cfg.SMTPURL == ""
+		l.origins["dev_mail"] = "default, as smtp_url is empty"
+		if l.cfg.SMTPURL != "" {
+			l.origins["dev_mail"] = "default, as smtp_url is set"
+		}
+	}
+
+	// A value that did not parse kept its previous value; do not report
+	// that one again.
+	failed := map[string]bool{}
+	for _, p := range l.problems {
+		failed[p.Key] = true
+	}
+	var vps Problems
+	if err := l.cfg.Validate(); err != nil {
+		vps, _ = err.(Problems)
+	}
+	for _, p := range vps {
+		if p.Key != "" && failed[p.Key] {
+			continue
+		}
+		if p.Source == "" {
+			p.Source = l.origins[p.Key]
+		}
+		l.problems = append(l.problems, p)
+	}
+	if len(l.problems) > 0 {
+		return Config{}, l.problems
+	}
+	return l.cfg, nil
+}
+
+type loader struct {
+	cfg      Config
+	problems Problems
+	origins  map[string]string // key → where its current value came from
+}
+
+func (l *loader) problem(key, source, format string, args ...any) {
+	l.problems = append(l.problems, Problem{Key: key, Source: source, Message: fmt.Sprintf(format, args...)})
+}
+
+func (l *loader) env(lookupEnv func(string) (string, bool)) {
+	for _, s := range settings {
+		name := EnvName(s.key)
+		raw, ok := lookupEnv(name)
+		if !ok {
+			continue
+		}
+		if msg := s.set(&l.cfg, raw); msg != "" {
+			l.problem(s.key, "environment", "%s", msg)
+			continue
+		}
+		l.origins[s.key] = "environment"
+	}
+}
+
+func (l *loader) file(path string, data []byte) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if !errors.Is(err, io.EOF) {
+			l.problem("", path, "%v", err)
+		}
+		return
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		l.problem("", path, "must hold a single YAML document (found a second \"---\")")
+		return
+	}
+	root := &doc
+	if root.Kind == yaml.DocumentNode {
+		if len(root.Content) == 0 {
+			return
+		}
+		root = root.Content[0]
+	}
+	root = deref(root)
+	if isNull(root) {
+		return // empty document
+	}
+	if root.Kind != yaml.MappingNode {
+		l.problem("", fmt.Sprintf("%s:%d", path, root.Line), "the top level must be a mapping of keys to values, such as \"listen: 127.0.0.1:8080\"")
+		return
+	}
+	l.mapping(path, "", root)
+}
+
+// mapping applies one YAML mapping whose keys sit under prefix ("" for the
+// top level, "argon2." for that section).
+func (l *loader) mapping(path, prefix string, m *yaml.Node) {
+	seen := map[string]int{} // key → line
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		kn, vn := deref(m.Content[i]), deref(m.Content[i+1])
+		at := fmt.Sprintf("%s:%d", path, kn.Line)
+		if kn.Kind != yaml.ScalarNode {
+			l.problem("", at, "keys must be plain names")
+			continue
+		}
+		key := prefix + kn.Value
+		if first, dup := seen[key]; dup {
+			l.problem(key, at, "given twice in the file (first on line %d)", first)
+			continue
+		}
+		seen[key] = kn.Line
+
+		if isSection(key) {
+			switch {
+			case isNull(vn):
+			case vn.Kind == yaml.MappingNode:
+				l.mapping(path, key+".", vn)
+			default:
+				l.problem(key, at, "must be a section of keys (%s)", strings.Join(sectionKeys(key), ", "))
+			}
+			continue
+		}
+		s, ok := lookupSetting(key)
+		if !ok {
+			msg := fmt.Sprintf("unknown key %q", key)
+			if guess := closestKey(key); guess != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", guess)
+			}
+			l.problem("", at, "%s", msg)
+			continue
+		}
+		at = fmt.Sprintf("%s:%d", path, vn.Line)
+		var msg string
+		switch {
+		case isNull(vn):
+			msg = s.set(&l.cfg, "")
+		case vn.Kind == yaml.ScalarNode:
+			msg = s.set(&l.cfg, vn.Value)
+		case vn.Kind == yaml.SequenceNode && s.setList != nil:
+			items := make([]string, 0, len(vn.Content))
+			for _, it := range vn.Content {
+				it = deref(it)
+				if it.Kind != yaml.ScalarNode {
+					msg = "items must be single values"
+					break
+				}
+				items = append(items, it.Value)
+			}
+			if msg == "" {
+				msg = s.setList(&l.cfg, items)
+			}
+		case s.setList != nil:
+			msg = "must be a list"
+		default:
+			msg = "must be a single value, not a list or mapping"
+		}
+		if msg != "" {
+			l.problem(key, at, "%s", msg)
+			continue
+		}
+		l.origins[key] = at
+	}
+}
+
+// deref follows an alias (*name) to its anchored node.
+func deref(n *yaml.Node) *yaml.Node {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		return n.Alias
+	}
+	return n
+}
+
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
+}
+
+func lookupSetting(key string) (setting, bool) {
+	for _, s := range settings {
+		if s.key == key {
+			return s, true
+		}
+	}
+	return setting{}, false
+}
+
+// isSection reports whether key is a section such as "argon2".
+func isSection(key string) bool { return len(sectionKeys(key)) > 0 }
+
+func sectionKeys(section string) []string {
+	var keys []string
+	for _, s := range settings {
+		if rest, ok := strings.CutPrefix(s.key, section+"."); ok {
+			keys = append(keys, rest)
+		}
+	}
+	return keys
+}
+
+// closestKey suggests the known key nearest to a misspelt one, or "".
+func closestKey(key string) string {
+	best, bestDist := "", 4 // suggest only within 3 edits
+	for _, s := range settings {
+		if d := editDistance(key, s.key); d < bestDist {
+			best, bestDist = s.key, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
+	if len(a) > 64 || len(b) > 64 {
+		return 1 << 30 // not a typo of any key; skip the work
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

@@ -1,0 +1,139 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/portti/portti/internal/storage"
+)
+
+const (
+	mailColumns = `id, to_addr, subject, text_body, html_body, created_at,
+	next_attempt_at, attempts, last_error, sent_at`
+
+	insertMail = `INSERT INTO mail (to_addr, subject, text_body, html_body,
+	created_at, next_attempt_at, attempts, last_error, sent_at)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+	RETURNING id`
+	updateMail = `UPDATE mail SET to_addr = $2, subject = $3, text_body = $4,
+	html_body = $5, created_at = $6, next_attempt_at = $7, attempts = $8,
+	last_error = $9, sent_at = $10
+	WHERE id = $1`
+	selectMail = `SELECT ` + mailColumns + ` FROM mail WHERE id = $1`
+	// Oldest first, so a backlog drains in order.
+	selectDueMail = `SELECT ` + mailColumns + ` FROM mail
+	WHERE sent_at = 0 AND next_attempt_at <= $1
+	ORDER BY id LIMIT $2`
+	leaseMail = `UPDATE mail SET next_attempt_at = $2 WHERE id = $1`
+	listMail  = `SELECT ` + mailColumns + ` FROM mail ORDER BY id DESC LIMIT $1`
+)
+
+func scanMail(r scanner) (storage.Mail, error) {
+	var (
+		m                     storage.Mail
+		created, next, sentAt int64
+	)
+	err := r.Scan(&m.ID, &m.To, &m.Subject, &m.Text, &m.HTML, &created,
+		&next, &m.Attempts, &m.LastError, &sentAt)
+	if err != nil {
+		return storage.Mail{}, classify(err)
+	}
+	m.CreatedAt = goTime(created)
+	m.NextAttemptAt = goTime(next)
+	m.SentAt = goTime(sentAt)
+	return m, nil
+}
+
+// EnqueueMail stores a message to send and returns its ID; m.ID is ignored.
+func (s *Store) EnqueueMail(ctx context.Context, m storage.Mail) (int64, error) {
+	var id int64
+	err := s.guard(ctx, func() error {
+		return s.q.QueryRowContext(ctx, insertMail, m.To, m.Subject, m.Text, m.HTML,
+			dbTime(m.CreatedAt), dbTime(m.NextAttemptAt), m.Attempts, m.LastError,
+			dbTime(m.SentAt)).Scan(&id)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sqlstore: enqueue mail: %w", classify(err))
+	}
+	return id, nil
+}
+
+// ClaimMail returns up to limit (default 100) unsent messages due at now,
+// oldest first, and in the same transaction moves their NextAttemptAt to
+// now+lease: until then no other claimer gets them, and if the claimer dies
+// they are retried after the lease. The returned messages carry the new
+// NextAttemptAt.
+func (s *Store) ClaimMail(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]storage.Mail, error) {
+	var out []storage.Mail
+	err := s.withTx(ctx, func(tx *Store) error {
+		// PostgreSQL: lock the rows, and pass over rows another node is
+		// claiming right now rather than waiting for it and then sending
+		// nothing. SQLite: the transaction holds the only write lock.
+		query := selectDueMail
+		if tx.dialect == dialectPostgres {
+			query += " FOR UPDATE SKIP LOCKED"
+		}
+		due, err := queryAll(ctx, tx.q, scanMail, query, dbTime(now), limitOrDefault(limit))
+		if err != nil {
+			return fmt.Errorf("sqlstore: claim mail: %w", err)
+		}
+		until := dbTime(now.Add(lease))
+		for i := range due {
+			if _, err := tx.exec(ctx, leaseMail, due[i].ID, until); err != nil {
+				return fmt.Errorf("sqlstore: claim mail %d: %w", due[i].ID, err)
+			}
+			due[i].NextAttemptAt = goTime(until)
+		}
+		out = due
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// UpdateMail reads, changes and writes a message in one transaction. fn must
+// not change the ID.
+func (s *Store) UpdateMail(ctx context.Context, id int64, fn func(storage.Mail) (storage.Mail, error)) (storage.Mail, error) {
+	var out storage.Mail
+	err := s.withTx(ctx, func(tx *Store) error {
+		old, err := scanMail(tx.q.QueryRowContext(ctx, selectMail+tx.forUpdate(), id))
+		if err != nil {
+			return fmt.Errorf("sqlstore: update mail %d: %w", id, err)
+		}
+		m, err := fn(old)
+		if err != nil {
+			return err
+		}
+		if m.ID != old.ID {
+			return errors.New("sqlstore: update mail: the update changed the ID")
+		}
+		_, err = tx.exec(ctx, updateMail, m.ID, m.To, m.Subject, m.Text, m.HTML,
+			dbTime(m.CreatedAt), dbTime(m.NextAttemptAt), m.Attempts, m.LastError,
+			dbTime(m.SentAt))
+		if err != nil {
+			return fmt.Errorf("sqlstore: update mail %d: %w", id, err)
+		}
+		m.CreatedAt = roundTrip(m.CreatedAt)
+		m.NextAttemptAt = roundTrip(m.NextAttemptAt)
+		m.SentAt = roundTrip(m.SentAt)
+		out = m
+		return nil
+	})
+	if err != nil {
+		return storage.Mail{}, err
+	}
+	return out, nil
+}
+
+// ListMail returns at most limit (default 100) messages, newest first.
+func (s *Store) ListMail(ctx context.Context, limit int) ([]storage.Mail, error) {
+	out, err := queryAll(ctx, s.q, scanMail, listMail, limitOrDefault(limit))
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: list mail: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,239 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/portti/portti/internal/account"
+	"github.com/portti/portti/internal/storage"
+)
+
+func (s *Server) registerForm(w http.ResponseWriter, r *http.Request) error {
+	p := s.newPage(r, "register.title")
+	p.Form.Set("email", r.URL.Query().Get("email"))
+	s.render(w, r, http.StatusOK, "register", p)
+	return nil
+}
+
+func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(r); err != nil {
+		return err
+	}
+	f := r.PostForm
+	m := s.meta(w, r)
+	err := s.cfg.Accounts.Register(r.Context(), account.Registration{
+		Email: f.Get("email"), EmailConfirm: f.Get("email_confirm"),
+		Password: f.Get("password"), PasswordConfirm: f.Get("password_confirm"),
+		Profile:     profileFrom(f),
+		AcceptTerms: f.Get("accept_terms") != "",
+	}, m)
+	var v account.ValidationError
+	if errors.As(err, &v) {
+		p := s.newPage(r, "register.title")
+		p.Form, p.Errors = f, v
+		s.render(w, r, http.StatusUnprocessableEntity, "register", p)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	// The same page whether or not the address already had an account.
+	p := s.newPage(r, "register.sent.title")
+	email, _ := account.NormalizeEmail(f.Get("email"))
+	p.Form.Set("email", email)
+	p.Message = p.T("register.sent", "Email", email, "Minutes", int(s.cfg.Accounts.Settings().ActivationTTL.Minutes()))
+	s.render(w, r, http.StatusOK, "sent", p)
+	return nil
+}
+
+func profileFrom(f url.Values) account.Profile {
+	return account.Profile{
+		GivenName: f.Get("given_name"), FamilyName: f.Get("family_name"),
+		PhoneNumber: f.Get("phone_number"), StreetAddress: f.Get("street_address"),
+		PostalCode: f.Get("postal_code"), Locality: f.Get("locality"),
+	}
+}
+
+// activate follows the link from the activation e-mail.
+func (s *Server) activate(w http.ResponseWriter, r *http.Request) error {
+	token := r.URL.Query().Get("token")
+	a, err := s.cfg.Accounts.Activate(r.Context(), token, s.meta(w, r))
+	p := s.newPage(r, "activate.title")
+	p.Form.Set("email", a.Email)
+	var le *account.LinkError
+	switch {
+	case err == nil:
+		p.Message = p.T("activate.done")
+		p.Data["LoginLink"] = "/login?" + url.Values{"email": {a.Email}}.Encode()
+		s.render(w, r, http.StatusOK, "activated", p)
+	case errors.Is(err, account.ErrAlreadyActive):
+		p.Message = p.T("activate.already")
+		p.Data["LoginLink"] = "/login?" + url.Values{"email": {a.Email}}.Encode()
+		s.render(w, r, http.StatusOK, "activated", p)
+	case errors.As(err, &le):
+		return s.linkProblem(w, r, le, "activation", token)
+	default:
+		return err
+	}
+	return nil
+}
+
+// linkProblem explains an unusable link and offers the way out: a new link
+// sent with one click, or the form to order one.
+func (s *Server) linkProblem(w http.ResponseWriter, r *http.Request, le *account.LinkError, kind, token string) error {
+	p := s.newPage(r, "link.title")
+	p.Message = p.T("link." + kind + "." + string(le.Reason))
+	p.Data["Kind"] = kind
+	p.Data["Token"] = token
+	p.Data["Reason"] = string(le.Reason)
+	status := http.StatusGone
+	if le.Reason == account.LinkUnknown {
+		status = http.StatusNotFound
+	}
+	s.render(w, r, status, "link", p)
+	return nil
+}
+
+// resendActivation sends a new activation link, for an expired link (by
+// its token) or for an address typed on the page. Same answer either way.
+func (s *Server) resendActivation(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(r); err != nil {
+		return err
+	}
+	m := s.meta(w, r)
+	var err error
+	if token := r.PostForm.Get("token"); token != "" {
+		err = s.cfg.Accounts.ResendActivationForLink(r.Context(), token, m)
+	} else {
+		err = s.cfg.Accounts.ResendActivation(r.Context(), r.PostForm.Get("email"), m)
+	}
+	var le *account.LinkError
+	var v account.ValidationError
+	switch {
+	case errors.As(err, &le):
+		return s.linkProblem(w, r, le, "activation", "")
+	case errors.As(err, &v):
+		return &httpError{Status: http.StatusUnprocessableEntity, Key: "email.invalid"}
+	case err != nil:
+		return err
+	}
+	p := s.newPage(r, "resend.title")
+	p.Message = p.T("resend.sent", "Minutes", int(s.cfg.Accounts.Settings().ActivationTTL.Minutes()))
+	s.render(w, r, http.StatusOK, "sent", p)
+	return nil
+}
+
+func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	p := s.newPage(r, "login.title")
+	p.Form.Set("email", q.Get("email"))
+	p.Form.Set("return", localPath(q.Get("return"), ""))
+	if n := q.Get("notice"); n != "" && noticeKeys[n] {
+		p.Notice = p.T("notice." + n)
+	}
+	s.render(w, r, http.StatusOK, "login", p)
+	return nil
+}
+
+// noticeKeys are the success messages a redirect may ask a page to show.
+var noticeKeys = map[string]bool{
+	"logged_out": true, "password_reset": true, "profile_saved": true, "password_changed": true,
+	"email_change_sent": true, "email_changed": true, "sessions_ended": true, "session_ended": true,
+}
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(r); err != nil {
+		return err
+	}
+	f := r.PostForm
+	m := s.meta(w, r)
+	a, err := s.cfg.Accounts.Login(r.Context(), f.Get("email"), f.Get("password"), m)
+	p := s.newPage(r, "login.title")
+	p.Form.Set("email", f.Get("email"))
+	p.Form.Set("return", localPath(f.Get("return"), ""))
+	p.Form.Set("remember_me", f.Get("remember_me"))
+	var locked *account.LockedError
+	var expired *account.PasswordExpiredError
+	switch {
+	case err == nil:
+		if _, err := s.cfg.Sessions.Start(r.Context(), w, r, a.ID, f.Get("remember_me") != "", sessionMeta(m)); err != nil {
+			return err
+		}
+		http.Redirect(w, r, localPath(f.Get("return"), "/account"), http.StatusSeeOther)
+		return nil
+	case errors.Is(err, account.ErrInvalidCredentials):
+		p.Message = p.T("login.invalid")
+		s.render(w, r, http.StatusUnauthorized, "login", p)
+	case errors.Is(err, account.ErrThrottled):
+		w.Header().Set("Retry-After", "900")
+		p.Message = p.T("login.throttled")
+		s.render(w, r, http.StatusTooManyRequests, "login", p)
+	case errors.Is(err, account.ErrNotActivated):
+		p.TitleKey = "login.not_activated.title"
+		p.Form.Set("email", a.Email)
+		p.Message = p.T("login.not_activated", "Email", a.Email)
+		s.render(w, r, http.StatusForbidden, "not_activated", p)
+	case errors.As(err, &locked):
+		p.Message = p.T("login.locked", "Until", s.formatTime(p.Lang, locked.Until))
+		p.Data["ForgotLink"] = "/password/forgot?" + url.Values{"email": {a.Email}}.Encode()
+		s.render(w, r, http.StatusForbidden, "locked", p)
+	case errors.As(err, &expired):
+		p.TitleKey = "reset.expired.title"
+		p.Message = p.T("login.password_expired")
+		p.Form.Set("token", expired.ChangeToken)
+		p.Data["Email"] = a.Email
+		s.render(w, r, http.StatusForbidden, "reset", p)
+	case errors.Is(err, account.ErrDisabled):
+		ref := newRef()
+		s.cfg.Logger.InfoContext(r.Context(), "disabled account tried to log in", "ref", ref, "account_id", a.ID)
+		p.Ref = ref
+		p.Message = p.T("login.disabled")
+		s.render(w, r, http.StatusForbidden, "login", p)
+	default:
+		return err
+	}
+	return nil
+}
+
+// formatTime shows a time to a person in Finland's time zone, in the
+// page's language conventions.
+func (s *Server) formatTime(lang string, t time.Time) string {
+	t = t.In(helsinki)
+	switch lang {
+	case "fi":
+		return t.Format("2.1.2006 klo 15.04")
+	case "sv":
+		return t.Format("2.1.2006 kl. 15.04")
+	}
+	return t.Format("2 January 2006 at 15:04 (Helsinki time)")
+}
+
+var helsinki = func() *time.Location {
+	loc, err := time.LoadLocation("Europe/Helsinki")
+	if err != nil {
+		return time.FixedZone("EET", 2*3600)
+	}
+	return loc
+}()
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(r); err != nil {
+		return err
+	}
+	se, err := s.cfg.Sessions.Current(r.Context(), r, r.PostForm.Get("account_id"))
+	if errors.Is(err, storage.ErrNotFound) {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.cfg.Sessions.End(r.Context(), w, r, se.ID); err != nil {
+		return err
+	}
+	s.cfg.Accounts.RecordLogout(r.Context(), se.AccountID, s.meta(w, r))
+	http.Redirect(w, r, "/login?notice=logged_out", http.StatusSeeOther)
+	return nil
+}

@@ -1,0 +1,137 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+
+	"github.com/portti/portti/internal/account"
+	"github.com/portti/portti/internal/session"
+	"github.com/portti/portti/internal/storage"
+)
+
+// maxFormBytes bounds a form post. The largest real form (registration) is
+// well under 4 KiB.
+const maxFormBytes = 64 << 10
+
+func limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		next.ServeHTTP(w, r)
+	})
+}
+
+func cacheStatic(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// recoverPanics turns a panic into the internal error page instead of a
+// dropped connection, and logs it with its reference code.
+func (s *Server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.renderError(w, r, fmt.Errorf("panic: %v", v))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// parseForm reads a posted form, mapping a too-large or malformed body to
+// the right error page.
+func parseForm(r *http.Request) error {
+	if err := r.ParseForm(); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		return &httpError{Status: http.StatusBadRequest, Key: "error.bad_request", Err: err}
+	}
+	return nil
+}
+
+// clientIP is the address a request comes from. X-Forwarded-For is
+// believed only when the direct peer is a configured proxy, and then read
+// from the right, skipping trusted proxies, so a client cannot choose its
+// own address by sending the header.
+func (s *Server) clientIP(r *http.Request) string {
+	return ClientIP(r, s.cfg.TrustedProxies)
+}
+
+// ClientIP implements the client address rule for any handler.
+func ClientIP(r *http.Request, trusted []netip.Prefix) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	peer = peer.Unmap()
+	if !isTrusted(peer, trusted) {
+		return peer.String()
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break
+		}
+		a = a.Unmap()
+		if !isTrusted(a, trusted) {
+			return a.String()
+		}
+		peer = a
+	}
+	return peer.String()
+}
+
+func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// meta gathers what the account rules record about a request. It gives
+// the browser a device cookie if it has none.
+func (s *Server) meta(w http.ResponseWriter, r *http.Request) account.Meta {
+	return account.Meta{
+		ClientIP:  s.clientIP(r),
+		UserAgent: r.UserAgent(),
+		DeviceID:  s.cfg.Sessions.DeviceID(w, r),
+		Lang:      s.lang(r),
+	}
+}
+
+func sessionMeta(m account.Meta) session.Meta {
+	return session.Meta{ClientIP: m.ClientIP, UserAgent: m.UserAgent, DeviceID: m.DeviceID}
+}
+
+func isNotFound(err error) bool { return errors.Is(err, storage.ErrNotFound) }

@@ -1,0 +1,284 @@
+package web
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+
+	"github.com/portti/portti/internal/account"
+	"github.com/portti/portti/internal/i18n"
+	"github.com/portti/portti/internal/storage"
+)
+
+const langCookie = "portti-lang"
+
+// handlerFunc is a handler that may fail; wrap turns its error into a page.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// httpError is an error with the status and the translated explanation a
+// person should see. Every failing handler ends up here (caddy style).
+type httpError struct {
+	Status int
+	Key    string         // catalogue key of the explanation
+	Args   map[string]any // its arguments
+	Err    error          // the cause, logged, never shown
+}
+
+func (e *httpError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%d %s: %v", e.Status, e.Key, e.Err)
+	}
+	return fmt.Sprintf("%d %s", e.Status, e.Key)
+}
+
+func (e *httpError) Unwrap() error { return e.Err }
+
+var (
+	errNotFound   = &httpError{Status: http.StatusNotFound, Key: "error.not_found"}
+	errBadRequest = &httpError{Status: http.StatusBadRequest, Key: "error.bad_request"}
+)
+
+func (s *Server) wrap(fn handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := fn(w, r); err != nil {
+			s.renderError(w, r, err)
+		}
+	})
+}
+
+// renderError is the one place an error becomes a page. Unexpected errors
+// get a short reference code, logged with the cause, that the person can
+// quote to the helpdesk.
+func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) {
+	var he *httpError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &he):
+	case errors.As(err, &mbe):
+		he = &httpError{Status: http.StatusRequestEntityTooLarge, Key: "error.too_large"}
+	default:
+		he = &httpError{Status: http.StatusInternalServerError, Key: "error.internal", Err: err}
+	}
+	p := s.newPage(r, "error.title")
+	if he.Status >= 500 {
+		ref := newRef()
+		p.Ref = ref
+		s.cfg.Logger.ErrorContext(r.Context(), "request failed", slog.String("ref", ref),
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", err))
+		if isBusy(err) {
+			he = &httpError{Status: http.StatusServiceUnavailable, Key: "error.busy"}
+			w.Header().Set("Retry-After", "2")
+		}
+	} else if he.Err != nil {
+		s.cfg.Logger.InfoContext(r.Context(), "request refused", slog.Int("status", he.Status), slog.String("key", he.Key), slog.Any("error", he.Err))
+	}
+	p.Message = p.T(he.Key, he.Args)
+	s.render(w, r, he.Status, "error", p)
+}
+
+// isBusy recognises a database that stayed locked past its busy timeout.
+func isBusy(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "database is locked") || strings.Contains(msg, "SQLITE_BUSY")
+}
+
+// newRef returns a short code people can read out on the phone:
+// eight characters without look-alikes (no 0/O, 1/I/L).
+func newRef() string {
+	const alphabet = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
+}
+
+// page is what every template gets.
+type page struct {
+	s         *Server
+	Lang      string
+	Languages []string
+	TitleKey  string
+	Product   string
+	Path      string // the current path, for the language switcher
+	Account   *storage.Account
+	Notice    string // a translated one-line success message
+	Message   string // the main message of an explanation page
+	Ref       string // error reference code
+	Form      url.Values
+	Errors    account.ValidationError
+	MailFrom  string
+	Data      map[string]any
+}
+
+func (s *Server) newPage(r *http.Request, titleKey string) *page {
+	return &page{
+		s: s, Lang: s.lang(r), Languages: i18n.Languages, TitleKey: titleKey,
+		Product: s.cfg.Product, Path: r.URL.RequestURI(), Form: url.Values{},
+		MailFrom: s.cfg.MailFrom, Data: map[string]any{},
+	}
+}
+
+// lang picks the page language: the cookie set by the switcher, else the
+// browser's Accept-Language.
+func (s *Server) lang(r *http.Request) string {
+	chosen := ""
+	if c, err := r.Cookie(langCookie); err == nil {
+		chosen = c.Value
+	}
+	return s.cfg.Catalog.Match(chosen, r.Header.Get("Accept-Language"))
+}
+
+// T translates a key; args are a map or alternating names and values.
+func (p *page) T(key string, args ...any) string {
+	var m map[string]any
+	switch {
+	case len(args) == 1:
+		m, _ = args[0].(map[string]any)
+	case len(args) > 1:
+		m = map[string]any{}
+		for i := 0; i+1 < len(args); i += 2 {
+			m[fmt.Sprint(args[i])] = args[i+1]
+		}
+	}
+	return p.s.cfg.Catalog.T(p.Lang, key, m)
+}
+
+// Title is the document title.
+func (p *page) Title() string {
+	return p.T(p.TitleKey) + " – " + p.Product
+}
+
+// LanguageName is how a language names itself in the switcher.
+func (p *page) LanguageName(lang string) string { return p.s.cfg.Catalog.T(lang, "language.name", nil) }
+
+// SwitchURL is the switcher's link to another language of this page.
+func (p *page) SwitchURL(lang string) string {
+	return "/lang/" + lang + "?" + url.Values{"return": {p.Path}}.Encode()
+}
+
+// field is what the "field" template draws: a label, an input, a hint and
+// any errors, tied together for screen readers.
+type field struct {
+	ID, Name, Type, Label, Hint, Value, Autocomplete string
+	Required                                         bool
+	Errors                                           []string
+}
+
+// Field describes one input. Password values are never sent back.
+func (p *page) Field(name, typ, autocomplete string, required bool) field {
+	return p.FormField("", name, typ, autocomplete, required)
+}
+
+// FormField is Field for a page with several forms that share field names
+// (the settings page asks for the current password twice): the id gets the
+// form's name, and errors show only on the form that was posted.
+func (p *page) FormField(form, name, typ, autocomplete string, required bool) field {
+	f := field{ID: fieldID(form, name), Name: name, Type: typ, Label: p.T("field." + name), Autocomplete: autocomplete, Required: required}
+	if p.s.cfg.Catalog.Has("hint." + name) {
+		f.Hint = p.T("hint." + name)
+	}
+	posted := p.Form.Get("form") == form
+	if typ != "password" {
+		f.Value = p.Form.Get(name)
+	}
+	if posted {
+		for _, e := range p.Errors.For(name) {
+			f.Errors = append(f.Errors, p.T(e.Code, e.Args))
+		}
+	}
+	return f
+}
+
+func fieldID(form, name string) string {
+	if form == "" {
+		return name
+	}
+	return form + "-" + name
+}
+
+// ErrorSummary lists every problem at the top of a form, each linking to
+// its field, so a screen reader user hears them all at once.
+func (p *page) ErrorSummary() []map[string]string {
+	var out []map[string]string
+	for _, e := range p.Errors {
+		out = append(out, map[string]string{"ID": fieldID(p.Form.Get("form"), e.Field), "Text": p.T("field."+e.Field) + ": " + p.T(e.Code, e.Args)})
+	}
+	return out
+}
+
+// PasswordRules describes the password policy before anyone types.
+func (p *page) PasswordRules() []string {
+	var out []string
+	for _, rule := range p.s.cfg.Accounts.Settings().Policy.Requirements() {
+		out = append(out, p.T(rule.Code, rule.Args))
+	}
+	return out
+}
+
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, p *page) {
+	t, ok := s.pages[name]
+	if !ok {
+		panic("web: no template " + name)
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
+		ref := newRef()
+		s.cfg.Logger.ErrorContext(r.Context(), "template failed", slog.String("ref", ref), slog.String("page", name), slog.Any("error", err))
+		http.Error(w, "internal error, reference "+ref, http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Language", p.Lang)
+	h.Set("Cache-Control", "no-store")
+	h.Set("Vary", "Cookie, Accept-Language")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+func parseTemplates() (map[string]*template.Template, error) {
+	layout, err := template.ParseFS(templateFiles, "templates/layout.html")
+	if err != nil {
+		return nil, err
+	}
+	names, err := fs.Glob(templateFiles, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	pages := map[string]*template.Template{}
+	for _, n := range names {
+		name := strings.TrimSuffix(path.Base(n), ".html")
+		if name == "layout" {
+			continue
+		}
+		t, err := template.Must(layout.Clone()).ParseFS(templateFiles, n)
+		if err != nil {
+			return nil, fmt.Errorf("template %s: %w", name, err)
+		}
+		pages[name] = t
+	}
+	return pages, nil
+}
+
+// localPath returns p if it is a path on this site, else fallback: a
+// return address must never send a person to another site.
+func localPath(p, fallback string) string {
+	if p == "" || !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\\r\n\t") {
+		return fallback
+	}
+	u, err := url.Parse(p)
+	if err != nil || u.Scheme != "" || u.Host != "" {
+		return fallback
+	}
+	return p
+}

@@ -1,0 +1,152 @@
+// Package web is portti's browser front: routes, middleware, pages and
+// error rendering. It renders and translates; every rule lives in package
+// account, and every sign-in in package session.
+//
+// Pages work without JavaScript. Forms post to the same origin and are
+// guarded by http.CrossOriginProtection; cookies are SameSite=Lax.
+package web
+
+import (
+	"context"
+	"embed"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/portti/portti/internal/account"
+	"github.com/portti/portti/internal/i18n"
+	"github.com/portti/portti/internal/session"
+	"github.com/portti/portti/internal/storage"
+)
+
+//go:embed templates/*.html
+var templateFiles embed.FS
+
+//go:embed static
+var staticFiles embed.FS
+
+// Config holds a Server's dependencies.
+type Config struct {
+	Accounts       *account.Service
+	Sessions       *session.Manager
+	Store          storage.Storage // health check and the dev mail page
+	Catalog        *i18n.Catalog
+	Logger         *slog.Logger
+	MailFrom       string // named on every "we sent you an e-mail" page
+	DevMail        bool   // serve /dev/mail, the outbox viewer for development
+	Secure         bool   // https: Secure cookies
+	TrustedProxies []netip.Prefix
+	Product        string // the service name in page titles
+	Now            func() time.Time
+}
+
+// Server serves portti's pages.
+type Server struct {
+	cfg   Config
+	pages map[string]*template.Template // page name → layout + page
+}
+
+// New parses the templates and returns a Server.
+func New(cfg Config) (*Server, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Product == "" {
+		cfg.Product = "portti"
+	}
+	pages, err := parseTemplates()
+	if err != nil {
+		return nil, err
+	}
+	return &Server{cfg: cfg, pages: pages}, nil
+}
+
+// Handler returns the routes wrapped in portti's middleware.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	h := func(pattern string, fn handlerFunc) { mux.Handle(pattern, s.wrap(fn)) }
+
+	static, _ := fs.Sub(staticFiles, "static")
+	mux.Handle("GET /static/", http.StripPrefix("/static/", cacheStatic(http.FileServerFS(static))))
+	mux.HandleFunc("GET /healthz", s.healthz)
+
+	h("GET /{$}", s.home)
+	h("GET /lang/{lang}", s.setLanguage)
+	h("GET /register", s.registerForm)
+	h("POST /register", s.register)
+	h("GET /activate", s.activate)
+	h("POST /activate/resend", s.resendActivation)
+	h("GET /login", s.loginForm)
+	h("POST /login", s.login)
+	h("POST /logout", s.logout)
+	h("GET /password/forgot", s.forgotForm)
+	h("POST /password/forgot", s.forgot)
+	h("GET /password/reset", s.resetForm)
+	h("POST /password/reset", s.reset)
+	h("GET /account", s.accountPage)
+	h("POST /account/profile", s.updateProfile)
+	h("POST /account/password", s.changePassword)
+	h("POST /account/email", s.changeEmail)
+	h("POST /account/sessions/end", s.endSession)
+	h("POST /account/sessions/end-all", s.endAllSessions)
+	h("GET /email/confirm", s.confirmEmailForm)
+	h("POST /email/confirm", s.confirmEmail)
+	if s.cfg.DevMail {
+		h("GET /dev/mail", s.devMail)
+	}
+	h("/", func(w http.ResponseWriter, r *http.Request) error { return errNotFound })
+
+	csrf := http.NewCrossOriginProtection()
+	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.renderError(w, r, &httpError{Status: http.StatusForbidden, Key: "error.cross_origin"})
+	}))
+	return s.recoverPanics(securityHeaders(limitBody(csrf.Handler(mux))))
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	// A read that finds nothing still proves the database answers.
+	if _, err := s.cfg.Store.GetAccount(ctx, "healthz"); err != nil && err != storage.ErrNotFound && !isNotFound(err) {
+		s.cfg.Logger.ErrorContext(ctx, "health check failed", "error", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(`{"status":"unavailable"}` + "\n"))
+		return
+	}
+	_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
+}
+
+func (s *Server) home(w http.ResponseWriter, r *http.Request) error {
+	if _, err := s.cfg.Sessions.Current(r.Context(), r, ""); err == nil {
+		http.Redirect(w, r, "/account", http.StatusSeeOther)
+		return nil
+	}
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+	return nil
+}
+
+// setLanguage remembers a language choice and returns to the page it was
+// made on. A plain link, so it works without JavaScript.
+func (s *Server) setLanguage(w http.ResponseWriter, r *http.Request) error {
+	lang := r.PathValue("lang")
+	if !i18n.Supported(lang) {
+		return errNotFound
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: langCookie, Value: lang, Path: "/", MaxAge: 365 * 24 * 3600,
+		HttpOnly: true, Secure: s.cfg.Secure, SameSite: http.SameSiteLaxMode,
+	})
+	if se, err := s.cfg.Sessions.Current(r.Context(), r, ""); err == nil {
+		_ = s.cfg.Accounts.SetLocale(r.Context(), se.AccountID, lang)
+	}
+	http.Redirect(w, r, localPath(r.URL.Query().Get("return"), "/"), http.StatusSeeOther)
+	return nil
+}
