@@ -104,7 +104,7 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 	srv, err := web.New(web.Config{
 		Accounts: accounts, Sessions: sessions, Store: store, Catalog: catalog, Logger: logger,
 		MailFrom: cfg.MailFrom, DevMail: cfg.DevMail, Secure: cfg.SecureCookies(),
-		TrustedProxies: cfg.TrustedProxyPrefixes(), Now: opt.Now,
+		TrustedProxies: cfg.TrustedProxyPrefixes(), RememberTTL: cfg.SessionTTL, Now: opt.Now,
 	})
 	if err != nil {
 		return nil, err

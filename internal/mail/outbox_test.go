@@ -437,7 +437,7 @@ func TestDevMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := logs.String()
-	for _, want := range []string{"level=INFO", "dev_mail_link=" + link, "to=aino@example.fi", `subject="Vahvista sähköpostiosoitteesi – portti"`} {
+	for _, want := range []string{"level=INFO", `dev_mail_link="` + link + `"`, "to=aino@example.fi", `subject="Vahvista sähköpostiosoitteesi – portti"`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("log lacks %q:\n%s", want, out)
 		}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/portti/portti/internal/account"
@@ -167,8 +168,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		p.Message = p.T("login.invalid")
 		s.render(w, r, http.StatusUnauthorized, "login", p)
 	case errors.Is(err, account.ErrThrottled):
-		w.Header().Set("Retry-After", "900")
-		p.Message = p.T("login.throttled")
+		window := s.cfg.Accounts.Settings().ThrottleWindow
+		w.Header().Set("Retry-After", strconv.Itoa(int(window.Seconds())))
+		p.Message = p.T("login.throttled", "Minutes", int(window.Minutes()))
 		s.render(w, r, http.StatusTooManyRequests, "login", p)
 	case errors.Is(err, account.ErrNotActivated):
 		p.TitleKey = "login.not_activated.title"

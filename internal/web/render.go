@@ -185,7 +185,7 @@ func (p *page) Field(name, typ, autocomplete string, required bool) field {
 func (p *page) FormField(form, name, typ, autocomplete string, required bool) field {
 	f := field{ID: fieldID(form, name), Name: name, Type: typ, Label: p.T("field." + name), Autocomplete: autocomplete, Required: required}
 	if p.s.cfg.Catalog.Has("hint." + name) {
-		f.Hint = p.T("hint." + name)
+		f.Hint = p.T("hint."+name, "Days", int(p.s.cfg.RememberTTL.Hours()/24))
 	}
 	posted := p.Form.Get("form") == form
 	if typ != "password" {

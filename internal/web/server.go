@@ -39,7 +39,8 @@ type Config struct {
 	DevMail        bool   // serve /dev/mail, the outbox viewer for development
 	Secure         bool   // https: Secure cookies
 	TrustedProxies []netip.Prefix
-	Product        string // the service name in page titles
+	Product        string        // the service name in page titles
+	RememberTTL    time.Duration // "remember me" lifetime, told on the login page
 	Now            func() time.Time
 }
 
@@ -56,6 +57,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.RememberTTL <= 0 {
+		cfg.RememberTTL = 30 * 24 * time.Hour
 	}
 	if cfg.Product == "" {
 		cfg.Product = "portti"

@@ -52,6 +52,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	srv      *smtp.Server // nil while stopped
+	l        net.Listener
 	msgs     []Message
 	errs     []error // messages that could not be parsed
 	tempFail int     // refuse this many more messages with 451
@@ -96,7 +97,7 @@ func (s *Server) serve(l net.Listener) {
 	srv.MaxMessageBytes = 10 << 20
 	srv.ErrorLog = log.New(io.Discard, "", 0)
 	s.mu.Lock()
-	s.srv = srv
+	s.srv, s.l = srv, l
 	s.mu.Unlock()
 	go func() { _ = srv.Serve(l) }()
 }
@@ -119,10 +120,13 @@ func (s *Server) URL() string {
 // nothing.
 func (s *Server) Stop() {
 	s.mu.Lock()
-	srv := s.srv
-	s.srv = nil
+	srv, l := s.srv, s.l
+	s.srv, s.l = nil, nil
 	s.mu.Unlock()
 	if srv != nil {
+		// Close the listener ourselves too: Serve may not have registered
+		// it with the server yet.
+		_ = l.Close()
 		_ = srv.Close()
 	}
 }

@@ -79,62 +79,38 @@ func createPrivateFile(path string) error {
 	return nil
 }
 
-// migrationFileLock serialises migrations between processes that share one
-// SQLite database (a server and the command line started together after an
-// upgrade). It implements goose's lock.Locker.
+// lockSQLiteMigrations serialises migrations between processes that share
+// one SQLite database (a server and the command line started together after
+// an upgrade). It returns the function that releases the lock.
 //
 // The database's own write lock is not enough: goose reads the applied
 // versions before it begins each migration's transaction, so two processes
 // could both decide to apply the same migration; the second would fail
-// ("table already exists") or, for a data migration, apply it twice. goose
-// has no SQLite locker, so the lock is a write transaction held on a small
-// side file next to the database. It is an OS file lock taken by SQLite, so
-// it is portable and a crashed process cannot leave it behind.
-type migrationFileLock struct {
-	path string
-	db   *sql.DB
-	tx   *sql.Tx
-}
-
-// migrationLockTimeoutMillis bounds the wait for another process's
-// migrations.
-const migrationLockTimeoutMillis = 5 * 60 * 1000
-
-func sqliteMigrationLocker(dbPath string) *migrationFileLock {
-	return &migrationFileLock{path: dbPath + ".migrate-lock"}
-}
-
-// Lock waits for the lock file's write lock. The *sql.DB argument (the
-// database being migrated) is not used.
-func (l *migrationFileLock) Lock(ctx context.Context, _ *sql.DB) error {
-	if err := createPrivateFile(l.path); err != nil {
-		return fmt.Errorf("migration lock: %w", err)
+// ("table already exists") or, for a data migration, apply it twice. So the
+// lock is a write transaction held on a small side file next to the
+// database, PATH.migrate-lock. It is an OS file lock taken by SQLite: it
+// works wherever SQLite does, and a crashed process cannot leave it behind.
+func lockSQLiteMigrations(ctx context.Context, dbPath string) (unlock func() error, err error) {
+	path := dbPath + ".migrate-lock"
+	if err := createPrivateFile(path); err != nil {
+		return nil, fmt.Errorf("migration lock: %w", err)
 	}
-	dsn := fmt.Sprintf("%s?_txlock=immediate&_pragma=busy_timeout(%d)", l.path, migrationLockTimeoutMillis)
+	dsn := fmt.Sprintf("%s?_txlock=immediate&_pragma=busy_timeout(%d)", path, migrationLockTimeout.Milliseconds())
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
-		return fmt.Errorf("migration lock: %w", err)
+		return nil, fmt.Errorf("migration lock: %w", err)
 	}
 	db.SetMaxOpenConns(1)
-	tx, err := db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: waits for other holders
+	tx, err := db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: waits for another holder
 	if err != nil {
 		_ = db.Close()
-		return fmt.Errorf("migration lock: %w", err)
+		return nil, fmt.Errorf("migration lock: %w", err)
 	}
-	l.db, l.tx = db, tx
-	return nil
-}
-
-// Unlock releases the lock taken by Lock. Nothing was written, so the
-// rollback only drops the lock.
-func (l *migrationFileLock) Unlock(context.Context, *sql.DB) error {
-	if l.db == nil {
+	return func() error {
+		// Nothing was written; the rollback only drops the lock.
+		if err := errors.Join(tx.Rollback(), db.Close()); err != nil {
+			return fmt.Errorf("migration unlock: %w", err)
+		}
 		return nil
-	}
-	err := errors.Join(l.tx.Rollback(), l.db.Close())
-	l.db, l.tx = nil, nil
-	if err != nil {
-		return fmt.Errorf("migration unlock: %w", err)
-	}
-	return nil
+	}, nil
 }

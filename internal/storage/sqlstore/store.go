@@ -122,7 +122,8 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 	db.SetMaxOpenConns(sqliteMaxConns)
 	// Keep every connection: opening one runs the DSN's pragmas again.
 	db.SetMaxIdleConns(sqliteMaxConns)
-	return finishOpen(ctx, db, dialectSQLite, sqliteMigrationLocker(path))
+	lock := func(ctx context.Context) (func() error, error) { return lockSQLiteMigrations(ctx, path) }
+	return finishOpen(ctx, db, dialectSQLite, lock)
 }
 
 func openPostgres(ctx context.Context, url string) (*Store, error) {
@@ -135,15 +136,18 @@ func openPostgres(ctx context.Context, url string) (*Store, error) {
 	db.SetMaxIdleConns(postgresMaxConns)
 	// Let an idle node give its connections back to the server.
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	return finishOpen(ctx, db, dialectPostgres, nil)
+	lock := func(ctx context.Context) (func() error, error) { return lockPostgresMigrations(ctx, db) }
+	return finishOpen(ctx, db, dialectPostgres, lock)
 }
 
-func finishOpen(ctx context.Context, db *sql.DB, d dialect, sqliteLock *migrationFileLock) (*Store, error) {
+// finishOpen checks the connection and migrates the schema under lock, a
+// function that takes a lock across processes and returns its release.
+func finishOpen(ctx context.Context, db *sql.DB, d dialect, lock func(context.Context) (func() error, error)) (*Store, error) {
 	if err := db.PingContext(ctx); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("sqlstore: connect to %s: %w", d, err)
 	}
-	if err := migrate(ctx, db, d, sqliteLock); err != nil {
+	if err := migrate(ctx, db, d, lock); err != nil {
 		_ = db.Close()
 		return nil, err
 	}
