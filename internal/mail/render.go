@@ -111,8 +111,8 @@ func parseSet(kind, lang, layout string, fm map[string]any) (*templateSet, error
 		return nil, err
 	}
 	var set templateSet
-	set.subject, err1 = texttemplate.New(dir+"/subject.txt").Option("missingkey=error").Funcs(fm).Parse(subject)
-	set.text, err2 = texttemplate.New(dir+"/body.txt").Option("missingkey=error").Funcs(fm).Parse(text)
+	set.subject, err1 = texttemplate.New(dir + "/subject.txt").Option("missingkey=error").Funcs(fm).Parse(subject)
+	set.text, err2 = texttemplate.New(dir + "/body.txt").Option("missingkey=error").Funcs(fm).Parse(text)
 	set.html, err3 = htmltemplate.New("layout").Option("missingkey=error").Funcs(fm).Parse(layout)
 	if err3 == nil {
 		_, err3 = set.html.New("content").Parse(html)

@@ -132,7 +132,8 @@ func (s *Server) Stop() {
 }
 
 // Restart starts the server again on the same port, keeping the messages
-// received so far. It stops it first if it is running.
+// received so far. It stops it first if it is running, and panics if the
+// port cannot be had again.
 func (s *Server) Restart() {
 	s.Stop()
 	var l net.Listener

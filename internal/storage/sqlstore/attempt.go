@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -48,18 +50,13 @@ func (s *Store) CountAttempt(ctx context.Context, key string, now time.Time, win
 // Attempts returns the count in the current window, 0 when the window has
 // passed or there has been no attempt.
 func (s *Store) Attempts(ctx context.Context, key string, now time.Time, window time.Duration) (int, error) {
-	rows, err := queryAll(ctx, s.q, scanInt, selectAttempts, key, dbTime(now.Add(-window)))
+	var n int
+	err := s.q.QueryRowContext(ctx, selectAttempts, key, dbTime(now.Add(-window))).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
 	if err != nil {
 		return 0, fmt.Errorf("sqlstore: attempts: %w", err)
 	}
-	if len(rows) == 0 {
-		return 0, nil
-	}
-	return rows[0], nil
-}
-
-func scanInt(r scanner) (int, error) {
-	var n int
-	err := r.Scan(&n)
-	return n, err
+	return n, nil
 }

@@ -170,6 +170,12 @@ func (s *Store) Close() error {
 // bound to a transaction it just calls fn with that Store, so nested InTx
 // calls share the outer transaction and commit or roll back with it. fn's
 // error is returned as it is.
+//
+// fn must do all its storage work through tx. A write through the outer
+// Store waits for the transaction's locks: on SQLite for busy_timeout and
+// then fails, on PostgreSQL possibly forever. Keep fn short, too: on
+// SQLite the transaction holds the database's only write lock throughout,
+// so slow work such as password hashing belongs before InTx.
 func (s *Store) InTx(ctx context.Context, fn func(tx storage.Storage) error) error {
 	if s.tx != nil {
 		return fn(s)
@@ -178,7 +184,8 @@ func (s *Store) InTx(ctx context.Context, fn func(tx storage.Storage) error) err
 }
 
 // withTx runs fn in the Store's transaction, or in a new one when the Store
-// is not bound to one. The Update* methods use it for read-modify-write.
+// is not bound to one. The Update* methods use it for read-modify-write;
+// the caller's function runs inside, holding the lock as InTx's fn does.
 func (s *Store) withTx(ctx context.Context, fn func(tx *Store) error) error {
 	if s.tx != nil {
 		return fn(s)
