@@ -76,8 +76,14 @@ func (s *Service) Login(ctx context.Context, email, pw string, m Meta) (storage.
 	}
 
 	ok, rehash, verr := s.cfg.Hasher.Verify(pw, a.PasswordHash)
-	if verr != nil && a.PasswordHash != "" {
-		s.cfg.Logger.ErrorContext(ctx, "stored password hash unreadable", "account_id", a.ID, "error", verr)
+	if verr != nil {
+		// No hash was computed (no password set, or a hash we cannot
+		// read): spend the time anyway, or the answer's speed would tell
+		// that the address has an account.
+		s.cfg.Hasher.DummyVerify(pw)
+		if a.PasswordHash != "" {
+			s.cfg.Logger.ErrorContext(ctx, "stored password hash unreadable", "account_id", a.ID, "error", verr)
+		}
 	}
 	var device storage.KnownDevice
 	known := false
@@ -118,7 +124,12 @@ func (s *Service) Login(ctx context.Context, email, pw string, m Meta) (storage.
 	}
 
 	a, err = s.cfg.Store.UpdateAccount(ctx, a.ID, func(a storage.Account) (storage.Account, error) {
-		a.FailedLogins, a.LockedUntil = 0, time.Time{}
+		if !known {
+			// Only a login where the account's lock applies resets it: the
+			// owner signing in from their own browser says nothing about
+			// the stranger guessing elsewhere, whose lock must stay.
+			a.FailedLogins, a.LockedUntil = 0, time.Time{}
+		}
 		if rehash {
 			// The hash was made with older parameters; upgrade it now that
 			// we hold the password.
@@ -156,13 +167,18 @@ func (s *Service) Login(ctx context.Context, email, pw string, m Meta) (storage.
 func (s *Service) lockedUntil(a storage.Account, d storage.KnownDevice, known bool, now time.Time) (time.Time, bool) {
 	until := a.LockedUntil
 	if known {
-		until = d.LockedUntil
-		lockedAt := until.Add(-s.cfg.LockoutDuration)
-		if a.PasswordChangedAt.After(lockedAt) {
+		if s.deviceLockLifted(a, d) {
 			return time.Time{}, false
 		}
+		until = d.LockedUntil
 	}
 	return until, until.After(now)
+}
+
+// deviceLockLifted reports whether a device's lock was set before the
+// account's last password change, which lifts it.
+func (s *Service) deviceLockLifted(a storage.Account, d storage.KnownDevice) bool {
+	return !d.LockedUntil.IsZero() && a.PasswordChangedAt.After(d.LockedUntil.Add(-s.cfg.LockoutDuration))
 }
 
 // countClientFailure feeds the per-address throttle against password spraying.
@@ -180,8 +196,13 @@ func (s *Service) countClientFailure(ctx context.Context, m Meta, now time.Time)
 func (s *Service) recordFailure(ctx context.Context, a storage.Account, knownDevice bool, m Meta) error {
 	now := s.now()
 	lock := func(failures *int, until *time.Time) bool {
+		if until.After(now) {
+			// Already locked: guesses during the lock are refused anyway,
+			// and counting them would re-lock at the first typo after it.
+			return false
+		}
 		*failures++
-		if *failures >= s.cfg.LockoutThreshold && !until.After(now) {
+		if *failures >= s.cfg.LockoutThreshold {
 			*until = now.Add(s.cfg.LockoutDuration)
 			*failures = 0
 			return true
@@ -193,6 +214,12 @@ func (s *Service) recordFailure(ctx context.Context, a storage.Account, knownDev
 	err := s.cfg.Store.InTx(ctx, func(tx storage.Storage) error {
 		if knownDevice {
 			d, err := tx.UpsertKnownDevice(ctx, a.ID, m.DeviceID, func(d storage.KnownDevice) (storage.KnownDevice, error) {
+				if s.deviceLockLifted(a, d) {
+					// A lock a password change lifted must not linger
+					// until its time runs out: it would keep this
+					// browser from locking again meanwhile.
+					d.FailedLogins, d.LockedUntil = 0, time.Time{}
+				}
 				locked = lock(&d.FailedLogins, &d.LockedUntil)
 				return d, nil
 			})

@@ -120,14 +120,19 @@ func (s *Service) Register(ctx context.Context, r Registration, m Meta) error {
 		v.add("email", "field.required", nil)
 	case err != nil:
 		v.add("email", "email.invalid", nil)
-	default:
+	}
+	switch {
+	case strings.TrimSpace(r.EmailConfirm) == "":
+		v.add("email_confirm", "field.required", nil)
+	case err == nil:
 		if confirm, _ := NormalizeEmail(r.EmailConfirm); confirm != email {
 			v.add("email_confirm", "email.mismatch", nil)
 		}
 	}
+	// Problems are listed in the order the form shows the fields.
 	p := r.Profile.trim()
-	p.validate(&v)
 	s.checkPassword(&v, "password", r.Password, "password_confirm", r.PasswordConfirm, email, p.GivenName, p.FamilyName)
+	p.validate(&v)
 	if !r.AcceptTerms {
 		v.add("accept_terms", "terms.required", nil)
 	}

@@ -257,12 +257,16 @@ func (v *ValidationError) add(field, code string, args map[string]any) {
 func (s *Service) checkPassword(v *ValidationError, field, pw, confirmField, confirm string, personal ...string) {
 	if pw == "" {
 		v.add(field, "field.required", nil)
-		return
+	} else {
+		for _, p := range s.cfg.Policy.Check(pw, personal...) {
+			v.add(field, p.Code, p.Args)
+		}
 	}
-	for _, p := range s.cfg.Policy.Check(pw, personal...) {
-		v.add(field, p.Code, p.Args)
-	}
-	if confirmField != "" && pw != confirm {
+	switch {
+	case confirmField == "":
+	case confirm == "":
+		v.add(confirmField, "field.required", nil)
+	case pw != "" && pw != confirm:
 		v.add(confirmField, "password.mismatch", nil)
 	}
 }

@@ -33,6 +33,7 @@ type App struct {
 	Sessions *session.Manager
 	Web      *web.Server
 	logger   *slog.Logger
+	now      func() time.Time
 }
 
 // Options are what tests may replace.
@@ -109,7 +110,7 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 	if err != nil {
 		return nil, err
 	}
-	return &App{Config: cfg, Store: store, Accounts: accounts, Outbox: outbox, Sessions: sessions, Web: srv, logger: logger}, nil
+	return &App{Config: cfg, Store: store, Accounts: accounts, Outbox: outbox, Sessions: sessions, Web: srv, logger: logger, now: opt.Now}, nil
 }
 
 // Handler is the HTTP handler of the whole service.
@@ -126,7 +127,7 @@ func (a *App) RunWorkers(ctx context.Context) {
 		t := time.NewTicker(10 * time.Minute)
 		defer t.Stop()
 		for {
-			if err := a.Store.DeleteExpired(ctx, time.Now()); err != nil && ctx.Err() == nil {
+			if err := a.Store.DeleteExpired(ctx, a.now()); err != nil && ctx.Err() == nil {
 				a.logger.Warn("clean-up of expired rows failed", "error", err)
 			}
 			select {

@@ -2,7 +2,6 @@ package browser
 
 import (
 	"fmt"
-	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -14,8 +13,8 @@ import (
 
 // person is someone who registers, with every field of the form.
 type person struct {
-	email, password                   string
-	given, family, phone              string
+	email, password              string
+	given, family, phone         string
 	street, postalCode, locality string
 }
 
@@ -126,6 +125,7 @@ func TestBrowserJourney(t *testing.T) {
 type formField struct {
 	ID           string   `json:"id"`
 	Invalid      string   `json:"invalid"`
+	Required     bool     `json:"required"`
 	DescribedBy  []string `json:"describedBy"`
 	Missing      []string `json:"missing"`     // described-by ids with no element
 	Description  string   `json:"description"` // the texts they point at
@@ -158,6 +158,7 @@ const readForm = `(() => {
     return {
       id: el.id,
       invalid: el.getAttribute("aria-invalid") || "",
+      required: el.getAttribute("aria-required") === "true",
       describedBy: ids,
       missing: ids.filter(id => !document.getElementById(id)),
       description: targets.map(e => e.innerText.trim()).join(" | "),
@@ -220,7 +221,7 @@ func (b *tab) checkErrors(want map[string]string) formState {
 		}
 	}
 	if !slices.Equal(linked, invalid) {
-		t.Errorf("error summary links to %v; the invalid fields are %v", linked, invalid)
+		t.Errorf("error summary links to %v; the invalid fields, in the form's order, are %v", linked, invalid)
 	}
 	// The summary and every invalid field can take focus.
 	if !evalJS[bool](b, `(() => { const s = document.querySelector(".error-summary"); s.focus(); return document.activeElement === s; })()`) {
@@ -254,15 +255,25 @@ func TestBrowserValidation(t *testing.T) {
 	p := maija("maija@example.fi")
 
 	b.open("/register", 200)
+	b.checkTabOrder()
 	b.submit("/register", 422)
 	b.heading("Create an account")
-	b.checkErrors(map[string]string{
-		"email":        "This field is required.",
-		"password":     "This field is required.",
-		"given_name":   "This field is required.",
-		"family_name":  "This field is required.",
-		"accept_terms": "You must accept the terms of use",
+	// Every field marked required says so; the optional ones are fine.
+	st := b.checkErrors(map[string]string{
+		"email":            "This field is required.",
+		"email_confirm":    "This field is required.",
+		"password":         "This field is required.",
+		"password_confirm": "This field is required.",
+		"given_name":       "This field is required.",
+		"family_name":      "This field is required.",
+		"accept_terms":     "You must accept the terms of use",
 	})
+	for _, f := range st.Fields {
+		optional := slices.Contains([]string{"phone_number", "street_address", "postal_code", "locality"}, f.ID)
+		if f.Required == optional {
+			t.Errorf("#%s: aria-required %v", f.ID, f.Required)
+		}
+	}
 	b.see("Please correct the following")
 
 	// The summary's links take the person to the field.
@@ -277,7 +288,7 @@ func TestBrowserValidation(t *testing.T) {
 	b.fill("email_confirm", "maija@exmaple.fi")
 	b.do("untick the terms", chromedp.Click(chromedp.ID("accept_terms")))
 	b.submit("/register", 422)
-	st := b.checkErrors(map[string]string{
+	st = b.checkErrors(map[string]string{
 		"email_confirm": "The e-mail addresses do not match.",
 		"accept_terms":  "You must accept the terms of use",
 	})
@@ -319,6 +330,7 @@ type focused struct {
 	Desc    string `json:"desc"`
 	InForm  bool   `json:"inForm"`
 	Visible bool   `json:"visible"`
+	Outline string `json:"outline"` // the focus indicator's style
 }
 
 const readFocus = `(() => {
@@ -330,18 +342,16 @@ const readFocus = `(() => {
   if (e.tagName === "BUTTON") desc += "[" + e.type + "]";
   const r = e.getBoundingClientRect();
   return {desc, inForm: !!e.closest('form[action="/register"]'),
-    visible: r.width > 0 && r.height > 0 && r.right > 0 && r.left < innerWidth};
+    visible: r.width > 0 && r.height > 0 && r.right > 0 && r.left < innerWidth,
+    outline: getComputedStyle(e).outlineStyle};
 })()`
 
-// TestBrowserKeyboard is the validation test's keyboard part: Tab from the
-// top of the registration page goes through the skip link and then the
-// form's controls in reading order, the e-mail address first and the
-// submit button last.
-func TestBrowserKeyboard(t *testing.T) {
-	env := apptest.Start(t, nil)
-	b := newTab(t, env)
-	b.open("/register", 200)
-
+// checkTabOrder presses Tab from the top of the registration page: focus
+// goes to the skip link first and then through the form's controls in
+// reading order, the e-mail address first and the submit button last.
+func (b *tab) checkTabOrder() {
+	b.t.Helper()
+	t := b.t
 	var order []focused
 	for range 30 {
 		b.do("press Tab", chromedp.KeyEvent("\t"))
@@ -360,6 +370,9 @@ func TestBrowserKeyboard(t *testing.T) {
 		if !f.Visible {
 			t.Errorf("%s has focus but is not visible", f.Desc)
 		}
+		if f.Outline == "none" || f.Outline == "" {
+			t.Errorf("%s has focus but no focus outline", f.Desc)
+		}
 	}
 	if order[0].Desc != "a.skip[href=#main]" {
 		t.Errorf("the first Tab focused %s; want the skip link", order[0].Desc)
@@ -371,6 +384,9 @@ func TestBrowserKeyboard(t *testing.T) {
 	}
 	if i := slices.Index(all, "#email"); i < 0 || i > 6 {
 		t.Errorf("the e-mail field is Tab stop %d; want it among the first few (stops: %v)", i+1, all)
+	}
+	if t.Failed() {
+		t.FailNow()
 	}
 }
 
@@ -392,7 +408,7 @@ func TestBrowserLockout(t *testing.T) {
 	}
 	b.logIn(p.email, p.password, false, 403)
 	b.heading("Account locked")
-	b.see("Your account has been locked after too many wrong passwords")
+	b.see("Your account has been locked", "after too many wrong passwords")
 	// The owner is told by e-mail, with a way to unlock.
 	b.mailLink(p.email, "/password/forgot")
 
@@ -565,12 +581,19 @@ func TestBrowserScreenshots(t *testing.T) {
 	env := apptest.Start(t, nil)
 	for _, lang := range []string{"fi", "sv", "en"} {
 		t.Run(lang, func(t *testing.T) {
-			t.Parallel()
-			b := newTab(t, env)
+					b := newTab(t, env)
 			shot := func(page string) {
 				t.Helper()
-				if got := b.lang(); got != lang {
-					t.Fatalf("%s page is in %q, want %s", page, got, lang)
+				pg := evalJS[struct {
+					Lang    string `json:"lang"`
+					Title   string `json:"title"`
+					Heading string `json:"heading"`
+				}](b, `({lang: document.documentElement.lang, title: document.title, heading: document.querySelector("h1").innerText.trim()})`)
+				if pg.Lang != lang {
+					t.Fatalf("%s page is in %q, want %s", page, pg.Lang, lang)
+				}
+				if !strings.HasPrefix(pg.Title, pg.Heading+" – ") {
+					t.Logf("note: %s-%s: the window title %q does not name the page's heading %q", lang, page, pg.Title, pg.Heading)
 				}
 				b.screenshot(lang + "-" + page)
 			}
@@ -614,10 +637,6 @@ func TestBrowserScreenshots(t *testing.T) {
 			b.fill("password_confirm", "pitkä")
 			b.submit("/password/reset", 422)
 			shot("reset-errors")
-			b.open(link+"x", 404)
-			shot("link-invalid")
 		})
 	}
 }
-
-var _ = url.Values{}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/portti/portti/internal/app/apptest"
 	"github.com/portti/portti/internal/mail/smtptest"
@@ -156,6 +157,8 @@ type tab struct {
 	env  *apptest.Env
 	ctx  context.Context // carries the test's deadline
 	used map[string]bool // e-mailed links already followed
+
+	reported map[string]bool // page problems already reported
 }
 
 // newTab opens a tab in a new browser context (like a private window) for
@@ -171,7 +174,8 @@ func newTab(t testing.TB, env *apptest.Env) *tab {
 		t.Fatalf("open a browser tab: %v", err)
 	}
 	tctx, tcancel := context.WithTimeout(ctx, testTimeout)
-	b := &tab{t: t, env: env, ctx: tctx, used: map[string]bool{}}
+	b := &tab{t: t, env: env, ctx: tctx, used: map[string]bool{}, reported: map[string]bool{}}
+	b.removeOldFailure()
 	t.Cleanup(func() {
 		if t.Failed() {
 			b.saveFailure(ctx)
@@ -201,7 +205,33 @@ func (b *tab) navigate(what string, want int, actions ...chromedp.Action[chromed
 	if want != 0 && int(resp.Status) != want {
 		b.t.Fatalf("%s: got HTTP %d at %s, want %d; the page says:\n%s", what, resp.Status, resp.URL, want, b.mainText())
 	}
+	b.checkPlaceholders()
 	return resp
+}
+
+var placeholderRE = regexp.MustCompile(`\{[A-Z][A-Za-z]*\}`)
+
+// checkPlaceholders fails the test (without stopping it) when the page
+// shows a catalogue text whose {Argument} was never filled in. Each page
+// and placeholder is reported once.
+func (b *tab) checkPlaceholders() {
+	b.t.Helper()
+	text, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.title + "\n" + document.body.innerText`))
+	if err != nil {
+		return
+	}
+	page := b.path()
+	if i := strings.IndexAny(page, "?#"); i >= 0 {
+		page = page[:i]
+	}
+	for _, line := range strings.Split(text, "\n") {
+		for _, ph := range placeholderRE.FindAllString(line, -1) {
+			if key := page + " " + ph; !b.reported[key] {
+				b.reported[key] = true
+				b.t.Errorf("%s (<html lang=%s>) shows %s unfilled: %q", page, b.lang(), ph, strings.TrimSpace(line))
+			}
+		}
+	}
 }
 
 // open loads a path on portti, or a full URL.
@@ -232,7 +262,14 @@ func (b *tab) submit(action string, want int) *network.Response {
 func (b *tab) fill(id, value string) {
 	b.t.Helper()
 	sel := chromedp.ID(id)
-	b.do("type into #"+id, chromedp.Clear(sel), chromedp.SendKeys(sel, value))
+	if b.value(id) != "" {
+		// Select all and delete, as a person does. (chromedp.Clear only
+		// resets the value attribute, not what was typed.)
+		b.do("empty #"+id, chromedp.Focus(sel),
+			chromedp.Evaluate[chromedp.Void](`document.activeElement.select()`),
+			chromedp.KeyEvent(kb.Backspace))
+	}
+	b.do("type into #"+id, chromedp.SendKeys(sel, value))
 	if got := b.value(id); got != value {
 		b.t.Fatalf("typed %q into #%s, but it holds %q", value, id, got)
 	}
@@ -423,16 +460,28 @@ func (b *tab) screenshot(name string) {
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
+// failureBase is where a failed test's files go, less the extension.
+func (b *tab) failureBase() string {
+	return filepath.Join(artifactsDir(b.t), "failures", unsafeName.ReplaceAllString(b.t.Name(), "_"))
+}
+
+// removeOldFailure removes what an earlier failed run of this test left.
+func (b *tab) removeOldFailure() {
+	base := b.failureBase()
+	for _, ext := range []string{".png", ".html", ".log"} {
+		_ = os.Remove(base + ext)
+	}
+}
+
 // saveFailure keeps the page a failed test ended on, its HTML and portti's
 // log, in <artifacts>/failures/. ctx is the tab's own context, alive even
 // when the test's deadline has passed.
 func (b *tab) saveFailure(ctx context.Context) {
-	dir := filepath.Join(artifactsDir(b.t), "failures")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	base := b.failureBase()
+	if err := os.MkdirAll(filepath.Dir(base), 0o755); err != nil {
 		b.t.Logf("cannot save the failed page: %v", err)
 		return
 	}
-	base := filepath.Join(dir, unsafeName.ReplaceAllString(b.t.Name(), "_"))
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	var saved []string

@@ -11,6 +11,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"net"
 	"net/netip"
 	"net/url"
@@ -60,6 +61,12 @@ type Config struct {
 
 	// DatabaseURL is "sqlite:PATH" or "postgres://…" / "postgresql://…".
 	DatabaseURL string `yaml:"database_url"`
+	// KeyEncryptionKey is 32 random bytes, base64-encoded, that seal the
+	// token signing keys kept in the database (AES-256-GCM), so a copy of
+	// the database alone cannot sign tokens. Empty: the signing keys are
+	// stored unencrypted, which portti allows for development and warns
+	// about at every start. See KeyEncryptionKeyBytes.
+	KeyEncryptionKey string `yaml:"key_encryption_key"`
 
 	// SMTPURL is smtp://[user:pass@]host:port (STARTTLS when offered) or
 	// smtps://[user:pass@]host:port (implicit TLS). Empty means no SMTP.
@@ -138,6 +145,31 @@ func Default() Config {
 	c.PublicURL = derivePublicURL(c.Listen)
 	c.DevMail = c.SMTPURL == ""
 	return c
+}
+
+// KeyEncryptionKeyBytes returns KeyEncryptionKey decoded, or nil when it
+// is empty or invalid (Validate reports an invalid one).
+func (c Config) KeyEncryptionKeyBytes() []byte {
+	b, _ := decodeKeyEncryptionKey(c.KeyEncryptionKey)
+	return b
+}
+
+// decodeKeyEncryptionKey accepts standard or URL-safe base64, padded or
+// not, and insists on exactly 32 bytes (an AES-256 key).
+func decodeKeyEncryptionKey(s string) ([]byte, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, false
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil {
+			if len(b) != 32 {
+				return nil, false
+			}
+			return b, true
+		}
+	}
+	return nil, false
 }
 
 // Dialect returns DialectSQLite or DialectPostgres according to

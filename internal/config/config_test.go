@@ -64,6 +64,7 @@ func TestDefaults(t *testing.T) {
 		{"public_url", d.PublicURL, "http://127.0.0.1:8080"},
 		{"trusted_proxies", len(d.TrustedProxies), 0},
 		{"database_url", d.DatabaseURL, "sqlite:portti-data/portti.db"},
+		{"key_encryption_key", d.KeyEncryptionKey, ""},
 		{"smtp_url", d.SMTPURL, ""},
 		{"mail_from", d.MailFrom, "portti <noreply@localhost>"},
 		{"dev_mail", d.DevMail, true},
@@ -131,6 +132,7 @@ func TestEnvNames(t *testing.T) {
 		"listen":              "PORTTI_LISTEN",
 		"public_url":          "PORTTI_PUBLIC_URL",
 		"database_url":        "PORTTI_DATABASE_URL",
+		"key_encryption_key":  "PORTTI_KEY_ENCRYPTION_KEY",
 		"smtp_url":            "PORTTI_SMTP_URL",
 		"mail_from":           "PORTTI_MAIL_FROM",
 		"activation_ttl":      "PORTTI_ACTIVATION_TTL",
@@ -393,6 +395,8 @@ func TestBadValues(t *testing.T) {
 		{"database scheme", "", map[string]string{"PORTTI_DATABASE_URL": "mysql://db/portti"}, "database_url", `must be sqlite:PATH or a postgres://`},
 		{"database sqlite without path", "database_url: 'sqlite:'", nil, "database_url", `sqlite: needs a file path`},
 		{"database sqlite with //", "database_url: sqlite://portti.db", nil, "database_url", `use sqlite:PATH without //`},
+		{"key_encryption_key not base64", "", map[string]string{"PORTTI_KEY_ENCRYPTION_KEY": "not base64!"}, "key_encryption_key", `must be 32 random bytes in base64`},
+		{"key_encryption_key too short", "key_encryption_key: c2hvcnQ=", nil, "key_encryption_key", `(value not shown, it is a secret)`},
 		{"smtp scheme", "", map[string]string{"PORTTI_SMTP_URL": "http://mail.example.org:25"}, "smtp_url", `got scheme "http"`},
 		{"smtp without port", "", map[string]string{"PORTTI_SMTP_URL": "smtp://mail.example.org"}, "smtp_url", `needs a port, e.g. smtp://mail.example.org:587`},
 		{"smtp with path", "smtp_url: smtp://mail.example.org:25/x", nil, "smtp_url", `must not have a path, query or fragment`},
@@ -691,7 +695,7 @@ func TestValidateZeroConfig(t *testing.T) {
 	}
 	// Everything except the keys whose zero value is fine (and public_url,
 	// which is not reported on top of a broken listen).
-	fine := map[string]bool{"trusted_proxies": true, "smtp_url": true, "dev_mail": true, "password_max_age": true, "public_url": true}
+	fine := map[string]bool{"trusted_proxies": true, "key_encryption_key": true, "smtp_url": true, "dev_mail": true, "password_max_age": true, "public_url": true}
 	for _, s := range settings {
 		if !fine[s.key] && !seen[s.key] {
 			t.Errorf("zero %s not reported", s.key)
@@ -722,5 +726,28 @@ func TestMarshalRoundTrip(t *testing.T) {
 				t.Errorf("got  %+v\nwant %+v", got, c)
 			}
 		})
+	}
+}
+
+func TestKeyEncryptionKey(t *testing.T) {
+	const std = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=" // bytes 0..31
+	for _, v := range []string{std, strings.TrimRight(std, "="), "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"} {
+		c, err := Load("", env(map[string]string{"PORTTI_KEY_ENCRYPTION_KEY": v}))
+		if err != nil {
+			t.Fatalf("%q: %v", v, err)
+		}
+		b := c.KeyEncryptionKeyBytes()
+		if len(b) != 32 || b[0] != 0 || b[31] != 31 {
+			t.Errorf("%q decodes to %x", v, b)
+		}
+	}
+	// The value never appears in a problem: it is a secret.
+	const bad = "c2VjcmV0LWJ1dC10b28tc2hvcnQ="
+	_, err := Load("", env(map[string]string{"PORTTI_KEY_ENCRYPTION_KEY": bad}))
+	if err == nil || strings.Contains(err.Error(), bad) {
+		t.Fatalf("error %v", err)
+	}
+	if Default().KeyEncryptionKeyBytes() != nil {
+		t.Error("default has a key")
 	}
 }

@@ -53,6 +53,7 @@ var settings = []setting{
 	}},
 	listSetting("trusted_proxies", func(c *Config) *[]string { return &c.TrustedProxies }),
 	stringSetting("database_url", func(c *Config) *string { return &c.DatabaseURL }),
+	stringSetting("key_encryption_key", func(c *Config) *string { return &c.KeyEncryptionKey }),
 	stringSetting("smtp_url", func(c *Config) *string { return &c.SMTPURL }),
 	stringSetting("mail_from", func(c *Config) *string { return &c.MailFrom }),
 	boolSetting("dev_mail", func(c *Config) *bool { return &c.DevMail }),

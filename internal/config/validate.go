@@ -77,6 +77,7 @@ func (c Config) Validate() error {
 	var ps Problems
 	validateServer(c, &ps)
 	validateDatabase(c, &ps)
+	validateKeys(c, &ps)
 	validateMail(c, &ps)
 	validateLifetimes(c, &ps)
 	validateLoginLimits(c, &ps)
@@ -213,6 +214,16 @@ func validateDatabase(c Config, ps *Problems) {
 		}
 	default:
 		ps.add(key, "must be sqlite:PATH or a postgres:// or postgresql:// URL, got %s", redactURL(c.DatabaseURL))
+	}
+}
+
+func validateKeys(c Config, ps *Problems) {
+	// Never echo the value: it is a secret.
+	if c.KeyEncryptionKey != "" {
+		if _, ok := decodeKeyEncryptionKey(c.KeyEncryptionKey); !ok {
+			ps.add("key_encryption_key", "must be 32 random bytes in base64, e.g. the output of "+
+				"\"openssl rand -base64 32\" (value not shown, it is a secret)")
+		}
 	}
 }
 

@@ -144,19 +144,28 @@ func (m *Manager) Start(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	if err := m.cfg.Store.CreateSession(ctx, se); err != nil {
 		return se, fmt.Errorf("start session: %w", err)
 	}
+	// The browser keeps the secrets of its other live sessions (existing is
+	// newest first), as many as fit next to the new one. The secrets of
+	// ended or expired sessions, and any never issued, are dropped: left
+	// in, they would fill the browser's slots until a new login no longer
+	// fit in its cookie. A session pushed out of a full browser is ended,
+	// as nobody can reach it any more.
+	keep := map[string]bool{}
 	for _, old := range existing {
-		if old.AccountID == accountID {
-			if err := m.cfg.Store.DeleteSession(ctx, old.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
-				return se, fmt.Errorf("replace session: %w", err)
-			}
+		replaced := old.AccountID == accountID
+		if !replaced && !keep[old.ID] && len(keep) < MaxPerBrowser-1 {
+			keep[old.ID] = true
+			continue
+		}
+		if keep[old.ID] {
+			continue
+		}
+		if err := m.cfg.Store.DeleteSession(ctx, old.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return se, fmt.Errorf("replace session: %w", err)
 		}
 	}
 	m.rewrite(w, r, func(name string, secrets []string) []string {
-		secrets = slices.DeleteFunc(secrets, func(s string) bool {
-			return slices.ContainsFunc(existing, func(o storage.Session) bool {
-				return o.AccountID == accountID && o.ID == secret.Hash(s)
-			})
-		})
+		secrets = slices.DeleteFunc(secrets, func(s string) bool { return !keep[secret.Hash(s)] })
 		if (name == m.rememberName) == remember {
 			secrets = append([]string{code}, secrets...)
 		}

@@ -151,6 +151,9 @@ type Storage interface {
 	// through tx commits together or not at all. fn's error rolls back.
 	InTx(ctx context.Context, fn func(tx Storage) error) error
 
+	// OIDCStorage is what the OpenID Connect provider keeps; see oidc.go.
+	OIDCStorage
+
 	CreateAccount(ctx context.Context, a Account) error // ErrConflict when the e-mail or ID is taken
 	GetAccount(ctx context.Context, id string) (Account, error)
 	GetAccountByEmail(ctx context.Context, email string) (Account, error)
@@ -202,8 +205,10 @@ type Storage interface {
 	UpdateMail(ctx context.Context, id int64, fn func(Mail) (Mail, error)) (Mail, error)
 	ListMail(ctx context.Context, limit int) ([]Mail, error) // newest first
 
-	// DeleteExpired removes expired tokens and sessions and old attempt
-	// windows; a periodic janitor calls it.
+	// DeleteExpired removes expired tokens and sessions, old attempt
+	// windows and sent mail, and the OpenID Connect provider's expired
+	// auth requests and tokens and delivered logout tokens; a periodic
+	// janitor calls it.
 	DeleteExpired(ctx context.Context, now time.Time) error
 
 	Close() error

@@ -74,6 +74,10 @@ func (s *Server) activate(w http.ResponseWriter, r *http.Request) error {
 		p.Data["LoginLink"] = "/login?" + url.Values{"email": {a.Email}}.Encode()
 		s.render(w, r, http.StatusOK, "activated", p)
 	case errors.As(err, &le):
+		if le.Reason == account.LinkUnknown {
+			// An unknown link cannot send a new one; the page asks for the address.
+			token = ""
+		}
 		return s.linkProblem(w, r, le, "activation", token)
 	default:
 		return err

@@ -35,6 +35,8 @@ func (s *Server) devMail(w http.ResponseWriter, r *http.Request) error {
 func browserName(ua string) string {
 	browser := "?"
 	for _, b := range []struct{ token, name string }{
+		// The iOS browsers first: they all end their names with Safari's.
+		{"EdgiOS/", "Edge"}, {"CriOS/", "Chrome"}, {"FxiOS/", "Firefox"},
 		{"Edg/", "Edge"}, {"OPR/", "Opera"}, {"Firefox/", "Firefox"}, {"Chrome/", "Chrome"},
 		{"Chromium/", "Chromium"}, {"Safari/", "Safari"}, {"curl/", "curl"},
 	} {

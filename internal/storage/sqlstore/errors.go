@@ -22,7 +22,7 @@ const (
 // driver's error for the message:
 //   - a unique or primary key violation is storage.ErrConflict;
 //   - a foreign key violation is storage.ErrNotFound: the record refers to
-//     an account that does not exist;
+//     an account or a client that does not exist;
 //   - sql.ErrNoRows is storage.ErrNotFound.
 //
 // Other errors are returned unchanged. The driver messages name the
@@ -41,7 +41,7 @@ func classify(err error) error {
 		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
 			return fmt.Errorf("%w: %w", storage.ErrConflict, err)
 		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
-			return fmt.Errorf("%w: referenced account: %w", storage.ErrNotFound, err)
+			return fmt.Errorf("%w: referenced record: %w", storage.ErrNotFound, err)
 		}
 	}
 	var pgErr *pgconn.PgError
@@ -50,7 +50,7 @@ func classify(err error) error {
 		case pgUniqueViolation:
 			return fmt.Errorf("%w: %w", storage.ErrConflict, err)
 		case pgForeignKeyViolation:
-			return fmt.Errorf("%w: referenced account: %w", storage.ErrNotFound, err)
+			return fmt.Errorf("%w: referenced record: %w", storage.ErrNotFound, err)
 		}
 	}
 	return err

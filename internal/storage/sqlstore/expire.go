@@ -16,12 +16,23 @@ const (
 	attemptRetention = 24 * time.Hour
 	// Sent mail stays a month for operators tracing a delivery question.
 	sentMailRetention = 30 * 24 * time.Hour
+	// Expired refresh tokens stay a week, so that an old token presented
+	// again is recognised (and its reuse reported) rather than unknown.
+	expiredRefreshTokenRetention = 7 * 24 * time.Hour
+	// Expired access tokens stay a day, for introspection and audit.
+	expiredAccessTokenRetention = 24 * time.Hour
+	// Delivered logout tokens stay a month, as sent mail does.
+	deliveredLogoutRetention = 30 * 24 * time.Hour
 )
 
 // DeleteExpired removes tokens expired over a week ago, expired sessions,
-// attempt counters whose window started over a day ago and mail sent over
-// 30 days ago. Each DELETE commits on its own (unless the Store is bound to
-// a transaction), so the janitor never holds SQLite's write lock for long.
+// attempt counters whose window started over a day ago, mail sent over 30
+// days ago, expired auth requests, refresh tokens expired over a week ago,
+// access tokens expired over a day ago and logout tokens delivered over 30
+// days ago. A refresh or access token whose ExpiresAt is zero does not
+// expire and stays. Each DELETE commits on its own (unless the Store is
+// bound to a transaction), so the janitor never holds SQLite's write lock
+// for long.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time) error {
 	steps := []struct {
 		what  string
@@ -32,6 +43,10 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) error {
 		{"sessions", `DELETE FROM sessions WHERE expires_at < $1`, now},
 		{"attempts", `DELETE FROM attempts WHERE window_start < $1`, now.Add(-attemptRetention)},
 		{"mail", `DELETE FROM mail WHERE sent_at <> 0 AND sent_at < $1`, now.Add(-sentMailRetention)},
+		{"auth requests", `DELETE FROM auth_requests WHERE expires_at < $1`, now},
+		{"refresh tokens", `DELETE FROM refresh_tokens WHERE expires_at <> 0 AND expires_at < $1`, now.Add(-expiredRefreshTokenRetention)},
+		{"access tokens", `DELETE FROM access_tokens WHERE expires_at <> 0 AND expires_at < $1`, now.Add(-expiredAccessTokenRetention)},
+		{"logout deliveries", `DELETE FROM logout_deliveries WHERE delivered_at <> 0 AND delivered_at < $1`, now.Add(-deliveredLogoutRetention)},
 	}
 	for _, step := range steps {
 		if _, err := s.exec(ctx, step.query, dbTime(step.arg)); err != nil {

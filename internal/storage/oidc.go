@@ -1,0 +1,160 @@
+package storage
+
+import (
+	"context"
+	"time"
+)
+
+// Client is an application that signs people in through portti (an OpenID
+// Connect relying party).
+type Client struct {
+	ID                     string
+	Name                   string
+	SecretHash             string // hex SHA-256 of the secret; empty for public clients
+	Public                 bool   // no secret; PKCE S256 required
+	RedirectURIs           []string
+	PostLogoutRedirectURIs []string
+	GrantTypes             []string // authorization_code, refresh_token, client_credentials
+	BackchannelLogoutURI   string
+	AllowedNetworks        []string // CIDRs; empty = anywhere
+	ThirdParty             bool     // consent is asked and remembered
+	IDTokenAlg             string   // RS256 (default) or ES256
+	CreatedAt              time.Time
+	UpdatedAt              time.Time
+}
+
+// SigningKey is a token signing key. The private key is stored sealed
+// (encrypted with a key from the configuration); Public is the JWK JSON.
+type SigningKey struct {
+	ID        string // "kid"
+	Alg       string // RS256, ES256
+	Private   []byte // sealed private key
+	Public    []byte // public JWK, JSON
+	CreatedAt time.Time
+	SignFrom  time.Time // published in JWKS before it signs, so caches see it first
+	RetiredAt time.Time // zero while it may sign
+	ExpiresAt time.Time // removed from JWKS after this (zero = not yet set)
+}
+
+// AuthRequest is an OpenID Connect authorization request in progress,
+// persisted so that a login survives redirects and any node can finish it.
+// Data is the protocol request, encoded by the oidc package.
+type AuthRequest struct {
+	ID        string
+	ClientID  string
+	AccountID string    // set when a person has authenticated for it
+	SessionID string    // the browser session that authenticated
+	AuthTime  time.Time // when that person authenticated
+	CodeHash  string    // hex SHA-256 of the issued code; empty until issued
+	Data      []byte
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// RefreshToken is the stored half of an opaque refresh token. Tokens are
+// rotated on every use; all tokens descended from one grant share ChainID,
+// so reuse of an old one revokes the whole chain.
+type RefreshToken struct {
+	Hash      string // hex SHA-256 of the token; primary key
+	ChainID   string
+	ClientID  string
+	AccountID string
+	SessionID string // "sid" of the browser session, for logout
+	Scopes    []string
+	Audience  []string
+	AMR       []string
+	AuthTime  time.Time
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    time.Time // set when rotated
+	RevokedAt time.Time
+}
+
+// AccessToken is an opaque access token's record, for userinfo,
+// introspection and revocation.
+type AccessToken struct {
+	ID        string // random, also the token's "jti"
+	ChainID   string // the refresh chain it came from, if any
+	ClientID  string
+	AccountID string // empty for client_credentials
+	Scopes    []string
+	Audience  []string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	RevokedAt time.Time
+}
+
+// Consent records that an account let a third-party client have scopes.
+type Consent struct {
+	AccountID string
+	ClientID  string
+	Scopes    []string
+	GrantedAt time.Time
+}
+
+// SessionClient records that a browser session signed in to a client, so
+// logging out can tell that client (back-channel logout).
+type SessionClient struct {
+	SessionID string
+	ClientID  string
+	AccountID string
+	CreatedAt time.Time
+}
+
+// LogoutDelivery is a back-channel logout token waiting to be delivered,
+// retried like mail until the application answers.
+type LogoutDelivery struct {
+	ID            int64
+	ClientID      string
+	URI           string
+	Token         string // the signed logout JWT
+	CreatedAt     time.Time
+	NextAttemptAt time.Time
+	Attempts      int
+	LastError     string
+	DeliveredAt   time.Time
+}
+
+// OIDCStorage is what the OpenID Connect provider keeps. It is part of
+// Storage; it lives in its own interface so the account side reads alone.
+type OIDCStorage interface {
+	CreateClient(ctx context.Context, c Client) error // ErrConflict if the ID is taken
+	GetClient(ctx context.Context, id string) (Client, error)
+	UpdateClient(ctx context.Context, id string, fn func(Client) (Client, error)) (Client, error)
+	ListClients(ctx context.Context) ([]Client, error) // by ID
+	DeleteClient(ctx context.Context, id string) error
+
+	CreateSigningKey(ctx context.Context, k SigningKey) error
+	UpdateSigningKey(ctx context.Context, id string, fn func(SigningKey) (SigningKey, error)) (SigningKey, error)
+	ListSigningKeys(ctx context.Context) ([]SigningKey, error) // oldest first
+
+	CreateAuthRequest(ctx context.Context, r AuthRequest) error
+	GetAuthRequest(ctx context.Context, id string) (AuthRequest, error)
+	GetAuthRequestByCode(ctx context.Context, codeHash string) (AuthRequest, error)
+	UpdateAuthRequest(ctx context.Context, id string, fn func(AuthRequest) (AuthRequest, error)) (AuthRequest, error)
+	DeleteAuthRequest(ctx context.Context, id string) error
+
+	CreateRefreshToken(ctx context.Context, t RefreshToken) error
+	GetRefreshToken(ctx context.Context, hash string) (RefreshToken, error)
+	UpdateRefreshToken(ctx context.Context, hash string, fn func(RefreshToken) (RefreshToken, error)) (RefreshToken, error)
+	// RevokeRefreshChain revokes every token of a chain and the access
+	// tokens issued from it, returning how many refresh tokens it revoked.
+	RevokeRefreshChain(ctx context.Context, chainID string, at time.Time) (int, error)
+	// RevokeSessionTokens revokes the refresh chains of a browser session
+	// (all clients, or one when clientID is set).
+	RevokeSessionTokens(ctx context.Context, sessionID, clientID string, at time.Time) (int, error)
+
+	CreateAccessToken(ctx context.Context, t AccessToken) error
+	GetAccessToken(ctx context.Context, id string) (AccessToken, error)
+	RevokeAccessToken(ctx context.Context, id string, at time.Time) error
+
+	PutConsent(ctx context.Context, c Consent) error
+	GetConsent(ctx context.Context, accountID, clientID string) (Consent, error)
+
+	AddSessionClient(ctx context.Context, sc SessionClient) error // idempotent
+	ListSessionClients(ctx context.Context, sessionID string) ([]SessionClient, error)
+
+	EnqueueLogout(ctx context.Context, d LogoutDelivery) (int64, error)
+	ClaimLogouts(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]LogoutDelivery, error)
+	UpdateLogout(ctx context.Context, id int64, fn func(LogoutDelivery) (LogoutDelivery, error)) (LogoutDelivery, error)
+}
