@@ -211,7 +211,7 @@ func (s *Service) recordFailure(ctx context.Context, a storage.Account, knownDev
 	}
 	var locked bool
 	var until time.Time
-	err := s.cfg.Store.InTx(ctx, func(tx storage.Storage) error {
+	err := s.inTx(ctx, func(tx storage.Storage) error {
 		if knownDevice {
 			d, err := tx.UpsertKnownDevice(ctx, a.ID, m.DeviceID, func(d storage.KnownDevice) (storage.KnownDevice, error) {
 				if s.deviceLockLifted(a, d) {

@@ -22,7 +22,7 @@ func (s *Service) ForgotPassword(ctx context.Context, email string, m Meta) erro
 	if err != nil {
 		return ValidationError{{Field: "email", Code: "email.invalid"}}
 	}
-	return s.cfg.Store.InTx(ctx, func(tx storage.Storage) error {
+	return s.inTx(ctx, func(tx storage.Storage) error {
 		a, err := tx.GetAccountByEmail(ctx, normalized)
 		if errors.Is(err, storage.ErrNotFound) {
 			s.event(ctx, tx, m, storage.Event{Kind: audit.RecoveryRequested, Email: normalized, Reason: "unknown_account"})
@@ -85,7 +85,7 @@ func (s *Service) ResetPassword(ctx context.Context, code, pw, confirm string, m
 	if err != nil {
 		return a, fmt.Errorf("reset password: %w", err)
 	}
-	err = s.cfg.Store.InTx(ctx, func(tx storage.Storage) error {
+	err = s.inTx(ctx, func(tx storage.Storage) error {
 		// Use the link inside the transaction: of two tabs posting the same
 		// link, exactly one sets the password.
 		if _, err := s.useToken(ctx, tx, storage.TokenRecovery, code); err != nil {

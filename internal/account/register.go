@@ -160,7 +160,7 @@ func (s *Service) Register(ctx context.Context, r Registration, m Meta) error {
 		CreatedAt:         now,
 		UpdatedAt:         now,
 	})
-	err = s.cfg.Store.InTx(ctx, func(tx storage.Storage) error {
+	err = s.inTx(ctx, func(tx storage.Storage) error {
 		// Look first rather than insert and catch the conflict: on
 		// PostgreSQL a failed statement poisons the whole transaction.
 		existing, err := tx.GetAccountByEmail(ctx, email)
@@ -222,7 +222,7 @@ func (s *Service) sendActivation(ctx context.Context, tx storage.Storage, a stor
 // follow links too, so it returns the account with ErrAlreadyActive.
 func (s *Service) Activate(ctx context.Context, code string, m Meta) (storage.Account, error) {
 	var a storage.Account
-	err := s.cfg.Store.InTx(ctx, func(tx storage.Storage) error {
+	err := s.inTx(ctx, func(tx storage.Storage) error {
 		t, err := s.useToken(ctx, tx, storage.TokenActivation, code)
 		if le := (*LinkError)(nil); errors.As(err, &le) && le.Reason != LinkUnknown {
 			if acc, gerr := tx.GetAccount(ctx, le.Token.AccountID); gerr == nil && acc.Activated() {
@@ -285,7 +285,7 @@ func (s *Service) ResendActivationForLink(ctx context.Context, code string, m Me
 }
 
 func (s *Service) resendActivation(ctx context.Context, email string, m Meta) error {
-	return s.cfg.Store.InTx(ctx, func(tx storage.Storage) error {
+	return s.inTx(ctx, func(tx storage.Storage) error {
 		a, err := tx.GetAccountByEmail(ctx, email)
 		if errors.Is(err, storage.ErrNotFound) {
 			return nil

@@ -270,3 +270,14 @@ func (s *Service) checkPassword(v *ValidationError, field, pw, confirmField, con
 		v.add(confirmField, "password.mismatch", nil)
 	}
 }
+
+// inTx runs fn in one transaction and, once it has committed, wakes the
+// mail worker: messages enqueued inside fn go out at once instead of at
+// the worker's next look.
+func (s *Service) inTx(ctx context.Context, fn func(tx storage.Storage) error) error {
+	if err := s.cfg.Store.InTx(ctx, fn); err != nil {
+		return err
+	}
+	s.cfg.Outbox.Wake()
+	return nil
+}

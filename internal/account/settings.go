@@ -71,7 +71,7 @@ func (s *Service) ChangePassword(ctx context.Context, accountID, current, pw, co
 	if err != nil {
 		return fmt.Errorf("change password: %w", err)
 	}
-	return s.cfg.Store.InTx(ctx, func(tx storage.Storage) error {
+	return s.inTx(ctx, func(tx storage.Storage) error {
 		now := s.now()
 		a, err := tx.UpdateAccount(ctx, accountID, func(a storage.Account) (storage.Account, error) {
 			a.PasswordHash, a.PasswordChangedAt, a.UpdatedAt = hash, now, now
@@ -117,7 +117,7 @@ func (s *Service) RequestEmailChange(ctx context.Context, accountID, newEmail, c
 	if err := s.verifyCurrent(ctx, a, current, m); err != nil {
 		return err
 	}
-	return s.cfg.Store.InTx(ctx, func(tx storage.Storage) error {
+	return s.inTx(ctx, func(tx storage.Storage) error {
 		if _, err := tx.DeleteTokens(ctx, a.ID, storage.TokenEmailChange); err != nil {
 			return err
 		}
@@ -162,7 +162,7 @@ func (s *Service) CheckEmailChangeLink(ctx context.Context, code string) (storag
 func (s *Service) ConfirmEmailChange(ctx context.Context, code string, m Meta) (storage.Account, error) {
 	var a storage.Account
 	var old string
-	err := s.cfg.Store.InTx(ctx, func(tx storage.Storage) error {
+	err := s.inTx(ctx, func(tx storage.Storage) error {
 		t, err := s.useToken(ctx, tx, storage.TokenEmailChange, code)
 		if err != nil {
 			return err

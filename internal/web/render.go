@@ -185,7 +185,7 @@ func (p *page) Field(name, typ, autocomplete string, required bool) field {
 func (p *page) FormField(form, name, typ, autocomplete string, required bool) field {
 	f := field{ID: fieldID(form, name), Name: name, Type: typ, Label: p.T("field." + name), Autocomplete: autocomplete, Required: required}
 	if p.s.cfg.Catalog.Has("hint." + name) {
-		f.Hint = p.T("hint."+name, "Days", int(p.s.cfg.RememberTTL.Hours()/24))
+		f.Hint = p.T("hint."+name, "Days", p.RememberDays())
 	}
 	posted := p.Form.Get("form") == form
 	if typ != "password" {
@@ -216,10 +216,17 @@ func (p *page) ErrorSummary() []map[string]string {
 	return out
 }
 
-// PasswordRules describes the password policy before anyone types.
+// RememberDays is how long "remember me" keeps a person logged in.
+func (p *page) RememberDays() int { return int(p.s.cfg.RememberTTL.Hours() / 24) }
+
+// PasswordRules describes the password policy before anyone types. The
+// upper length limit only guards the server; nobody needs to read it.
 func (p *page) PasswordRules() []string {
 	var out []string
 	for _, rule := range p.s.cfg.Accounts.Settings().Policy.Requirements() {
+		if rule.Code == "password.rule.max_length" {
+			continue
+		}
 		out = append(out, p.T(rule.Code, rule.Args))
 	}
 	return out

@@ -126,7 +126,7 @@ func (s *Store) ClaimLogouts(ctx context.Context, now time.Time, lease time.Dura
 		if err != nil {
 			return fmt.Errorf("sqlstore: claim logouts: %w", err)
 		}
-		until := dbTime(now)
+		until := dbTime(now.Add(lease))
 		for i := range due {
 			if _, err := tx.exec(ctx, leaseLogout, due[i].ID, until); err != nil {
 				return fmt.Errorf("sqlstore: claim logout %d: %w", due[i].ID, err)

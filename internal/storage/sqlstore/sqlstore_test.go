@@ -140,6 +140,132 @@ func runBackendTests(t *testing.T, open func(t *testing.T) storage.Storage, newU
 		}
 	})
 
+	t.Run("Backend/MissingClient", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := t.Context()
+		if err := s.CreateAccount(ctx, storage.Account{ID: "acc1", Email: "a@example.com"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateClient(ctx, storage.Client{ID: "app1"}); err != nil {
+			t.Fatal(err)
+		}
+		// Records of a client need the client; those of an account, the
+		// account.
+		for what, err := range map[string]error{
+			"CreateAuthRequest":                   s.CreateAuthRequest(ctx, storage.AuthRequest{ID: "r", ClientID: "missing"}),
+			"CreateAuthRequest, missing account":  s.CreateAuthRequest(ctx, storage.AuthRequest{ID: "r", ClientID: "app1", AccountID: "missing"}),
+			"CreateRefreshToken":                  s.CreateRefreshToken(ctx, storage.RefreshToken{Hash: "h", ChainID: "c", ClientID: "missing", AccountID: "acc1"}),
+			"CreateRefreshToken, missing account": s.CreateRefreshToken(ctx, storage.RefreshToken{Hash: "h", ChainID: "c", ClientID: "app1", AccountID: "missing"}),
+			"CreateAccessToken":                   s.CreateAccessToken(ctx, storage.AccessToken{ID: "a", ClientID: "missing"}),
+			"CreateAccessToken, missing account":  s.CreateAccessToken(ctx, storage.AccessToken{ID: "a", ClientID: "app1", AccountID: "missing"}),
+			"PutConsent":                          s.PutConsent(ctx, storage.Consent{AccountID: "acc1", ClientID: "missing"}),
+			"PutConsent, missing account":         s.PutConsent(ctx, storage.Consent{AccountID: "missing", ClientID: "app1"}),
+			"AddSessionClient":                    s.AddSessionClient(ctx, storage.SessionClient{SessionID: "s", ClientID: "missing", AccountID: "acc1"}),
+			"AddSessionClient, missing account":   s.AddSessionClient(ctx, storage.SessionClient{SessionID: "s", ClientID: "app1", AccountID: "missing"}),
+		} {
+			if !errors.Is(err, storage.ErrNotFound) {
+				t.Errorf("%s for a missing client: error %v, want ErrNotFound", what, err)
+			}
+		}
+		_, err := s.EnqueueLogout(ctx, storage.LogoutDelivery{ClientID: "missing"})
+		if !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("EnqueueLogout for a missing client: error %v, want ErrNotFound", err)
+		}
+		_, err = s.UpdateAuthRequest(ctx, "r", func(r storage.AuthRequest) (storage.AuthRequest, error) { return r, nil })
+		if !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("a failed CreateAuthRequest stored the request: UpdateAuthRequest error %v", err)
+		}
+	})
+
+	// There is no DeleteAccount yet; the foreign keys promise that
+	// deleting an account row takes its OpenID Connect records with it,
+	// and leaves those of no account (client_credentials) alone.
+	t.Run("Backend/AccountDeleteCascade", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := t.Context()
+		for _, id := range []string{"gone", "kept"} {
+			if err := s.CreateAccount(ctx, storage.Account{ID: id, Email: id + "@example.com"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.CreateClient(ctx, storage.Client{ID: "app1"}); err != nil {
+			t.Fatal(err)
+		}
+		for _, acc := range []string{"gone", "kept"} {
+			for _, err := range []error{
+				s.CreateAuthRequest(ctx, storage.AuthRequest{ID: "req-" + acc, ClientID: "app1", AccountID: acc}),
+				s.CreateRefreshToken(ctx, storage.RefreshToken{Hash: "rt-" + acc, ChainID: "c-" + acc, ClientID: "app1", AccountID: acc}),
+				s.CreateAccessToken(ctx, storage.AccessToken{ID: "at-" + acc, ChainID: "c-" + acc, ClientID: "app1", AccountID: acc}),
+				s.PutConsent(ctx, storage.Consent{AccountID: acc, ClientID: "app1"}),
+				s.AddSessionClient(ctx, storage.SessionClient{SessionID: "s-" + acc, ClientID: "app1", AccountID: acc}),
+			} {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if err := s.CreateAuthRequest(ctx, storage.AuthRequest{ID: "req-anon", ClientID: "app1"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateAccessToken(ctx, storage.AccessToken{ID: "at-cc", ClientID: "app1"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.(*Store).db.ExecContext(ctx, `DELETE FROM accounts WHERE id = 'gone'`); err != nil {
+			t.Fatal(err)
+		}
+		for acc, wantErr := range map[string]error{"gone": storage.ErrNotFound, "kept": nil} {
+			_, err1 := s.GetAuthRequest(ctx, "req-"+acc)
+			_, err2 := s.GetRefreshToken(ctx, "rt-"+acc)
+			_, err3 := s.GetAccessToken(ctx, "at-"+acc)
+			_, err4 := s.GetConsent(ctx, acc, "app1")
+			for i, err := range []error{err1, err2, err3, err4} {
+				if !errors.Is(err, wantErr) {
+					t.Errorf("record %d of account %q: error %v, want %v", i+1, acc, err, wantErr)
+				}
+			}
+			scs, err := s.ListSessionClients(ctx, "s-"+acc)
+			if err != nil || (len(scs) == 0) != (wantErr != nil) {
+				t.Errorf("session clients of account %q: %v, %v", acc, scs, err)
+			}
+		}
+		if _, err := s.GetAuthRequest(ctx, "req-anon"); err != nil {
+			t.Errorf("auth request without an account: %v", err)
+		}
+		if _, err := s.GetAccessToken(ctx, "at-cc"); err != nil {
+			t.Errorf("client_credentials access token: %v", err)
+		}
+	})
+
+	// A refresh or access token with no ExpiresAt does not expire.
+	t.Run("Backend/NonExpiringTokensStay", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := t.Context()
+		if err := s.CreateAccount(ctx, storage.Account{ID: "acc1", Email: "a@example.com"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateClient(ctx, storage.Client{ID: "app1"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateRefreshToken(ctx, storage.RefreshToken{Hash: "rt", ChainID: "c", ClientID: "app1", AccountID: "acc1"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateAccessToken(ctx, storage.AccessToken{ID: "at", ClientID: "app1"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DeleteExpired(ctx, time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.GetRefreshToken(ctx, "rt"); err != nil {
+			t.Errorf("GetRefreshToken after DeleteExpired: %v", err)
+		}
+		if _, err := s.GetAccessToken(ctx, "at"); err != nil {
+			t.Errorf("GetAccessToken after DeleteExpired: %v", err)
+		}
+	})
+
 	t.Run("Backend/CloseInTx", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)
