@@ -22,6 +22,7 @@ import (
 	"github.com/portti/portti/internal/account"
 	"github.com/portti/portti/internal/app"
 	"github.com/portti/portti/internal/config"
+	"github.com/portti/portti/internal/i18n"
 	"github.com/portti/portti/internal/storage"
 )
 
@@ -34,7 +35,7 @@ Usage:
   portti user unlock E                         clear a lockout
   portti user disable E                        stop an account from logging in
   portti user enable E                         let it log in again
-
+` + clientUsage + `
 Every command reads the same configuration: --config FILE (YAML) and the
 PORTTI_* environment variables, which override the file.
 `
@@ -61,6 +62,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return errors.New("user: say add, show, unlock, disable or enable")
 		}
 		return user(ctx, args[1], args[2:], stdin, stdout, stderr)
+	case "client":
+		return clientCmd(ctx, args[1:], stdin, stdout, stderr)
+	case "keys":
+		return keysCmd(ctx, args[1:], stdout, stderr)
 	}
 	return fmt.Errorf("unknown command %q\n\n%s", args[0], usage)
 }
@@ -145,11 +150,31 @@ func user(ctx context.Context, verb string, args []string, stdin io.Reader, stdo
 	given := fs.String("given-name", "", "first name")
 	family := fs.String("family-name", "", "last name")
 	passwordStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
-	if err := fs.Parse(args); err != nil {
-		return err
+	// Flags may come after the address too ("user show E --config F"):
+	// the flag package stops at the first argument that is not a flag, and
+	// a --config silently left unread would point the command at another
+	// database.
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
 	}
-	if *email == "" && fs.NArg() > 0 {
-		*email = fs.Arg(0)
+	if *email != "" {
+		positional = append(positional, *email)
+	}
+	switch len(positional) {
+	case 0:
+		return fmt.Errorf("user %s: give the account's e-mail address", verb)
+	case 1:
+		*email = positional[0]
+	default:
+		return fmt.Errorf("user %s: give one e-mail address, not %q", verb, positional)
 	}
 	if *email == "" {
 		return fmt.Errorf("user %s: give the account's e-mail address", verb)
@@ -213,13 +238,18 @@ func user(ctx context.Context, verb string, args []string, stdin io.Reader, stdo
 	return nil
 }
 
+// describeValidation says what is wrong in the words the registration form
+// uses, with the stable code for scripts and searches.
 func describeValidation(v account.ValidationError) error {
+	cat, _ := i18n.Load()
 	var b strings.Builder
 	b.WriteString("the account was not added:")
 	for _, e := range v {
-		fmt.Fprintf(&b, "\n  %s: %s", e.Field, e.Code)
-		for k, val := range e.Args {
-			fmt.Fprintf(&b, " %s=%v", k, val)
+		fmt.Fprintf(&b, "\n  %s: ", strings.ReplaceAll(e.Field, "_", " "))
+		if cat != nil && cat.Has(e.Code) {
+			fmt.Fprintf(&b, "%s (%s)", cat.T("en", e.Code, e.Args), e.Code)
+		} else {
+			b.WriteString(e.Code)
 		}
 	}
 	return errors.New(b.String())

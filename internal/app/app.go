@@ -17,6 +17,7 @@ import (
 	"github.com/portti/portti/internal/config"
 	"github.com/portti/portti/internal/i18n"
 	"github.com/portti/portti/internal/mail"
+	"github.com/portti/portti/internal/oidc"
 	"github.com/portti/portti/internal/password"
 	"github.com/portti/portti/internal/session"
 	"github.com/portti/portti/internal/storage"
@@ -32,6 +33,7 @@ type App struct {
 	Outbox   *mail.Outbox
 	Sessions *session.Manager
 	Web      *web.Server
+	OIDC     *oidc.Provider
 	logger   *slog.Logger
 	now      func() time.Time
 }
@@ -110,11 +112,28 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 	if err != nil {
 		return nil, err
 	}
-	return &App{Config: cfg, Store: store, Accounts: accounts, Outbox: outbox, Sessions: sessions, Web: srv, logger: logger, now: opt.Now}, nil
+	provider, err := oidc.New(oidc.Config{
+		Store: store, Sessions: sessions, Issuer: cfg.PublicURL,
+		KeyEncryptionKey: cfg.KeyEncryptionKeyBytes(), Logger: logger, Now: opt.Now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &App{Config: cfg, Store: store, Accounts: accounts, Outbox: outbox, Sessions: sessions, Web: srv, OIDC: provider, logger: logger, now: opt.Now}, nil
 }
 
-// Handler is the HTTP handler of the whole service.
-func (a *App) Handler() http.Handler { return a.Web.Handler() }
+// Handler is the HTTP handler of the whole service: the OpenID Connect
+// provider under /.well-known/ and /oauth2/, the web pages everywhere
+// else. The provider has its own mux, so the pages' cross-origin form
+// protection never sees the token endpoint's server-to-server POSTs.
+func (a *App) Handler() http.Handler {
+	provider := a.OIDC.Handler()
+	mux := http.NewServeMux()
+	mux.Handle("/.well-known/", provider)
+	mux.Handle("/oauth2/", provider)
+	mux.Handle("/", a.Web.Handler())
+	return mux
+}
 
 // RunWorkers delivers e-mail and cleans up expired rows until ctx ends.
 func (a *App) RunWorkers(ctx context.Context) {

@@ -31,6 +31,7 @@ var (
 	htmlLang       = regexp.MustCompile(`<html lang="([^"]*)">`)
 	refPattern     = regexp.MustCompile(`[ABCDEFGHJKMNPQRSTUVWXYZ23456789]{8}`)
 	switcherToSwed = regexp.MustCompile(`href="(/lang/sv\?[^"]+)"`)
+	placeholder    = regexp.MustCompile(`\{[A-Z][A-Za-z]*\}`)
 )
 
 func h1Of(t testing.TB, body string) string {
@@ -54,6 +55,9 @@ func pageLang(t testing.TB, a answer, want, englishH1 string) {
 	if got := a.Header.Get("Content-Language"); got != want {
 		t.Errorf("Content-Language %q, want %q", got, want)
 	}
+	if p := placeholder.FindString(a.Body); p != "" {
+		t.Errorf("%s page shows the unfilled placeholder %s", want, p)
+	}
 	h1 := h1Of(t, a.Body)
 	switch {
 	case h1 == "":
@@ -66,6 +70,7 @@ func pageLang(t testing.TB, a answer, want, englishH1 string) {
 }
 
 func TestPageLanguage(t *testing.T) {
+	t.Parallel()
 	env := apptest.Start(t, nil)
 	loginH1 := enText("login.title")
 	for accept, want := range map[string]string{
@@ -116,6 +121,7 @@ func TestPageLanguage(t *testing.T) {
 }
 
 func TestLanguageSwitcher(t *testing.T) {
+	t.Parallel()
 	env := apptest.Start(t, nil)
 	c := newBrowser(t, "Accept-Language", "fi")
 	a := send(t, c, http.MethodGet, env.URL+"/login", nil)
@@ -176,7 +182,56 @@ func TestLanguageSwitcher(t *testing.T) {
 	}
 }
 
+// TestLanguageSwitchAfterPost: the switcher on a page that answered a form
+// post (a form with errors) leads back to a page, not to a 404.
+func TestLanguageSwitchAfterPost(t *testing.T) {
+	t.Parallel()
+	env := apptest.Start(t, nil)
+	const email = "aino@example.fi"
+	acc := addUser(t, env, email, goodPassword)
+	c := newBrowser(t)
+	signIn(t, env, c, email, goodPassword, false)
+	switchToSwedish := func(a answer) answer {
+		t.Helper()
+		m := switcherToSwed.FindStringSubmatch(a.Body)
+		if m == nil {
+			t.Fatalf("no link to Swedish on the page:\n%s", a.Body)
+		}
+		return send(t, c, http.MethodGet, env.URL+html.UnescapeString(m[1]), nil)
+	}
+
+	for _, tc := range []struct {
+		path   string
+		form   url.Values
+		status int
+		want   string // where the switcher leads
+	}{
+		{"/account/password", url.Values{"form": {"password"}, "account_id": {acc.ID}, "current_password": {"wrong"}}, 422, "/account"},
+		{"/account/profile", url.Values{"form": {"profile"}, "account_id": {acc.ID}}, 422, "/account"},
+		{"/account/email", url.Values{"form": {"email"}, "account_id": {acc.ID}, "new_email": {"x"}}, 422, "/account"},
+		{"/register", url.Values{"email": {"x"}}, 422, "/register"},
+		{"/password/forgot", url.Values{"email": {"x"}}, 422, "/password/forgot"},
+		{"/email/confirm", url.Values{"token": {"x"}}, 404, "/account"}, // the front page, which is the account page
+		{"/password/reset", url.Values{"token": {"x"}}, 404, "/account"},
+	} {
+		send(t, c, http.MethodGet, env.URL+"/lang/fi?return=/", nil)
+		a := send(t, c, http.MethodPost, env.URL+tc.path, tc.form)
+		if a.Status != tc.status {
+			t.Fatalf("POST %s: %d, want %d\n%s", tc.path, a.Status, tc.status, a.Body)
+		}
+		a = switchToSwedish(a)
+		if a.Status != http.StatusOK || a.URL.Path != tc.want {
+			t.Errorf("switching language on the answer to POST %s: %d at %s, want %s", tc.path, a.Status, a.URL, tc.want)
+			continue
+		}
+		if m := htmlLang.FindStringSubmatch(a.Body); m == nil || m[1] != "sv" {
+			t.Errorf("after switching on the answer to POST %s: lang %v", tc.path, m)
+		}
+	}
+}
+
 func TestMailLanguage(t *testing.T) {
+	t.Parallel()
 	env := apptest.Start(t, nil)
 	english := enText("register.sent.title") // only to check the pages below are not English
 
@@ -228,6 +283,7 @@ func TestMailLanguage(t *testing.T) {
 }
 
 func TestOversizedForm(t *testing.T) {
+	t.Parallel()
 	env := apptest.Start(t, nil)
 	body := "email=a%40example.fi&password=" + strings.Repeat("x", 1<<20)
 	req, _ := http.NewRequest(http.MethodPost, env.URL+"/register", strings.NewReader(body))
@@ -261,6 +317,7 @@ func TestOversizedForm(t *testing.T) {
 }
 
 func TestMalformedForm(t *testing.T) {
+	t.Parallel()
 	env := apptest.Start(t, nil)
 	for _, tc := range []struct{ path, body string }{
 		{"/login", "email=%zz&password=x"},
@@ -286,6 +343,7 @@ func TestMalformedForm(t *testing.T) {
 }
 
 func TestCrossSiteForms(t *testing.T) {
+	t.Parallel()
 	env := apptest.Start(t, nil)
 	const email, newcomer = "aino@example.fi", "newcomer@example.fi"
 	acc := addUser(t, env, email, goodPassword)
@@ -351,6 +409,7 @@ func TestCrossSiteForms(t *testing.T) {
 }
 
 func TestNotFoundPage(t *testing.T) {
+	t.Parallel()
 	env := apptest.Start(t, nil)
 	notFoundH1 := enText("error.title")
 	for _, tc := range []struct{ method, path, accept, lang string }{
@@ -383,6 +442,7 @@ func TestNotFoundPage(t *testing.T) {
 }
 
 func TestBadLinkTokens(t *testing.T) {
+	t.Parallel()
 	env := apptest.Start(t, nil)
 	const email = "aino@example.fi"
 	send(t, newBrowser(t), http.MethodPost, env.URL+"/register", registration(email, goodPassword))
@@ -465,6 +525,7 @@ func TestBadLinkTokens(t *testing.T) {
 }
 
 func TestBusyDatabase(t *testing.T) {
+	t.Parallel()
 	env := apptest.Start(t, nil)
 	ctx := context.Background()
 	other, err := sqlstore.Open(ctx, env.App.Config.DatabaseURL)
@@ -510,6 +571,7 @@ func TestBusyDatabase(t *testing.T) {
 // page with a reference code, and no account without its activation link is
 // left behind, so registering again works.
 func TestNoHalfCreatedAccount(t *testing.T) {
+	t.Parallel()
 	env := apptest.Start(t, nil)
 	path := strings.TrimPrefix(env.App.Config.DatabaseURL, "sqlite:")
 	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(5000)")
@@ -554,6 +616,7 @@ func TestNoHalfCreatedAccount(t *testing.T) {
 }
 
 func TestSecurityHeaders(t *testing.T) {
+	t.Parallel()
 	env := apptest.Start(t, nil)
 	addUser(t, env, "aino@example.fi", goodPassword)
 	c := stayPut(newBrowser(t))
@@ -591,6 +654,7 @@ func TestSecurityHeaders(t *testing.T) {
 }
 
 func TestCookieAttributes(t *testing.T) {
+	t.Parallel()
 	env := apptest.Start(t, nil)
 	addUser(t, env, "aino@example.fi", goodPassword)
 	c := stayPut(newBrowser(t))
@@ -620,6 +684,7 @@ func TestCookieAttributes(t *testing.T) {
 // and carry the __Host- prefix. The test server speaks plain http, so the
 // session manager and the wired handler are driven directly.
 func TestSecureCookies(t *testing.T) {
+	t.Parallel()
 	check := func(t *testing.T, cookies []*http.Cookie, want ...string) {
 		t.Helper()
 		got := map[string]*http.Cookie{}
@@ -707,6 +772,7 @@ func TestSecureCookies(t *testing.T) {
 }
 
 func TestHealthz(t *testing.T) {
+	t.Parallel()
 	env := apptest.Start(t, nil)
 	a := send(t, newBrowser(t), http.MethodGet, env.URL+"/healthz", nil)
 	if a.Status != http.StatusOK || !strings.HasPrefix(a.Header.Get("Content-Type"), "application/json") {

@@ -236,6 +236,9 @@ func signedInAs(t testing.TB, env *apptest.Env, c *http.Client, email string) an
 	if !strings.Contains(html.UnescapeString(a.Body), enText("account.signed_in_as", "Email", email)) {
 		t.Fatalf("GET /account: not the page of %s:\n%s", email, a.Body)
 	}
+	if p := placeholder.FindString(a.Body); p != "" {
+		t.Errorf("account page shows the unfilled placeholder %s", p)
+	}
 	return a
 }
 
@@ -278,6 +281,7 @@ func cookieNamed(cs []*http.Cookie, name string) *http.Cookie {
 }
 
 func TestSettingsProfile(t *testing.T) {
+	t.Parallel()
 	env := apptest.Start(t, nil)
 	const email = "aino@example.fi"
 	acc := addUser(t, env, email, goodPassword)
@@ -323,6 +327,7 @@ func TestSettingsProfile(t *testing.T) {
 }
 
 func TestSettingsPasswordChange(t *testing.T) {
+	t.Parallel()
 	env := apptest.Start(t, nil)
 	const email = "aino@example.fi"
 	acc := addUser(t, env, email, goodPassword)
@@ -342,6 +347,7 @@ func TestSettingsPasswordChange(t *testing.T) {
 	// The error is on the password form's current_password only: the
 	// e-mail form has a field of the same name.
 	mustContainText(t, fieldHTML(t, a.Body, "password-current_password"), enText("password.current_wrong"), `aria-invalid="true"`)
+	mustNotContainText(t, a.Body, "not my password", otherPassword) // passwords are never sent back
 	emailField := fieldHTML(t, a.Body, "email-current_password")
 	mustNotContainText(t, emailField, enText("password.current_wrong"), `aria-invalid`)
 	if storedAccount(t, env, email).PasswordHash != hashBefore {
@@ -369,6 +375,7 @@ func TestSettingsPasswordChange(t *testing.T) {
 }
 
 func TestSettingsEmailChange(t *testing.T) {
+	t.Parallel()
 	env := apptest.Start(t, nil)
 	const old, next = "aino@example.fi", "aino.virtanen@example.org"
 	acc := addUser(t, env, old, goodPassword)
@@ -435,6 +442,7 @@ func TestSettingsEmailChange(t *testing.T) {
 }
 
 func TestSettingsEmailChangeToTakenAddress(t *testing.T) {
+	t.Parallel()
 	env := apptest.Start(t, nil)
 	const old, next = "aino@example.fi", "shared@example.fi"
 	acc := addUser(t, env, old, goodPassword)
@@ -468,6 +476,7 @@ func TestSettingsEmailChangeToTakenAddress(t *testing.T) {
 }
 
 func TestSettingsSignedInBrowsers(t *testing.T) {
+	t.Parallel()
 	env := apptest.Start(t, nil)
 	const email, stranger = "aino@example.fi", "eero@example.fi"
 	acc := addUser(t, env, email, goodPassword)
@@ -530,6 +539,7 @@ func TestSettingsSignedInBrowsers(t *testing.T) {
 }
 
 func TestRememberMeCookie(t *testing.T) {
+	t.Parallel()
 	env := apptest.Start(t, nil)
 	const email = "aino@example.fi"
 	addUser(t, env, email, goodPassword)
@@ -576,6 +586,7 @@ func TestRememberMeCookie(t *testing.T) {
 }
 
 func TestSessionLifetimes(t *testing.T) {
+	t.Parallel()
 	env := apptest.Start(t, nil)
 	const email = "aino@example.fi"
 	addUser(t, env, email, goodPassword)
@@ -598,6 +609,7 @@ func TestSessionLifetimes(t *testing.T) {
 }
 
 func TestTwoAccountsInOneBrowser(t *testing.T) {
+	t.Parallel()
 	env := apptest.Start(t, nil)
 	const staff, student = "aino.virtanen@example.fi", "aino.virtanen@student.example.fi"
 	accA := addUser(t, env, staff, goodPassword)
@@ -631,6 +643,7 @@ func TestTwoAccountsInOneBrowser(t *testing.T) {
 // TestManyAccountsInOneBrowser fills the browser's session slots: a new
 // login must always win a slot, whichever cookie it goes in.
 func TestManyAccountsInOneBrowser(t *testing.T) {
+	t.Parallel()
 	env := apptest.Start(t, nil)
 	c := newBrowser(t)
 	var emails []string
@@ -659,6 +672,7 @@ func TestManyAccountsInOneBrowser(t *testing.T) {
 // its secret in the cookie; logging in again and again over months must
 // not fill the browser's slots with dead secrets.
 func TestStaleSessionSecretsDoNotPileUp(t *testing.T) {
+	t.Parallel()
 	env := apptest.Start(t, nil)
 	const email, other = "aino@example.fi", "eero@example.fi"
 	addUser(t, env, email, goodPassword)
@@ -679,6 +693,7 @@ func TestStaleSessionSecretsDoNotPileUp(t *testing.T) {
 }
 
 func TestSessionIDRotatesAtLogin(t *testing.T) {
+	t.Parallel()
 	env := apptest.Start(t, nil)
 	const email = "aino@example.fi"
 	acc := addUser(t, env, email, goodPassword)

@@ -11,6 +11,13 @@ import (
 	"github.com/portti/portti/internal/app/apptest"
 )
 
+// start runs a portti for the test and opens a browser tab on it.
+func start(t *testing.T) *tab {
+	t.Helper()
+	startChromium(t) // skip (or fail) before starting portti
+	return newTab(t, apptest.Start(t, nil))
+}
+
 // person is someone who registers, with every field of the form.
 type person struct {
 	email, password              string
@@ -67,8 +74,7 @@ func (b *tab) logIn(email, password string, remember bool, want int) {
 // TestBrowserJourney walks the newcomer's path: register, activate from the
 // e-mail, log in with "remember me", see the account, log out.
 func TestBrowserJourney(t *testing.T) {
-	env := apptest.Start(t, nil)
-	b := newTab(t, env)
+	b := start(t)
 	p := maija("maija.meikalainen@example.fi")
 
 	b.open("/", 200)
@@ -250,8 +256,7 @@ func fieldValues(st formState) map[string]string {
 // TestBrowserValidation submits the registration form wrong and checks
 // what a person, and a screen reader, is told.
 func TestBrowserValidation(t *testing.T) {
-	env := apptest.Start(t, nil)
-	b := newTab(t, env)
+	b := start(t)
 	p := maija("maija@example.fi")
 
 	b.open("/register", 200)
@@ -393,8 +398,7 @@ func (b *tab) checkTabOrder() {
 // TestBrowserLockout locks an account with wrong passwords and unlocks it
 // the way the locked page offers: a password reset by e-mail.
 func TestBrowserLockout(t *testing.T) {
-	env := apptest.Start(t, nil)
-	b := newTab(t, env)
+	b := start(t)
 	p := maija("lukko@example.fi")
 	b.signUp(p)
 
@@ -438,8 +442,7 @@ func TestBrowserLockout(t *testing.T) {
 // TestBrowserForgotPassword is the forgotten-password flow from the login
 // page, with a mistake on the way, and the used link explained after.
 func TestBrowserForgotPassword(t *testing.T) {
-	env := apptest.Start(t, nil)
-	b := newTab(t, env)
+	b := start(t)
 	p := maija("unohtaja@example.fi")
 	b.signUp(p)
 
@@ -518,8 +521,7 @@ const readLanguagePage = `(() => {
 // TestBrowserLanguages switches the login page to each language with the
 // page's own switcher and checks the page is in that language.
 func TestBrowserLanguages(t *testing.T) {
-	env := apptest.Start(t, nil)
-	b := newTab(t, env)
+	b := start(t)
 	names := map[string]string{"fi": "Suomi", "sv": "Svenska", "en": "English"}
 
 	b.open("/login", 200)
@@ -578,10 +580,12 @@ func TestBrowserLanguages(t *testing.T) {
 // full-page screenshot of each as <lang>-<page>.png in the artifacts
 // folder, for people to look at.
 func TestBrowserScreenshots(t *testing.T) {
+	startChromium(t) // skip (or fail) before starting portti
 	env := apptest.Start(t, nil)
 	for _, lang := range []string{"fi", "sv", "en"} {
 		t.Run(lang, func(t *testing.T) {
-					b := newTab(t, env)
+			t.Parallel() // each language in its own browser context
+			b := newTab(t, env)
 			shot := func(page string) {
 				t.Helper()
 				pg := evalJS[struct {

@@ -12,7 +12,9 @@
 // tests. Without Chromium the tests skip, except with CI=true, where a
 // missing browser fails the run.
 //
-// Screenshots of every page, in each language, and the screenshot, HTML and
-// portti log of a failed test are written to $PORTTI_TEST_ARTIFACTS, or else
-// to test-artifacts/screenshots/ at the repository root.
+// TestBrowserScreenshots saves a full-page screenshot of every page in each
+// language, as <lang>-<page>.png, to $PORTTI_TEST_ARTIFACTS, or else to
+// test-artifacts/screenshots/ at the repository root (ignored by git). A
+// failed test leaves the page it stopped on there too, in failures/: its
+// screenshot, its HTML and portti's log.
 package browser

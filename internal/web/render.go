@@ -123,9 +123,30 @@ type page struct {
 func (s *Server) newPage(r *http.Request, titleKey string) *page {
 	return &page{
 		s: s, Lang: s.lang(r), Languages: i18n.Languages, TitleKey: titleKey,
-		Product: s.cfg.Product, Path: r.URL.RequestURI(), Form: url.Values{},
+		Product: s.cfg.Product, Path: returnPath(r), Form: url.Values{},
 		MailFrom: s.cfg.MailFrom, Data: map[string]any{},
 	}
+}
+
+// returnPath is where the language switcher brings a person back to: this
+// page, or for the answer to a form post, the page the form was on (a
+// GET of the post's own path would be a 404).
+func returnPath(r *http.Request) string {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return r.URL.RequestURI()
+	}
+	switch p := r.URL.Path; {
+	case p == "/register", p == "/login", p == "/password/forgot":
+		return p
+	case strings.HasPrefix(p, "/account/"):
+		// Only a form already read: the error page of a refused post
+		// must not read its body.
+		if id := r.PostForm.Get("account_id"); id != "" {
+			return "/account?" + url.Values{"account": {id}}.Encode()
+		}
+		return "/account"
+	}
+	return "/"
 }
 
 // lang picks the page language: the cookie set by the switcher, else the

@@ -1,0 +1,233 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/portti/portti/internal/app"
+	"github.com/portti/portti/internal/oidc"
+	"github.com/portti/portti/internal/storage"
+)
+
+const clientUsage = `  portti client add --id ID --redirect-uri URI [--redirect-uri URI ...]
+        [--public] [--secret-stdin] [--grant TYPE ...] [--name NAME]
+        [--post-logout-redirect-uri URI ...] [--backchannel-logout-uri URI]
+        [--allowed-network CIDR ...] [--third-party] [--id-token-alg RS256|ES256]
+                                               register an application (OpenID Connect client)
+  portti client list                           the registered applications
+  portti client remove ID                      remove one; its tokens stop working
+  portti keys rotate                           new signing keys (published now, signing in 10 min)
+  portti keys list                             the signing keys and their timeline
+`
+
+// clientFlagList collects a repeatable flag.
+type clientFlagList []string
+
+func (l *clientFlagList) String() string     { return strings.Join(*l, ",") }
+func (l *clientFlagList) Set(v string) error { *l = append(*l, v); return nil }
+
+// openForCommand opens the App the server would run, logging only
+// warnings: an operator command's output is its answer.
+func openForCommand(ctx context.Context, configPath string, stderr io.Writer) (*app.App, error) {
+	cfg, err := loadConfig(configPath)
+	if err != nil {
+		return nil, err
+	}
+	cfg.LogLevel = "warn"
+	return app.New(ctx, cfg, newLogger(cfg, stderr), app.Options{})
+}
+
+// clientCmd runs `portti client add|list|remove`.
+func clientCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("client: say add, list or remove")
+	}
+	verb, args := args[0], args[1:]
+	fs := flag.NewFlagSet("client "+verb, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "YAML configuration file")
+	switch verb {
+	case "add":
+		var spec oidc.ClientSpec
+		var redirects, postLogout, grants, networks clientFlagList
+		fs.StringVar(&spec.ID, "id", "", "client ID: letters, digits, - _ . ~ (public: it is in every sign-in URL)")
+		fs.StringVar(&spec.Name, "name", "", "the application's name, shown to people")
+		fs.Var(&redirects, "redirect-uri", "where sign-ins return; matched exactly (repeatable)")
+		fs.Var(&postLogout, "post-logout-redirect-uri", "where sign-outs may return; matched exactly (repeatable)")
+		fs.Var(&grants, "grant", "authorization_code, refresh_token or client_credentials (repeatable; default the first two)")
+		fs.Var(&networks, "allowed-network", "CIDR the application may be used from (repeatable; default anywhere)")
+		fs.BoolVar(&spec.Public, "public", false, "a native or browser app: no secret, PKCE required")
+		secretStdin := fs.Bool("secret-stdin", false, "read the client secret from the first line of standard input instead of generating one")
+		fs.StringVar(&spec.BackchannelLogoutURI, "backchannel-logout-uri", "", "where portti sends logout tokens")
+		fs.BoolVar(&spec.ThirdParty, "third-party", false, "ask people for consent before sharing their data")
+		fs.StringVar(&spec.IDTokenAlg, "id-token-alg", "", "id_token signature: RS256 (default) or ES256")
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		if fs.NArg() > 0 {
+			return fmt.Errorf("client add: unexpected argument %q (every value goes with a flag, e.g. --id)", fs.Arg(0))
+		}
+		spec.RedirectURIs, spec.PostLogoutRedirectURIs = redirects, postLogout
+		spec.GrantTypes, spec.AllowedNetworks = grants, networks
+		if *secretStdin {
+			if spec.Public {
+				return errors.New("client add: a public client has no secret; leave out --secret-stdin")
+			}
+			line, err := bufio.NewReader(stdin).ReadString('\n')
+			if err != nil && !errors.Is(err, io.EOF) {
+				return fmt.Errorf("client add: read secret: %w", err)
+			}
+			if spec.Secret = strings.TrimRight(line, "\r\n"); spec.Secret == "" {
+				return errors.New("client add: --secret-stdin given but standard input is empty")
+			}
+		}
+		a, err := openForCommand(ctx, *configPath, stderr)
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		rec, clientSecret, err := oidc.RegisterClient(ctx, a.Store, spec, time.Now())
+		var ce *oidc.ClientError
+		if errors.As(err, &ce) {
+			return fmt.Errorf("the client was not added:\n  %s", strings.Join(ce.Problems, "\n  "))
+		}
+		if err != nil {
+			return err
+		}
+		kind := "confidential"
+		if rec.Public {
+			kind = "public, PKCE S256 required"
+		}
+		fmt.Fprintf(stdout, "added client %s (%s)\n", rec.ID, kind)
+		fmt.Fprintf(stdout, "issuer:        %s\n", a.OIDC.Issuer())
+		fmt.Fprintf(stdout, "discovery:     %s%s\n", a.OIDC.Issuer(), oidc.PathDiscovery)
+		fmt.Fprintf(stdout, "grant types:   %s\n", strings.Join(rec.GrantTypes, ", "))
+		if !rec.Public && !*secretStdin {
+			// Printed once; portti keeps only its SHA-256.
+			fmt.Fprintf(stdout, "client secret: %s\n", clientSecret)
+			fmt.Fprintln(stdout, "Store the secret now: it is not shown again. To replace it, remove the client and add it again.")
+		}
+		return nil
+
+	case "list":
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		a, err := openForCommand(ctx, *configPath, stderr)
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		clients, err := a.Store.ListClients(ctx)
+		if err != nil {
+			return err
+		}
+		if len(clients) == 0 {
+			fmt.Fprintln(stdout, "no clients; add one with `portti client add`")
+			return nil
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tTYPE\tGRANTS\tREDIRECT URIS\tNETWORKS\tNAME")
+		for _, c := range clients {
+			kind := "confidential"
+			if c.Public {
+				kind = "public"
+			}
+			if c.ThirdParty {
+				kind += ",third-party"
+			}
+			nets := strings.Join(c.AllowedNetworks, " ")
+			if nets == "" {
+				nets = "any"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, kind, strings.Join(c.GrantTypes, ","),
+				strings.Join(c.RedirectURIs, " "), nets, c.Name)
+		}
+		return tw.Flush()
+
+	case "remove":
+		// Flags may follow the ID ("client remove ID --config F"): a
+		// --config left unread would remove from another database.
+		var positional []string
+		for {
+			if err := fs.Parse(args); err != nil {
+				return err
+			}
+			if fs.NArg() == 0 {
+				break
+			}
+			positional = append(positional, fs.Arg(0))
+			args = fs.Args()[1:]
+		}
+		if len(positional) != 1 {
+			return errors.New("client remove: give one client ID")
+		}
+		id := positional[0]
+		a, err := openForCommand(ctx, *configPath, stderr)
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		if err := a.Store.DeleteClient(ctx, id); errors.Is(err, storage.ErrNotFound) {
+			return fmt.Errorf("no client %q", id)
+		} else if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "removed client %s: its tokens are gone, and every portti node refuses it within seconds\n", id)
+		return nil
+	}
+	return fmt.Errorf("client: unknown command %q (add, list, remove)", verb)
+}
+
+// keysCmd runs `portti keys rotate|list`.
+func keysCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("keys: say rotate or list")
+	}
+	verb, args := args[0], args[1:]
+	fs := flag.NewFlagSet("keys "+verb, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "YAML configuration file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if verb != "rotate" && verb != "list" {
+		return fmt.Errorf("keys: unknown command %q (rotate, list)", verb)
+	}
+	a, err := openForCommand(ctx, *configPath, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if verb == "rotate" {
+		ids, err := a.OIDC.RotateKeys(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "new signing keys %s: published now, signing from SIGNS FROM below;\n", strings.Join(ids, ", "))
+		fmt.Fprintln(stdout, "the keys they replace stay published until the tokens they signed have expired")
+	}
+	keys, err := a.OIDC.SigningKeys(ctx)
+	if err != nil {
+		return err
+	}
+	when := func(t time.Time) string {
+		if t.IsZero() {
+			return "-"
+		}
+		return t.UTC().Format(time.RFC3339)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KID\tALG\tCREATED\tSIGNS FROM\tRETIRED\tLEAVES JWKS")
+	for _, k := range keys {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Alg, when(k.CreatedAt), when(k.SignFrom), when(k.RetiredAt), when(k.ExpiresAt))
+	}
+	return tw.Flush()
+}

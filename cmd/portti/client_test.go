@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/portti/portti/internal/secret"
+	"github.com/portti/portti/internal/storage/sqlstore"
+)
+
+// clientEnv points the commands at a fresh database and returns its URL.
+func clientEnv(t *testing.T) string {
+	t.Helper()
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "PORTTI_") {
+			t.Setenv(k, "")
+			os.Unsetenv(k)
+		}
+	}
+	dbURL := "sqlite:" + filepath.Join(t.TempDir(), "portti.db")
+	t.Setenv("PORTTI_DATABASE_URL", dbURL)
+	t.Setenv("PORTTI_KEY_ENCRYPTION_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
+	return dbURL
+}
+
+func runCmd(t *testing.T, stdin string, args ...string) (string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), args, strings.NewReader(stdin), &out, &errOut)
+	return out.String() + errOut.String(), err
+}
+
+func TestClientCommands(t *testing.T) {
+	dbURL := clientEnv(t)
+
+	out, err := runCmd(t, "", "client", "add", "--id", "moodle", "--name", "Moodle",
+		"--redirect-uri", "https://moodle.example.fi/auth/oidc/", "--redirect-uri", "https://moodle.example.fi/login",
+		"--post-logout-redirect-uri", "https://moodle.example.fi/", "--allowed-network", "10.0.0.0/8",
+		"--grant", "authorization_code", "--grant", "refresh_token", "--grant", "client_credentials")
+	if err != nil {
+		t.Fatalf("add: %v\n%s", err, out)
+	}
+	m := regexp.MustCompile(`client secret: (\S+)`).FindStringSubmatch(out)
+	if m == nil || !secret.Plausible(m[1]) {
+		t.Fatalf("no secret printed:\n%s", out)
+	}
+	generated := m[1]
+
+	// A public client; a confidential one with the secret on stdin.
+	if out, err := runCmd(t, "", "client", "add", "--id", "app", "--public", "--redirect-uri", "com.example.app:/cb"); err != nil || strings.Contains(out, "secret") {
+		t.Fatalf("public add: %v\n%s", err, out)
+	}
+	given := "operator-chosen-secret-with-enough-randomness-0123"
+	if out, err := runCmd(t, given+"\n", "client", "add", "--id", "svc", "--secret-stdin", "--grant", "client_credentials"); err != nil || strings.Contains(out, given) {
+		t.Fatalf("stdin add: %v\n%s", err, out)
+	}
+
+	// Only hashes are stored.
+	store, err := sqlstore.Open(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, sec := range map[string]string{"moodle": generated, "svc": given} {
+		c, err := store.GetClient(context.Background(), id)
+		if err != nil || c.SecretHash != secret.Hash(sec) {
+			t.Errorf("%s: stored %q, err %v", id, c.SecretHash, err)
+		}
+	}
+	store.Close()
+
+	// Refused: every problem said at once, nothing stored.
+	out, err = runCmd(t, "", "client", "add", "--id", "bad", "--redirect-uri", "http://evil.example/cb", "--allowed-network", "campus", "--grant", "password")
+	if err == nil || !strings.Contains(err.Error(), "https://") || !strings.Contains(err.Error(), "CIDR") || !strings.Contains(err.Error(), `"password"`) {
+		t.Errorf("bad add: %v\n%s", err, out)
+	}
+	if _, err := runCmd(t, "", "client", "add", "--id", "moodle", "--redirect-uri", "https://x.example/cb"); err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Errorf("duplicate: %v", err)
+	}
+	if _, err := runCmd(t, "x\n", "client", "add", "--id", "p2", "--public", "--secret-stdin", "--redirect-uri", "https://x.example/cb"); err == nil {
+		t.Error("public client with --secret-stdin accepted")
+	}
+
+	out, err = runCmd(t, "", "client", "list")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"moodle", "confidential", "10.0.0.0/8", "Moodle", "app", "public", "svc", "client_credentials"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("list lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, generated) || strings.Contains(out, secret.Hash(generated)) {
+		t.Error("list shows a secret")
+	}
+
+	if out, err := runCmd(t, "", "client", "remove", "app"); err != nil || !strings.Contains(out, "removed client app") {
+		t.Errorf("remove: %v\n%s", err, out)
+	}
+	if _, err := runCmd(t, "", "client", "remove", "app"); err == nil {
+		t.Error("removing twice succeeded")
+	}
+	if out, _ := runCmd(t, "", "client", "list"); strings.Contains(out, "com.example.app") {
+		t.Errorf("removed client listed:\n%s", out)
+	}
+}
+
+func TestKeysCommands(t *testing.T) {
+	clientEnv(t)
+	out, err := runCmd(t, "", "keys", "list")
+	if err != nil {
+		t.Fatalf("list: %v\n%s", err, out)
+	}
+	if strings.Count(out, "RS256") != 1 || strings.Count(out, "ES256") != 1 {
+		t.Fatalf("first keys:\n%s", out)
+	}
+	out, err = runCmd(t, "", "keys", "rotate")
+	if err != nil {
+		t.Fatalf("rotate: %v\n%s", err, out)
+	}
+	if strings.Count(out, "RS256") != 2 || strings.Count(out, "ES256") != 2 || !strings.Contains(out, "published now") {
+		t.Errorf("after rotation:\n%s", out)
+	}
+	if _, err := runCmd(t, "", "keys", "shred"); err == nil {
+		t.Error("unknown keys command accepted")
+	}
+}

@@ -1,0 +1,72 @@
+package oidc
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+
+	"github.com/portti/portti/internal/storage"
+)
+
+// userClaims are the claims about a person, by scope (OIDC Core 5.4). The
+// subject is the account's random, stable ID: never the e-mail address,
+// which a person can change and which may later belong to someone else.
+type userClaims struct {
+	Subject string `json:"sub"`
+
+	// profile
+	Name       string `json:"name,omitempty"`
+	GivenName  string `json:"given_name,omitempty"`
+	FamilyName string `json:"family_name,omitempty"`
+	Locale     string `json:"locale,omitempty"`
+
+	// email: verified means the address's owner followed the activation
+	// link (or the confirmation link of an e-mail change).
+	Email         string `json:"email,omitempty"`
+	EmailVerified *bool  `json:"email_verified,omitempty"`
+
+	// phone: not verified by portti, so phone_number_verified is not sent.
+	PhoneNumber string `json:"phone_number,omitempty"`
+
+	// address
+	Address *addressClaim `json:"address,omitempty"`
+}
+
+type addressClaim struct {
+	Formatted     string `json:"formatted,omitempty"`
+	StreetAddress string `json:"street_address,omitempty"`
+	PostalCode    string `json:"postal_code,omitempty"`
+	Locality      string `json:"locality,omitempty"`
+}
+
+func claimsFor(a storage.Account, scopes []string) userClaims {
+	u := userClaims{Subject: a.ID}
+	if slices.Contains(scopes, oidc.ScopeProfile) {
+		u.Name = strings.TrimSpace(a.GivenName + " " + a.FamilyName)
+		u.GivenName, u.FamilyName, u.Locale = a.GivenName, a.FamilyName, a.Locale
+	}
+	if slices.Contains(scopes, oidc.ScopeEmail) {
+		verified := a.Activated()
+		u.Email, u.EmailVerified = a.Email, &verified
+	}
+	if slices.Contains(scopes, oidc.ScopePhone) {
+		u.PhoneNumber = a.PhoneNumber
+	}
+	if slices.Contains(scopes, oidc.ScopeAddress) && (a.StreetAddress != "" || a.PostalCode != "" || a.Locality != "") {
+		// Formatted the Finnish (and Nordic) way: street, then postal code
+		// and town on one line.
+		var lines []string
+		if a.StreetAddress != "" {
+			lines = append(lines, a.StreetAddress)
+		}
+		if town := strings.TrimSpace(a.PostalCode + " " + a.Locality); town != "" {
+			lines = append(lines, town)
+		}
+		u.Address = &addressClaim{
+			Formatted: strings.Join(lines, "\n"), StreetAddress: a.StreetAddress,
+			PostalCode: a.PostalCode, Locality: a.Locality,
+		}
+	}
+	return u
+}

@@ -1,0 +1,230 @@
+package oidc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/portti/portti/internal/secret"
+	"github.com/portti/portti/internal/storage"
+)
+
+// oidcError makes a protocol error with a code zitadel has no constructor
+// for (invalid_token, insufficient_scope, unsupported_token_type).
+func oidcError(code, desc string) *oidc.Error {
+	e := oidc.ErrInvalidRequest().WithDescription("%s", desc)
+	// ErrorType has an unexported type: only constants can be assigned.
+	switch code {
+	case "invalid_token":
+		e.ErrorType = "invalid_token"
+	case "insufficient_scope":
+		e.ErrorType = "insufficient_scope"
+	case "unsupported_token_type":
+		e.ErrorType = "unsupported_token_type"
+	}
+	return e
+}
+
+// userinfo answers the UserInfo endpoint for an opaque access token.
+func (p *Provider) userinfo(ctx context.Context, token string) (*userClaims, error) {
+	invalid := op.NewStatusError(oidcError("invalid_token", "the access token is invalid or expired"), http.StatusUnauthorized)
+	if !secret.Plausible(token) {
+		return nil, invalid
+	}
+	at, err := p.store.GetAccessToken(ctx, secret.Hash(token))
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, invalid
+	}
+	if err != nil {
+		return nil, serverError(err)
+	}
+	if !at.RevokedAt.IsZero() || !at.ExpiresAt.After(p.now()) || at.AccountID == "" {
+		return nil, invalid
+	}
+	if !slices.Contains(at.Scopes, oidc.ScopeOpenID) {
+		return nil, op.NewStatusError(oidcError("insufficient_scope", "the access token lacks the openid scope"), http.StatusForbidden)
+	}
+	acct, err := p.activeAccount(ctx, at.AccountID)
+	if err != nil {
+		if errors.Is(err, errDisabled) || errors.Is(err, storage.ErrNotFound) {
+			return nil, invalid
+		}
+		return nil, serverError(err)
+	}
+	claims := claimsFor(acct, at.Scopes)
+	return &claims, nil
+}
+
+// introspection is an RFC 7662 response.
+type introspection struct {
+	Active    bool     `json:"active"`
+	Scope     string   `json:"scope,omitempty"`
+	ClientID  string   `json:"client_id,omitempty"`
+	Subject   string   `json:"sub,omitempty"`
+	TokenType string   `json:"token_type,omitempty"`
+	Expiry    int64    `json:"exp,omitempty"`
+	IssuedAt  int64    `json:"iat,omitempty"`
+	Audience  []string `json:"aud,omitempty"`
+	Issuer    string   `json:"iss,omitempty"`
+	JWTID     string   `json:"jti,omitempty"`
+}
+
+// introspect reports whether token is active, to caller. Anything the
+// caller may not know about (another client's token) reads as inactive,
+// like a token that does not exist.
+func (p *Provider) introspect(ctx context.Context, caller *client, token, hint string) (*introspection, error) {
+	inactive := &introspection{}
+	if isJWT(token) {
+		claims, ok := p.verifyAccessJWT(ctx, token)
+		if !ok || (claims.ClientID != caller.rec.ID && !slices.Contains(claims.Audience, caller.rec.ID)) {
+			return inactive, nil
+		}
+		return &introspection{
+			Active: true, Scope: claims.Scope, ClientID: claims.ClientID, Subject: claims.Subject,
+			TokenType: oidc.BearerToken, Expiry: claims.Expiry, IssuedAt: claims.IssuedAt,
+			Audience: claims.Audience, Issuer: claims.Issuer, JWTID: claims.JWTID,
+		}, nil
+	}
+	if !secret.Plausible(token) {
+		return inactive, nil
+	}
+	hash := secret.Hash(token)
+	now := p.now()
+	lookups := []string{"access_token", "refresh_token"}
+	if hint == "refresh_token" {
+		lookups = []string{"refresh_token", "access_token"}
+	}
+	for _, kind := range lookups {
+		switch kind {
+		case "access_token":
+			at, err := p.store.GetAccessToken(ctx, hash)
+			if errors.Is(err, storage.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return nil, serverError(err)
+			}
+			if !at.RevokedAt.IsZero() || !at.ExpiresAt.After(now) ||
+				(at.ClientID != caller.rec.ID && !slices.Contains(at.Audience, caller.rec.ID)) ||
+				!p.accountActive(ctx, at.AccountID) {
+				return inactive, nil
+			}
+			return &introspection{
+				Active: true, Scope: strings.Join(at.Scopes, " "), ClientID: at.ClientID, Subject: at.AccountID,
+				TokenType: oidc.BearerToken, Expiry: at.ExpiresAt.Unix(), IssuedAt: at.CreatedAt.Unix(),
+				Audience: at.Audience, Issuer: p.issuer,
+			}, nil
+		case "refresh_token":
+			rt, err := p.store.GetRefreshToken(ctx, hash)
+			if errors.Is(err, storage.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return nil, serverError(err)
+			}
+			if !rt.RevokedAt.IsZero() || !rt.UsedAt.IsZero() || !rt.ExpiresAt.After(now) ||
+				rt.ClientID != caller.rec.ID || !p.accountActive(ctx, rt.AccountID) {
+				return inactive, nil
+			}
+			return &introspection{
+				Active: true, Scope: strings.Join(rt.Scopes, " "), ClientID: rt.ClientID, Subject: rt.AccountID,
+				Expiry: rt.ExpiresAt.Unix(), IssuedAt: rt.CreatedAt.Unix(), Audience: rt.Audience, Issuer: p.issuer,
+			}, nil
+		}
+	}
+	return inactive, nil
+}
+
+// accountActive: a client's own token (no account) is active as such.
+func (p *Provider) accountActive(ctx context.Context, accountID string) bool {
+	if accountID == "" {
+		return true
+	}
+	_, err := p.activeAccount(ctx, accountID)
+	return err == nil
+}
+
+func isJWT(token string) bool { return strings.Count(token, ".") == 2 && len(token) < 8192 }
+
+// verifyAccessJWT checks a client_credentials access token portti issued.
+func (p *Provider) verifyAccessJWT(ctx context.Context, token string) (accessTokenClaims, bool) {
+	var claims accessTokenClaims
+	payload, jws, err := p.keys.verify(ctx, token)
+	if err != nil {
+		return claims, false
+	}
+	if typ, _ := jws.Signatures[0].Protected.ExtraHeaders[jose.HeaderType].(string); !strings.EqualFold(typ, "at+jwt") {
+		return claims, false // an id_token is not an access token
+	}
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		return claims, false
+	}
+	if claims.Issuer != p.issuer || claims.Expiry <= p.now().Unix() {
+		return claims, false
+	}
+	return claims, true
+}
+
+// revoke revokes a token of client c (RFC 7009). A refresh token takes
+// its whole chain with it, access tokens included (RFC 7009 2.1). Unknown
+// tokens are answered with success, as the RFC asks.
+func (p *Provider) revoke(ctx context.Context, c *client, token, hint string) error {
+	if isJWT(token) {
+		if _, ok := p.verifyAccessJWT(ctx, token); ok {
+			return oidcError("unsupported_token_type", "client_credentials access tokens are self-contained and expire on their own; they cannot be revoked")
+		}
+		return nil
+	}
+	if !secret.Plausible(token) {
+		return nil
+	}
+	hash := secret.Hash(token)
+	now := p.now()
+	lookups := []string{"refresh_token", "access_token"}
+	if hint == "access_token" {
+		lookups = []string{"access_token", "refresh_token"}
+	}
+	notYours := oidc.ErrUnauthorizedClient().WithDescription("the token was not issued to this client")
+	for _, kind := range lookups {
+		switch kind {
+		case "refresh_token":
+			rt, err := p.store.GetRefreshToken(ctx, hash)
+			if errors.Is(err, storage.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return serverError(err)
+			}
+			if rt.ClientID != c.rec.ID {
+				return notYours
+			}
+			if _, err := p.store.RevokeRefreshChain(ctx, rt.ChainID, now); err != nil {
+				return serverError(err)
+			}
+			return nil
+		case "access_token":
+			at, err := p.store.GetAccessToken(ctx, hash)
+			if errors.Is(err, storage.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return serverError(err)
+			}
+			if at.ClientID != c.rec.ID {
+				return notYours
+			}
+			if err := p.store.RevokeAccessToken(ctx, at.ID, now); err != nil && !errors.Is(err, storage.ErrNotFound) {
+				return serverError(err)
+			}
+			return nil
+		}
+	}
+	return nil
+}

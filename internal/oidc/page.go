@@ -1,0 +1,112 @@
+package oidc
+
+import (
+	"crypto/rand"
+	"html/template"
+	"net/http"
+	"strings"
+)
+
+// Problems shown to a person whose sign-in cannot go on. Keys are stable,
+// for the web front's translations (Config.ErrorPage).
+var (
+	problemBadRequest = Problem{
+		Status: http.StatusBadRequest, Key: "oidc.bad_request",
+		Title:   "The sign-in request is not valid",
+		Message: "The application sent a request portti cannot read. Go back to the application and try again; if it keeps happening, tell the application's support.",
+	}
+	problemUnknownClient = Problem{
+		Status: http.StatusBadRequest, Key: "oidc.unknown_client",
+		Title:   "Unknown application",
+		Message: "The application that sent you here is not registered with this sign-in service, so you cannot sign in to it here. Tell the application's support.",
+	}
+	problemRedirectURI = Problem{
+		Status: http.StatusBadRequest, Key: "oidc.redirect_uri",
+		Title:   "The application's return address is not registered",
+		Message: "The application asked to receive your sign-in at an address that is not registered for it, so portti does not send it there. Tell the application's support.",
+	}
+	problemExpired = Problem{
+		Status: http.StatusBadRequest, Key: "oidc.expired",
+		Title:   "This sign-in has expired",
+		Message: "The sign-in took too long or has already been completed. Go back to the application and sign in again.",
+	}
+	problemOtherBrowser = Problem{
+		Status: http.StatusForbidden, Key: "oidc.other_browser",
+		Title:   "This sign-in was started in another browser",
+		Message: "Open the application in this browser and sign in again.",
+	}
+	problemLogout = Problem{
+		Status: http.StatusBadRequest, Key: "oidc.logout",
+		Title:   "The sign-out request is not valid",
+		Message: "The application asked to sign you out in a way portti cannot accept. You can sign out on your account page.",
+	}
+	problemInternal = Problem{
+		Status: http.StatusInternalServerError, Key: "oidc.internal",
+		Title:   "Something went wrong",
+		Message: "The sign-in could not be completed because of a fault in the sign-in service. Try again in a moment.",
+	}
+)
+
+// fail shows a problem page. It never redirects: these are the errors that
+// cannot safely go back to the application.
+func (p *Provider) fail(w http.ResponseWriter, r *http.Request, pr Problem) {
+	if pr.Ref == "" {
+		pr.Ref = newRef()
+	}
+	// client_id is public; nothing else from the request is logged (the
+	// redirect_uri and state can carry anything).
+	p.log.InfoContext(r.Context(), "oidc: sign-in stopped", "problem", pr.Key, "status", pr.Status,
+		"ref", pr.Ref, "path", r.URL.Path, "client_id", truncate(r.Form.Get("client_id"), 128))
+	if p.cfg.ErrorPage != nil {
+		p.cfg.ErrorPage(w, r, pr)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
+	w.WriteHeader(pr.Status)
+	_ = problemPage.Execute(w, pr)
+}
+
+func (p *Provider) failInternal(w http.ResponseWriter, r *http.Request, err error) {
+	pr := problemInternal
+	pr.Ref = newRef()
+	p.log.ErrorContext(r.Context(), "oidc: sign-in failed", "ref", pr.Ref, "path", r.URL.Path, "error", err)
+	p.fail(w, r, pr)
+}
+
+// TODO(issue 3): the web front renders these with its layout and in the
+// person's language (Config.ErrorPage); this page is the fallback.
+var problemPage = template.Must(template.New("problem").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.Title}} – portti</title>
+<style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;line-height:1.5}small{color:#555}</style>
+</head><body>
+<h1>{{.Title}}</h1>
+<p>{{.Message}}</p>
+<p><small>Reference: {{.Ref}}</small></p>
+</body></html>
+`))
+
+// newRef returns a short code that a person can read to the helpdesk and
+// that is in the log line about their problem.
+func newRef() string {
+	const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789" // no 0/O, 1/I
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	var sb strings.Builder
+	for i, c := range b {
+		if i == 4 {
+			sb.WriteByte('-')
+		}
+		sb.WriteByte(alphabet[int(c)%len(alphabet)])
+	}
+	return sb.String()
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

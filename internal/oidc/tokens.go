@@ -1,0 +1,420 @@
+package oidc
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+
+	"github.com/portti/portti/internal/secret"
+	"github.com/portti/portti/internal/storage"
+)
+
+// Token formats:
+//
+//   - Access tokens of a person (code and refresh grants) are opaque: 256
+//     random bits, base64url. Only their SHA-256 is stored, as
+//     storage.AccessToken.ID, so revocation and introspection are a lookup
+//     and a database leak yields no usable token.
+//   - Access tokens of a client (client_credentials) are ES256 JWTs (RFC
+//     9068, typ at+jwt) that are never stored: a grant costs a cached
+//     client lookup and one signature. They cannot be revoked and live
+//     AccessTokenTTL.
+//   - Refresh tokens are opaque like access tokens, stored as SHA-256 and
+//     rotated at every use (see refresh).
+//   - id_tokens are JWTs signed RS256, or ES256 for clients registered
+//     with --id-token-alg ES256.
+
+// grant is what a sign-in granted a client; tokens carry it on.
+type grant struct {
+	chainID   string
+	accountID string
+	sessionID string
+	scopes    []string
+	authTime  time.Time
+	amr       []string
+	nonce     string
+}
+
+var (
+	errCodeReused   = errors.New("authorization code reused")
+	errWrongClient  = errors.New("token issued to another client")
+	errTokenRevoked = errors.New("token revoked")
+	errTokenReused  = errors.New("refresh token reused")
+	errTokenExpired = errors.New("token expired")
+	errBadScope     = errors.New("scope not in the original grant")
+	errDisabled     = errors.New("account disabled")
+)
+
+func invalidGrant(desc string) *oidc.Error { return oidc.ErrInvalidGrant().WithDescription("%s", desc) }
+
+func serverError(err error) *oidc.Error { return oidc.ErrServerError().WithParent(err) }
+
+// exchangeCode redeems an authorization code (RFC 6749 4.1.3).
+func (p *Provider) exchangeCode(ctx context.Context, c *client, req *oidc.AccessTokenRequest) (*oidc.AccessTokenResponse, error) {
+	if !secret.Plausible(req.Code) {
+		return nil, invalidGrant("invalid or expired code")
+	}
+	now := p.now()
+	rec, err := p.store.GetAuthRequestByCode(ctx, secret.Hash(req.Code))
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, invalidGrant("invalid or expired code")
+	}
+	if err != nil {
+		return nil, serverError(err)
+	}
+	if !rec.ExpiresAt.After(now) || rec.AccountID == "" {
+		return nil, invalidGrant("invalid or expired code")
+	}
+	if rec.ClientID != c.rec.ID {
+		return nil, invalidGrant("the code was issued to another client")
+	}
+	a, err := decodeRequest(rec)
+	if err != nil {
+		return nil, serverError(err)
+	}
+	if err := verifyPKCE(a.data.CodeChallenge, req.CodeVerifier, c.rec.Public); err != nil {
+		return nil, err
+	}
+	if req.RedirectURI != a.data.RedirectURI {
+		return nil, invalidGrant("redirect_uri does not match the authorization request")
+	}
+
+	// Redeem the code, once: the flag is set in the same transaction that
+	// reads it, so two concurrent exchanges cannot both succeed.
+	chainID, err := randomID(p.cfg.Random)
+	if err != nil {
+		return nil, serverError(err)
+	}
+	var earlierChain string
+	_, err = p.store.UpdateAuthRequest(ctx, rec.ID, func(r storage.AuthRequest) (storage.AuthRequest, error) {
+		d, err := decodeRequest(r)
+		if err != nil {
+			return r, err
+		}
+		if d.data.Exchanged || r.CodeHash != rec.CodeHash {
+			earlierChain = d.data.ChainID
+			return r, errCodeReused
+		}
+		d.data.Exchanged, d.data.ChainID = true, chainID
+		r.Data, err = encodeData(d.data)
+		return r, err
+	})
+	switch {
+	case errors.Is(err, errCodeReused):
+		// RFC 6749 4.1.2: a code used twice was stolen by someone;
+		// revoke what the first use got.
+		n, rerr := p.store.RevokeRefreshChain(ctx, earlierChain, now)
+		p.log.WarnContext(ctx, "oidc: authorization code used twice; revoked the tokens issued for it",
+			"client_id", c.rec.ID, "account_id", rec.AccountID, "revoked_refresh_tokens", n, "revoke_error", rerr)
+		return nil, invalidGrant("invalid or expired code")
+	case errors.Is(err, storage.ErrNotFound):
+		return nil, invalidGrant("invalid or expired code")
+	case err != nil:
+		return nil, serverError(err)
+	}
+
+	acct, err := p.activeAccount(ctx, rec.AccountID)
+	if err != nil {
+		return nil, accountError(err)
+	}
+	g := grant{
+		chainID: chainID, accountID: acct.ID, sessionID: rec.SessionID, scopes: a.data.Scopes,
+		authTime: rec.AuthTime, amr: a.data.AMR, nonce: a.data.Nonce,
+	}
+	resp := &oidc.AccessTokenResponse{TokenType: oidc.BearerToken, Scope: g.scopes, ExpiresIn: uint64(p.cfg.AccessTokenTTL.Seconds())}
+	if resp.AccessToken, err = p.issueAccessToken(ctx, c, g, g.scopes, now); err != nil {
+		return nil, serverError(err)
+	}
+	// Refresh tokens only for offline_access (OIDC Core 11), and only to
+	// clients allowed the grant.
+	if slices.Contains(g.scopes, oidc.ScopeOfflineAccess) && c.hasGrant(GrantRefreshToken) {
+		if resp.RefreshToken, err = p.issueRefreshToken(ctx, c, g, now); err != nil {
+			return nil, serverError(err)
+		}
+	}
+	if slices.Contains(g.scopes, oidc.ScopeOpenID) {
+		if resp.IDToken, err = p.idToken(ctx, c, acct, g, resp.AccessToken, now); err != nil {
+			return nil, serverError(err)
+		}
+	}
+	return resp, nil
+}
+
+// verifyPKCE checks the code_verifier against the stored S256 challenge
+// (RFC 7636 4.6), in constant time.
+func verifyPKCE(challenge, verifier string, public bool) error {
+	if challenge == "" {
+		if verifier != "" {
+			// RFC 9700 2.1.1: a verifier without a challenge is refused,
+			// or an attacker could strip the challenge from a request.
+			return invalidGrant("code_verifier sent, but the authorization request had no code_challenge")
+		}
+		if public {
+			return invalidGrant("PKCE is required for public clients")
+		}
+		return nil
+	}
+	if !validVerifier(verifier) {
+		return invalidGrant("code_verifier is missing or malformed (RFC 7636: 43 to 128 characters)")
+	}
+	sum := sha256.Sum256([]byte(verifier))
+	var enc [43]byte
+	base64.RawURLEncoding.Encode(enc[:], sum[:])
+	if subtle.ConstantTimeCompare(enc[:], []byte(challenge)) != 1 {
+		return invalidGrant("code_verifier does not match the code_challenge")
+	}
+	return nil
+}
+
+func validVerifier(v string) bool {
+	if len(v) < 43 || len(v) > 128 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~') {
+			return false
+		}
+	}
+	return true
+}
+
+// refresh redeems a refresh token (RFC 6749 6). The token is rotated:
+// marked used and replaced by a new one of the same chain. A used token
+// presented again means two parties hold the chain, so the whole chain
+// (and the access tokens it issued) is revoked and both must sign in
+// again (RFC 9700 4.14.2).
+func (p *Provider) refresh(ctx context.Context, c *client, req *oidc.RefreshTokenRequest) (*oidc.AccessTokenResponse, error) {
+	if !secret.Plausible(req.RefreshToken) {
+		return nil, invalidGrant("invalid refresh token")
+	}
+	now := p.now()
+	asked := []string(req.Scopes)
+	var reusedChain string
+	rt, err := p.store.UpdateRefreshToken(ctx, secret.Hash(req.RefreshToken), func(t storage.RefreshToken) (storage.RefreshToken, error) {
+		switch {
+		case t.ClientID != c.rec.ID:
+			return t, errWrongClient
+		case !t.RevokedAt.IsZero():
+			return t, errTokenRevoked
+		case !t.UsedAt.IsZero():
+			reusedChain = t.ChainID
+			return t, errTokenReused
+		case !t.ExpiresAt.After(now):
+			return t, errTokenExpired
+		}
+		for _, s := range asked {
+			if !slices.Contains(t.Scopes, s) {
+				return t, errBadScope
+			}
+		}
+		t.UsedAt = now
+		return t, nil
+	})
+	switch {
+	case errors.Is(err, errTokenReused):
+		n, rerr := p.store.RevokeRefreshChain(ctx, reusedChain, now)
+		p.log.WarnContext(ctx, "oidc: a rotated refresh token was used again; revoked its whole chain",
+			"client_id", c.rec.ID, "revoked_refresh_tokens", n, "revoke_error", rerr)
+		return nil, invalidGrant("refresh token already used; the grant is revoked, sign in again")
+	case errors.Is(err, errBadScope):
+		return nil, oidc.ErrInvalidScope().WithDescription("scope exceeds the original grant")
+	case errors.Is(err, storage.ErrNotFound), errors.Is(err, errWrongClient),
+		errors.Is(err, errTokenRevoked), errors.Is(err, errTokenExpired):
+		return nil, invalidGrant("invalid refresh token")
+	case err != nil:
+		return nil, serverError(err)
+	}
+
+	acct, err := p.activeAccount(ctx, rt.AccountID)
+	if err != nil {
+		if errors.Is(err, errDisabled) || errors.Is(err, storage.ErrNotFound) {
+			_, _ = p.store.RevokeRefreshChain(ctx, rt.ChainID, now)
+		}
+		return nil, accountError(err)
+	}
+	g := grant{
+		chainID: rt.ChainID, accountID: acct.ID, sessionID: rt.SessionID, scopes: rt.Scopes,
+		authTime: rt.AuthTime, amr: rt.AMR,
+	}
+	scopes := rt.Scopes
+	if len(asked) > 0 {
+		scopes = asked
+	}
+	resp := &oidc.AccessTokenResponse{TokenType: oidc.BearerToken, Scope: scopes, ExpiresIn: uint64(p.cfg.AccessTokenTTL.Seconds())}
+	if resp.AccessToken, err = p.issueAccessToken(ctx, c, g, scopes, now); err != nil {
+		return nil, serverError(err)
+	}
+	if resp.RefreshToken, err = p.issueRefreshToken(ctx, c, g, now); err != nil {
+		return nil, serverError(err)
+	}
+	// No id_token: OIDC Core 12.2 makes it optional on refresh, and an
+	// RS256 signature would be most of the grant's cost. The claims are
+	// at the userinfo endpoint.
+	return resp, nil
+}
+
+// clientCredentials issues a client its own access token (RFC 6749 4.4).
+// No scope is granted: portti keeps no list of the scopes a client may
+// have, so resource servers authorise by client_id.
+// TODO(issue 3): per-client allowed scopes and resource indicators.
+func (p *Provider) clientCredentials(ctx context.Context, c *client) (*oidc.AccessTokenResponse, error) {
+	k, err := p.keys.signer(ctx, algES256)
+	if err != nil {
+		return nil, serverError(err)
+	}
+	now := p.now()
+	jti, err := randomID(p.cfg.Random)
+	if err != nil {
+		return nil, serverError(err)
+	}
+	payload, err := json.Marshal(accessTokenClaims{
+		Issuer: p.issuer, Subject: c.rec.ID, Audience: []string{c.rec.ID},
+		Expiry: now.Add(p.cfg.AccessTokenTTL).Unix(), IssuedAt: now.Unix(), JWTID: jti, ClientID: c.rec.ID,
+	})
+	if err != nil {
+		return nil, serverError(err)
+	}
+	token, err := k.sign(payload, "at+jwt")
+	if err != nil {
+		return nil, serverError(err)
+	}
+	return &oidc.AccessTokenResponse{AccessToken: token, TokenType: oidc.BearerToken, ExpiresIn: uint64(p.cfg.AccessTokenTTL.Seconds())}, nil
+}
+
+// accessTokenClaims is a client_credentials access token (RFC 9068).
+type accessTokenClaims struct {
+	Issuer   string   `json:"iss"`
+	Subject  string   `json:"sub"`
+	Audience []string `json:"aud"`
+	Expiry   int64    `json:"exp"`
+	IssuedAt int64    `json:"iat"`
+	JWTID    string   `json:"jti"`
+	ClientID string   `json:"client_id"`
+	Scope    string   `json:"scope,omitempty"`
+}
+
+// idTokenClaims is an id_token's payload.
+type idTokenClaims struct {
+	Issuer   string   `json:"iss"`
+	Audience []string `json:"aud"`
+	Expiry   int64    `json:"exp"`
+	IssuedAt int64    `json:"iat"`
+	AuthTime int64    `json:"auth_time,omitempty"`
+	Nonce    string   `json:"nonce,omitempty"`
+	AMR      []string `json:"amr,omitempty"`
+	AZP      string   `json:"azp"`
+	SID      string   `json:"sid,omitempty"`
+	AtHash   string   `json:"at_hash,omitempty"`
+	userClaims
+}
+
+// idToken signs an id_token for a code exchange. The scope's claims are in
+// it as well as at userinfo: many relying parties read only the id_token.
+func (p *Provider) idToken(ctx context.Context, c *client, acct storage.Account, g grant, accessToken string, now time.Time) (string, error) {
+	k, err := p.keys.signer(ctx, c.idTokenAlg())
+	if err != nil {
+		return "", err
+	}
+	atHash, err := oidc.ClaimHash(accessToken, jose.SignatureAlgorithm(k.alg()))
+	if err != nil {
+		return "", fmt.Errorf("at_hash: %w", err)
+	}
+	claims := idTokenClaims{
+		Issuer: p.issuer, Audience: []string{c.rec.ID},
+		Expiry: now.Add(p.cfg.IDTokenTTL).Unix(), IssuedAt: now.Unix(),
+		Nonce: g.nonce, AMR: g.amr, AZP: c.rec.ID, SID: SessionSID(g.sessionID), AtHash: atHash,
+		userClaims: claimsFor(acct, g.scopes),
+	}
+	if !g.authTime.IsZero() {
+		claims.AuthTime = g.authTime.Unix()
+	}
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return "", fmt.Errorf("id_token: %w", err)
+	}
+	return k.sign(payload, "JWT")
+}
+
+// SessionSID is the "sid" claim for a browser session: the first 128 bits
+// of SHA-256("sid:"+session ID), base64url. The session ID is the
+// database key of the session; applications get a value derived one way
+// from it, which identifies the session in back-channel logout tokens
+// without being a key to look it up by.
+func SessionSID(sessionID string) string {
+	if sessionID == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte("sid:" + sessionID))
+	return base64.RawURLEncoding.EncodeToString(sum[:16])
+}
+
+func (p *Provider) issueAccessToken(ctx context.Context, c *client, g grant, scopes []string, now time.Time) (string, error) {
+	token, hash, err := secret.New(p.cfg.Random)
+	if err != nil {
+		return "", err
+	}
+	err = p.store.CreateAccessToken(ctx, storage.AccessToken{
+		ID: hash, ChainID: g.chainID, ClientID: c.rec.ID, AccountID: g.accountID,
+		Scopes: scopes, Audience: []string{c.rec.ID},
+		CreatedAt: now, ExpiresAt: now.Add(p.cfg.AccessTokenTTL),
+	})
+	if err != nil {
+		return "", fmt.Errorf("store access token: %w", err)
+	}
+	return token, nil
+}
+
+func (p *Provider) issueRefreshToken(ctx context.Context, c *client, g grant, now time.Time) (string, error) {
+	token, hash, err := secret.New(p.cfg.Random)
+	if err != nil {
+		return "", err
+	}
+	err = p.store.CreateRefreshToken(ctx, storage.RefreshToken{
+		Hash: hash, ChainID: g.chainID, ClientID: c.rec.ID, AccountID: g.accountID, SessionID: g.sessionID,
+		Scopes: g.scopes, Audience: []string{c.rec.ID}, AMR: g.amr, AuthTime: g.authTime,
+		CreatedAt: now, ExpiresAt: now.Add(p.cfg.RefreshTokenTTL),
+	})
+	if err != nil {
+		return "", fmt.Errorf("store refresh token: %w", err)
+	}
+	return token, nil
+}
+
+// activeAccount returns the account if it may still get tokens.
+func (p *Provider) activeAccount(ctx context.Context, id string) (storage.Account, error) {
+	a, err := p.store.GetAccount(ctx, id)
+	if err != nil {
+		return a, fmt.Errorf("load account: %w", err)
+	}
+	if a.Disabled {
+		return a, errDisabled
+	}
+	return a, nil
+}
+
+func accountError(err error) error {
+	if errors.Is(err, errDisabled) || errors.Is(err, storage.ErrNotFound) {
+		return invalidGrant("the account can no longer sign in")
+	}
+	return serverError(err)
+}
+
+// randomID returns 128 random bits, base64url: for chain IDs and jti.
+func randomID(random io.Reader) (string, error) {
+	var b [16]byte
+	if _, err := io.ReadFull(random, b[:]); err != nil {
+		return "", fmt.Errorf("random: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
