@@ -297,11 +297,12 @@ func (b *tab) tick(id string) {
 // value is the current value of the input with this id.
 func (b *tab) value(id string) string {
 	b.t.Helper()
-	v, err := chromedp.Run(b.ctx, chromedp.Value(chromedp.ID(id)))
-	if err != nil {
-		b.t.Fatalf("read #%s on %s: %v", id, b.path(), err)
+	// One evaluation, not a DOM query: the page has loaded already.
+	v := evalJS[*string](b, fmt.Sprintf(`(e => e ? e.value : null)(document.getElementById(%q))`, id))
+	if v == nil {
+		b.t.Fatalf("no #%s on %s; the page says:\n%s", id, b.path(), b.mainText())
 	}
-	return v
+	return *v
 }
 
 // text is the visible text of the first element matching sel (CSS),

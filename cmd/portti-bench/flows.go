@@ -1,0 +1,260 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// The seeded user and client.
+const (
+	benchEmail    = "bench@example.fi"
+	benchPassword = "kesämökki järven rannalla, kuikka huutaa"
+	benchClient   = "bench"
+	// The redirect URI is never reached: the benchmark stops at the
+	// redirect to it and takes the code from the Location header.
+	benchRedirect = "http://127.0.0.1:1/cb"
+	loginScopes   = "openid profile email"
+	offlineScopes = "openid profile email offline_access"
+)
+
+func randomString(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // never fails since Go 1.24
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// tokenResponse is what the token endpoint answers.
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+	IDToken      string `json:"id_token"`
+	Error        string `json:"error"`
+	Description  string `json:"error_description"`
+}
+
+// statusError is an unexpected answer.
+type statusError struct {
+	what   string
+	status int
+	body   string
+}
+
+func (e *statusError) Error() string {
+	body := e.body
+	if len(body) > 300 {
+		body = body[:300] + "…"
+	}
+	return fmt.Sprintf("%s: status %d: %s", e.what, e.status, strings.TrimSpace(body))
+}
+
+// do sends req and reads the whole body (so the connection is reused),
+// expecting status want.
+func do(c *http.Client, req *http.Request, want int, what string) (*http.Response, []byte, error) {
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", what, err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: read body: %w", what, err)
+	}
+	if resp.StatusCode != want {
+		return nil, nil, &statusError{what, resp.StatusCode, string(body)}
+	}
+	return resp, body, nil
+}
+
+// tokenRequest posts form to the token endpoint as the bench client
+// (client_secret_basic).
+func (b *bench) tokenRequest(ctx context.Context, form url.Values, what string) (tokenResponse, error) {
+	return b.postToken(ctx, form.Encode(), what)
+}
+
+func (b *bench) postToken(ctx context.Context, body, what string) (tokenResponse, error) {
+	var tr tokenResponse
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.base+"/oauth2/token", strings.NewReader(body))
+	if err != nil {
+		return tr, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(benchClient, b.secret)
+	_, raw, err := do(b.client, req, http.StatusOK, what)
+	if err != nil {
+		return tr, err
+	}
+	if err := json.Unmarshal(raw, &tr); err != nil {
+		return tr, fmt.Errorf("%s: %w", what, err)
+	}
+	if tr.AccessToken == "" {
+		return tr, fmt.Errorf("%s: no access_token in %s", what, raw)
+	}
+	return tr, nil
+}
+
+// newBrowser is a browser with its own cookie jar on the shared transport.
+// It follows redirects, except the last one, to the application.
+func (b *bench) newBrowser() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{
+		Transport: b.transport,
+		Jar:       jar,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if strings.HasPrefix(req.URL.String(), benchRedirect) {
+				return http.ErrUseLastResponse
+			}
+			if len(via) >= 10 {
+				return errors.New("more than 10 redirects")
+			}
+			return nil
+		},
+	}
+}
+
+var returnField = regexp.MustCompile(`<input type="hidden" name="return" value="([^"]*)">`)
+
+// codeFlow runs the authorization code flow with PKCE in browser c: GET
+// authorize, the login form when portti shows it (POST /login with the
+// password), the redirects to the application, and the code exchange.
+func (b *bench) codeFlow(ctx context.Context, c *http.Client, scope string) (tokenResponse, error) {
+	state, nonce, verifier := randomString(16), randomString(16), randomString(32)
+	sum := sha256.Sum256([]byte(verifier))
+	q := url.Values{
+		"client_id": {benchClient}, "redirect_uri": {benchRedirect}, "response_type": {"code"},
+		"scope": {scope}, "state": {state}, "nonce": {nonce},
+		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.base+"/oauth2/authorize?"+q.Encode(), nil)
+	if err != nil {
+		return tokenResponse{}, err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return tokenResponse{}, fmt.Errorf("authorize: %w", err)
+	}
+	page, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return tokenResponse{}, fmt.Errorf("authorize: %w", err)
+	}
+	if resp.StatusCode == http.StatusOK && resp.Request.URL.Path == "/login" {
+		// The login form: post what a person types, and the form's
+		// hidden return field.
+		m := returnField.FindSubmatch(page)
+		if m == nil {
+			return tokenResponse{}, errors.New("login form without a return field")
+		}
+		form := url.Values{"email": {benchEmail}, "password": {benchPassword}, "return": {html.UnescapeString(string(m[1]))}}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.base+"/login", strings.NewReader(form.Encode()))
+		if err != nil {
+			return tokenResponse{}, err
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if resp, err = c.Do(req); err != nil {
+			return tokenResponse{}, fmt.Errorf("login: %w", err)
+		}
+		page, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
+	if resp.StatusCode != http.StatusFound {
+		return tokenResponse{}, &statusError{"sign-in ended at " + resp.Request.URL.Path, resp.StatusCode, string(page)}
+	}
+	loc, err := resp.Location()
+	if err != nil || !strings.HasPrefix(loc.String(), benchRedirect) {
+		return tokenResponse{}, fmt.Errorf("sign-in redirected to %v, not the application", loc)
+	}
+	cb := loc.Query()
+	if cb.Get("state") != state || cb.Get("code") == "" {
+		return tokenResponse{}, fmt.Errorf("callback %v", cb)
+	}
+	return b.tokenRequest(ctx, url.Values{
+		"grant_type": {"authorization_code"}, "code": {cb.Get("code")},
+		"redirect_uri": {benchRedirect}, "code_verifier": {verifier},
+	}, "code exchange")
+}
+
+// clientCredentials is scenario (a).
+func (b *bench) clientCredentials(ctx context.Context) error {
+	_, err := b.postToken(ctx, "grant_type=client_credentials", "client_credentials")
+	return err
+}
+
+// refresh is scenario (b): it presents the newest token of the chain
+// and keeps the rotated one.
+func (b *bench) refresh(ctx context.Context, chain *string) error {
+	tr, err := b.postToken(ctx, "grant_type=refresh_token&refresh_token="+url.QueryEscape(*chain), "refresh")
+	if err != nil {
+		return err
+	}
+	if tr.RefreshToken == "" || tr.RefreshToken == *chain {
+		return errors.New("refresh: the refresh token was not rotated")
+	}
+	*chain = tr.RefreshToken
+	return nil
+}
+
+// login is scenario (c): a whole sign-in with a password in a new browser.
+func (b *bench) login(ctx context.Context) error {
+	tr, err := b.codeFlow(ctx, b.newBrowser(), loginScopes)
+	if err == nil && tr.IDToken == "" {
+		err = errors.New("code exchange: no id_token")
+	}
+	return err
+}
+
+var activeTrue = []byte(`"active":true`)
+
+// userinfo is scenario (d).
+func (b *bench) userinfo(ctx context.Context, accessToken string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.base+"/oauth2/userinfo", nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+accessToken)
+	_, body, err := do(b.client, req, http.StatusOK, "userinfo")
+	if err == nil && !bytes.Contains(body, []byte(`"sub":`)) {
+		err = fmt.Errorf("userinfo without sub: %s", body)
+	}
+	return err
+}
+
+// introspect is scenario (e).
+func (b *bench) introspect(ctx context.Context, body string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.base+"/oauth2/introspect", strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(benchClient, b.secret)
+	_, resp, err := do(b.client, req, http.StatusOK, "introspection")
+	if err == nil && !bytes.Contains(resp, activeTrue) {
+		err = fmt.Errorf("introspection: token not active: %s", resp)
+	}
+	return err
+}
+
+// jwks is scenario (f): the whole document, no conditional request.
+func (b *bench) jwks(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.base+"/oauth2/jwks", nil)
+	if err != nil {
+		return err
+	}
+	_, body, err := do(b.client, req, http.StatusOK, "jwks")
+	if err == nil && !bytes.Contains(body, []byte(`"keys"`)) {
+		err = fmt.Errorf("jwks: %s", body)
+	}
+	return err
+}

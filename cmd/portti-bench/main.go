@@ -1,0 +1,166 @@
+// Command portti-bench is the server benchmark of issue 3: it starts a
+// real portti as a separate process on a temporary SQLite database, loads
+// it over loopback with bounded concurrency and duration, and prints a
+// table of throughput, latency, the server's CPU seconds and its peak
+// RSS, each next to the target the issue sets.
+//
+// Usage:
+//
+//	go run ./cmd/portti-bench [--duration 10s] [--concurrency N] [--markdown]
+//	                          [--portti PATH] [--scenarios a,b,c,d,e,f]
+//	                          [--profile DIR] [--keep]
+//
+// What it does:
+//
+//  1. Builds ./cmd/portti into a temporary directory (or uses --portti),
+//     starts `portti serve` once on sqlite:TMP/bench.db to create and
+//     migrate the database and the signing keys, and stops it.
+//  2. Seeds an activated user (`portti user add --password-stdin`) and a
+//     confidential client "bench" with the grants authorization_code,
+//     refresh_token and client_credentials (`portti client add
+//     --secret-stdin`).
+//  3. Starts the server again on the existing database and measures the
+//     time from exec to the first 200 from /healthz (--starts times,
+//     the median is reported), and its idle RSS (VmRSS) a second later.
+//  4. Runs each scenario for --duration after a short warm-up, with
+//     --concurrency workers sharing one keep-alive http.Transport:
+//     (a) client_credentials grants; (b) refresh grants with rotation,
+//     each worker holding its own chain (seeded by one code flow per
+//     worker) and always presenting the newest token; (c) the full
+//     browser login with a password — GET authorize, the login form,
+//     POST /login, the redirects to the callback, the code exchange —
+//     each in a fresh cookie jar, one completed login per operation;
+//     (d) userinfo and (e) introspection of a user access token; (f) JWKS.
+//  5. Measures the machine's password-hash limit in the same run:
+//     argon2id with password.DefaultParams (the server's default) on
+//     GOMAXPROCS goroutines, in hashes per second, printed next to (c)
+//     with the ratio login rate / hash limit.
+//
+// The server's CPU seconds are the change of utime+stime in
+// /proc/PID/stat over each scenario; peak RSS is VmHWM from
+// /proc/PID/status, reset (clear_refs) at the start of each scenario so
+// each row shows its own peak; the last line gives the peak over the
+// whole run. The load generator runs on the same machine, as the issue
+// asks, so it competes with the server for the same cores.
+//
+// With --profile DIR the server is started with PORTTI_PPROF on a free
+// loopback port and a CPU profile of each scenario is saved as
+// DIR/<scenario>.pprof (go tool pprof -top DIR/a.pprof).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type options struct {
+	portti       string
+	duration     time.Duration
+	warmup       time.Duration
+	concurrency  int
+	loginConc    int
+	hashDuration time.Duration
+	starts       int
+	markdown     bool
+	keep         bool
+	profileDir   string
+	scenarios    string
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "portti-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var o options
+	fs := flag.NewFlagSet("portti-bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.portti, "portti", "", "portti binary to run (default: go build ./cmd/portti into the temporary directory)")
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long each scenario runs")
+	fs.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured load before each scenario")
+	fs.IntVar(&o.concurrency, "concurrency", 0, "concurrent workers (default: 4×GOMAXPROCS, which gave the best throughput on 2 cores)")
+	fs.IntVar(&o.loginConc, "login-concurrency", 0, "workers for the login scenario (default: --concurrency)")
+	fs.DurationVar(&o.hashDuration, "hash-duration", 3*time.Second, "how long to measure the password-hash limit")
+	fs.IntVar(&o.starts, "starts", 3, "start-up measurements on the existing database (the median is reported)")
+	fs.BoolVar(&o.markdown, "markdown", false, "print the table as Markdown (for the README)")
+	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (database, server log)")
+	fs.StringVar(&o.profileDir, "profile", "", "save a server CPU profile of each scenario in this directory (PORTTI_PPROF)")
+	fs.StringVar(&o.scenarios, "scenarios", "a,b,c,d,e,f", "scenarios to run, by letter")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: portti-bench [flags]\n\nThe issue 3 server benchmark; see `go doc ./cmd/portti-bench`.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if o.concurrency <= 0 {
+		o.concurrency = 4 * runtime.GOMAXPROCS(0)
+	}
+	if o.loginConc <= 0 {
+		o.loginConc = o.concurrency
+	}
+	if o.duration <= 0 || o.starts < 1 {
+		return errors.New("--duration and --starts must be positive")
+	}
+	want := map[string]bool{}
+	for s := range strings.SplitSeq(o.scenarios, ",") {
+		s = strings.TrimSpace(strings.ToLower(s))
+		if !slices.Contains([]string{"a", "b", "c", "d", "e", "f"}, s) {
+			return fmt.Errorf("--scenarios: unknown scenario %q (a to f)", s)
+		}
+		want[s] = true
+	}
+	if o.profileDir != "" {
+		if err := os.MkdirAll(o.profileDir, 0o755); err != nil {
+			return err
+		}
+	}
+
+	tmp, err := os.MkdirTemp("", "portti-bench-")
+	if err != nil {
+		return err
+	}
+	if o.keep {
+		fmt.Fprintf(stderr, "keeping %s\n", tmp)
+	} else {
+		defer os.RemoveAll(tmp)
+	}
+
+	bin := o.portti
+	if bin == "" {
+		bin = filepath.Join(tmp, "portti")
+		fmt.Fprintln(stderr, "building ./cmd/portti …")
+		if err := goBuild(ctx, bin, stderr); err != nil {
+			return err
+		}
+	}
+	b := &bench{opt: o, stderr: stderr, tmp: tmp, bin: bin}
+	res, err := b.run(ctx, want)
+	if err != nil {
+		return err
+	}
+	res.print(stdout, o.markdown)
+	return nil
+}

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// The targets that are not rates.
+const (
+	targetPeakRSS   = 100e6 // bytes, through the whole run
+	targetIdleRSS   = 40e6  // bytes, after start
+	targetStartup   = 300 * time.Millisecond
+	targetLoginFrac = 0.90 // of the password-hash limit
+)
+
+func verdict(ok bool) string {
+	if ok {
+		return "PASS"
+	}
+	return "MISS"
+}
+
+func ms(d time.Duration) string {
+	switch {
+	case d >= 100*time.Millisecond:
+		return fmt.Sprintf("%.0f ms", float64(d)/1e6)
+	case d >= time.Millisecond:
+		return fmt.Sprintf("%.1f ms", float64(d)/1e6)
+	}
+	return fmt.Sprintf("%.0f µs", float64(d)/1e3)
+}
+
+func rateStr(r float64) string {
+	if r >= 100 {
+		return fmt.Sprintf("%.0f", r)
+	}
+	return fmt.Sprintf("%.1f", r)
+}
+
+// cells are one scenario's columns.
+func (res *results) cells(r row) []string {
+	rate := r.rate()
+	var target string
+	var ok bool
+	if r.key == "c" {
+		limit := res.hashRate * targetLoginFrac
+		target = fmt.Sprintf("≥ %s (90 %% of %s hashes/s)", rateStr(limit), rateStr(res.hashRate))
+		ok = res.hashRate > 0 && rate >= limit
+	} else {
+		target = "≥ " + rateStr(r.target)
+		ok = rate >= r.target
+	}
+	cpuPerOp := "-"
+	if r.ok > 0 {
+		cpuPerOp = ms(r.cpu / time.Duration(r.ok))
+	}
+	peak := mb(r.peak)
+	if r.peakKind != "scenario" {
+		peak += "*"
+	}
+	return []string{
+		fmt.Sprintf("(%s) %s", r.key, r.name), fmt.Sprint(r.conc), fmt.Sprint(r.ok + r.errors),
+		rateStr(rate) + " " + r.unit, target, ms(r.percentile(0.5)), ms(r.percentile(0.99)),
+		fmt.Sprint(r.errors), fmt.Sprintf("%.2f", r.cpu.Seconds()), cpuPerOp, peak, verdict(ok && r.errors == 0),
+	}
+}
+
+var header = []string{"scenario", "workers", "requests", "rate", "target", "p50", "p99", "errors", "server CPU s", "CPU/op", "peak RSS", "result"}
+
+func (res *results) print(w io.Writer, markdown bool) {
+	fmt.Fprintf(w, "portti-bench: %d CPUs, GOMAXPROCS %d, %s per scenario (warm-up %s); load average %s at start, %s at end\n",
+		runtime.NumCPU(), runtime.GOMAXPROCS(0), res.opt.duration, res.opt.warmup, res.loadStart, res.loadEnd)
+	if markdown {
+		fmt.Fprintln(w)
+	}
+
+	var rows [][]string
+	for _, r := range res.rows {
+		rows = append(rows, res.cells(r))
+	}
+	var starts []string
+	for _, d := range res.startups {
+		starts = append(starts, ms(d))
+	}
+	summary := [][]string{
+		{"start-up to serving (existing database)", ms(res.startup), "< " + ms(targetStartup),
+			"median of " + strings.Join(starts, ", "), verdict(res.startup < targetStartup)},
+		{"idle RSS after start", mb(res.idleRSS), "< " + mb(targetIdleRSS), "VmRSS 1 s after the first 200", verdict(res.idleRSS < targetIdleRSS)},
+		{"peak RSS through the run", mb(res.peak), "< " + mb(targetPeakRSS), "VmHWM", verdict(res.peak < targetPeakRSS)},
+	}
+	if res.hashRate > 0 {
+		ratio := res.loginRate / res.hashRate
+		summary = append(summary, []string{
+			"password-hash limit", rateStr(res.hashRate) + " hashes/s", "",
+			fmt.Sprintf("argon2id m=%d KiB t=%d p=%d on %d goroutines, same run", res.hashParams.Memory, res.hashParams.Time, res.hashParams.Threads, res.hashWorkers), "",
+		}, []string{
+			"(c) login rate / hash limit", fmt.Sprintf("%.2f", ratio), fmt.Sprintf("≥ %.2f", targetLoginFrac),
+			fmt.Sprintf("%s logins/s ÷ %s hashes/s", rateStr(res.loginRate), rateStr(res.hashRate)), verdict(ratio >= targetLoginFrac),
+		})
+	}
+	sumHeader := []string{"measure", "value", "target", "note", "result"}
+
+	if markdown {
+		mdTable(w, header, rows)
+		fmt.Fprintln(w)
+		mdTable(w, sumHeader, summary)
+	} else {
+		textTable(w, header, rows)
+		fmt.Fprintln(w)
+		textTable(w, sumHeader, summary)
+	}
+	for _, r := range res.rows {
+		if r.peakKind != "scenario" {
+			fmt.Fprintln(w, "* peak RSS of the run so far (VmHWM could not be reset per scenario)")
+			break
+		}
+	}
+	if markdown {
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintln(w, "Server CPU s: utime+stime of the portti process during the scenario (/proc/PID/stat); peak RSS: its VmHWM, reset at each scenario's start.")
+	if res.profileDir != "" {
+		fmt.Fprintf(w, "CPU profiles: %s/<scenario>.pprof\n", res.profileDir)
+	}
+}
+
+func textTable(w io.Writer, header []string, rows [][]string) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	tw.Flush()
+}
+
+func mdTable(w io.Writer, header []string, rows [][]string) {
+	fmt.Fprintln(w, "| "+strings.Join(header, " | ")+" |")
+	sep := make([]string, len(header))
+	for i := range sep {
+		sep[i] = "---"
+	}
+	fmt.Fprintln(w, "|"+strings.Join(sep, "|")+"|")
+	for _, r := range rows {
+		fmt.Fprintln(w, "| "+strings.ReplaceAll(strings.Join(r, " | "), "%%", "%")+" |")
+	}
+}
