@@ -113,33 +113,9 @@ func (s *Store) EnqueueLogout(ctx context.Context, d storage.LogoutDelivery) (in
 // claimer gets them until the lease has passed. The returned deliveries
 // carry the new NextAttemptAt.
 func (s *Store) ClaimLogouts(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]storage.LogoutDelivery, error) {
-	var out []storage.LogoutDelivery
-	err := s.withTx(ctx, func(tx *Store) error {
-		// PostgreSQL: lock the rows, and pass over rows another node is
-		// claiming right now. SQLite: the transaction holds the only
-		// write lock.
-		query := selectDueLogouts
-		if tx.dialect == dialectPostgres {
-			query += " FOR UPDATE SKIP LOCKED"
-		}
-		due, err := queryAll(ctx, tx.q, scanLogout, query, dbTime(now), limitOrDefault(limit))
-		if err != nil {
-			return fmt.Errorf("sqlstore: claim logouts: %w", err)
-		}
-		until := dbTime(now.Add(lease))
-		for i := range due {
-			if _, err := tx.exec(ctx, leaseLogout, due[i].ID, until); err != nil {
-				return fmt.Errorf("sqlstore: claim logout %d: %w", due[i].ID, err)
-			}
-			due[i].NextAttemptAt = goTime(until)
-		}
-		out = due
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return claimDue(ctx, s, "logouts", selectDueLogouts, leaseLogout, scanLogout,
+		func(d *storage.LogoutDelivery) *int64 { return &d.ID }, func(d *storage.LogoutDelivery) *time.Time { return &d.NextAttemptAt },
+		now, lease, limit)
 }
 
 // UpdateLogout reads, changes and writes a logout delivery in one

@@ -66,25 +66,35 @@ func (s *Store) EnqueueMail(ctx context.Context, m storage.Mail) (int64, error) 
 // they are retried after the lease. The returned messages carry the new
 // NextAttemptAt.
 func (s *Store) ClaimMail(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]storage.Mail, error) {
-	var out []storage.Mail
+	return claimDue(ctx, s, "mail", selectDueMail, leaseMail, scanMail,
+		func(m *storage.Mail) *int64 { return &m.ID }, func(m *storage.Mail) *time.Time { return &m.NextAttemptAt },
+		now, lease, limit)
+}
+
+// claimDue is the lease-taking claim shared by the mail outbox and the
+// logout queue: select the due rows and push their next attempt to
+// now+lease in one transaction.
+func claimDue[T any](ctx context.Context, s *Store, what, selectDue, takeLease string, scan func(scanner) (T, error),
+	id func(*T) *int64, next func(*T) *time.Time, now time.Time, lease time.Duration, limit int) ([]T, error) {
+	var out []T
 	err := s.withTx(ctx, func(tx *Store) error {
 		// PostgreSQL: lock the rows, and pass over rows another node is
 		// claiming right now rather than waiting for it and then sending
 		// nothing. SQLite: the transaction holds the only write lock.
-		query := selectDueMail
+		query := selectDue
 		if tx.dialect == dialectPostgres {
 			query += " FOR UPDATE SKIP LOCKED"
 		}
-		due, err := queryAll(ctx, tx.q, scanMail, query, dbTime(now), limitOrDefault(limit))
+		due, err := queryAll(ctx, tx.q, scan, query, dbTime(now), limitOrDefault(limit))
 		if err != nil {
-			return fmt.Errorf("sqlstore: claim mail: %w", err)
+			return fmt.Errorf("sqlstore: claim %s: %w", what, err)
 		}
 		until := dbTime(now.Add(lease))
 		for i := range due {
-			if _, err := tx.exec(ctx, leaseMail, due[i].ID, until); err != nil {
-				return fmt.Errorf("sqlstore: claim mail %d: %w", due[i].ID, err)
+			if _, err := tx.exec(ctx, takeLease, *id(&due[i]), until); err != nil {
+				return fmt.Errorf("sqlstore: claim %s %d: %w", what, *id(&due[i]), err)
 			}
-			due[i].NextAttemptAt = goTime(until)
+			*next(&due[i]) = goTime(until)
 		}
 		out = due
 		return nil
