@@ -637,7 +637,7 @@ func TestSecurityHeaders(t *testing.T) {
 		a := send(t, c, tc.method, env.URL+tc.path, tc.form, tc.headers...)
 		h := a.Header
 		csp := h.Get("Content-Security-Policy")
-		for _, d := range []string{"default-src 'none'", "frame-ancestors 'none'", "form-action 'self'"} {
+		for _, d := range []string{"default-src 'none'", "frame-ancestors 'none'", "base-uri 'none'"} {
 			if !strings.Contains(csp, d) {
 				t.Errorf("%s %s: CSP %q lacks %q", tc.method, tc.path, csp, d)
 			}

@@ -182,6 +182,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		p.Message = p.T("login.not_activated", "Email", a.Email)
 		s.render(w, r, http.StatusForbidden, "not_activated", p)
 	case errors.As(err, &locked):
+		p.TitleKey = "login.locked.title"
 		p.Message = p.T("login.locked", "Until", s.formatTime(p.Lang, locked.Until))
 		p.Data["ForgotLink"] = "/password/forgot?" + url.Values{"email": {a.Email}}.Encode()
 		s.render(w, r, http.StatusForbidden, "locked", p)
