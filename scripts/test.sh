@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs portti's whole test suite on a fresh machine: installs what the tests
-# need (Chromium for the browser tests), starts PostgreSQL if it is installed
+# need (Chromium for the browser tests, Node.js and openid-client for the
+# independent relying party), starts PostgreSQL if it is installed
 # but not running, and runs go vet and go test against SQLite and PostgreSQL.
 #
 #   ./scripts/test.sh            # everything
@@ -23,6 +24,22 @@ apt_install() {
 if ! command -v chromium >/dev/null 2>&1; then
 	echo "== installing chromium"
 	apt_install chromium || echo "warning: chromium could not be installed; browser tests will fail in CI" >&2
+fi
+
+# The openid-client relying party (test/openid-client, run by
+# internal/app/openidclient_test.go) needs Node.js and npm, and its
+# dependencies installed from the lockfile before go test.
+if ! command -v node >/dev/null 2>&1; then
+	echo "== installing nodejs and npm"
+	apt_install nodejs npm || echo "warning: Node.js could not be installed; the openid-client test will fail in CI" >&2
+elif ! command -v npm >/dev/null 2>&1; then
+	echo "== installing npm"
+	apt_install npm || echo "warning: npm could not be installed; the openid-client test will fail in CI" >&2
+fi
+if command -v npm >/dev/null 2>&1; then
+	echo "== npm ci (test/openid-client)"
+	(cd test/openid-client && npm ci --no-audit --no-fund --loglevel=error) \
+		|| echo "warning: npm ci in test/openid-client failed; the openid-client test will fail in CI" >&2
 fi
 
 # PostgreSQL: the storage conformance suite runs against it too.

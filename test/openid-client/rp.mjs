@@ -26,7 +26,13 @@
 // prints a JSON summary on stdout and exits 0; on any failure it prints
 // what failed on stderr and exits 1.
 
+import { webcrypto } from 'node:crypto'
 import * as client from 'openid-client'
+
+// Node 18 (Debian 12's nodejs, what scripts/test.sh installs there) has Web
+// Crypto only as node:crypto's webcrypto, not as the global openid-client
+// uses; Node 20 and later have the global.
+if (!globalThis.crypto) globalThis.crypto = webcrypto
 
 const env = (name, optional = false) => {
   const v = process.env[name]
@@ -41,10 +47,26 @@ function fail(msg, cause) {
     if (cause.code) detail += `\n  code: ${cause.code}`
     if (cause.error) detail += `\n  error: ${cause.error} ${cause.error_description ?? ''}`
     if (cause.status) detail += `\n  status: ${cause.status}`
-    if (cause.cause !== undefined) detail += `\n  cause: ${JSON.stringify(cause.cause, null, 2) ?? cause.cause}`
+    if (cause.cause instanceof Error) detail += `\n  cause: ${cause.cause.name}: ${cause.cause.message}`
+    else if (cause.cause !== undefined) detail += `\n  cause: ${JSON.stringify(cause.cause, null, 2) ?? cause.cause}`
   }
-  process.stderr.write(`openid-client RP: FAIL: ${msg}${detail}\n`)
+  const trail = exchanges.map((e) => `  ${e.method} ${e.url} -> ${e.status}`).join('\n')
+  process.stderr.write(`openid-client RP: FAIL: ${msg}${detail}\n` + (trail ? `requests openid-client made:\n${trail}\n` : ''))
   process.exit(1)
+}
+
+// Every request openid-client makes, for the failure report and for the
+// checks openid-client leaves to the caller (Cache-Control on tokens).
+const exchanges = []
+async function recordingFetch(url, options) {
+  const res = await fetch(url, options)
+  exchanges.push({
+    method: options?.method ?? 'GET',
+    url: String(url),
+    status: res.status,
+    cacheControl: res.headers.get('cache-control'),
+  })
+  return res
 }
 
 function check(ok, msg) {
@@ -82,7 +104,10 @@ if (insecure) execute.push(client.allowInsecureRequests)
 
 // 1. Discovery.
 const config = await step('discovery', () =>
-  client.discovery(issuer, clientId, metadata, client.ClientSecretPost(clientSecret), { execute }))
+  client.discovery(issuer, clientId, metadata, client.ClientSecretPost(clientSecret), {
+    execute,
+    [client.customFetch]: recordingFetch,
+  }))
 const server = config.serverMetadata()
 check(server.supportsPKCE(), `discovery: code_challenge_methods_supported ${JSON.stringify(server.code_challenge_methods_supported)} lacks S256`)
 
@@ -147,14 +172,24 @@ check(reuse === 'invalid_grant', `refresh with the rotated-out refresh token: ${
 // 7. Client credentials, authenticating with client_secret_basic this time.
 const basic = new client.Configuration(server, clientId, metadata, client.ClientSecretBasic(clientSecret))
 for (const f of execute) f(basic)
+basic[client.customFetch] = recordingFetch
 const cc = await step('client credentials grant', () => client.clientCredentialsGrant(basic))
 check(cc.access_token, 'client credentials: no access_token')
 check(cc.token_type?.toLowerCase() === 'bearer', `client credentials: token_type ${cc.token_type}`)
 check(!cc.refresh_token, 'client credentials: a refresh_token (RFC 6749 4.4.3 says it should not)')
 
+// RFC 6749 5.1: a response carrying tokens MUST say Cache-Control: no-store.
+const tokenResponses = exchanges.filter((e) => e.url === server.token_endpoint && e.status === 200)
+check(tokenResponses.length === 3, `expected 3 successful token responses, saw ${tokenResponses.length}`)
+for (const e of tokenResponses) {
+  check(/(^|,)\s*no-store\s*(,|$)/i.test(e.cacheControl ?? ''),
+    `token response without Cache-Control: no-store (RFC 6749 5.1): ${e.method} ${e.url} had Cache-Control ${JSON.stringify(e.cacheControl)}`)
+}
+
 const summary = {
   ok: true,
   library: 'openid-client',
+  node: process.version,
   issuer: server.issuer,
   sub: claims.sub,
   email: claims.email,
@@ -170,6 +205,7 @@ const summary = {
   reused_refresh_token: reuse,
   client_credentials_token_type: cc.token_type,
   client_credentials_expires_in: cc.expires_in,
+  requests: exchanges.map((e) => `${e.method} ${new URL(e.url).pathname} ${e.status}`),
 }
 process.stdout.write(JSON.stringify(summary, null, 2) + '\n')
 
@@ -181,7 +217,7 @@ async function signIn(start) {
   const jar = new Map()
   const cookieHeader = () => [...jar].map(([k, v]) => `${k}=${v}`).join('; ')
   const keep = (res) => {
-    for (const c of res.headers.getSetCookie()) {
+    for (const c of setCookies(res.headers)) {
       const [pair, ...attrs] = c.split(';')
       const i = pair.indexOf('=')
       const name = pair.slice(0, i).trim()
@@ -239,6 +275,16 @@ async function signIn(start) {
   const q = after.done.searchParams
   check(!q.get('error'), `sign-in: portti returned error=${q.get('error')} ${q.get('error_description') ?? ''}`)
   return after.done
+}
+
+// setCookies returns the Set-Cookie header fields of a response. Node's
+// own fetch has Headers.getSetCookie; Debian's Node 18 (whose fetch is an
+// older system undici) joins them with commas, split here before each
+// "name=" (an Expires date's comma is followed by a day, not a name).
+function setCookies(headers) {
+  if (typeof headers.getSetCookie === 'function') return headers.getSetCookie()
+  const joined = headers.get('set-cookie')
+  return joined ? joined.split(/,(?=\s*[^;=\s]+=)/) : []
 }
 
 function unescapeHTML(s) {
