@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -120,6 +121,21 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	workers, stopWorkers := context.WithCancel(ctx)
 	defer stopWorkers()
 	a.RunWorkers(workers)
+	if addr := os.Getenv("PORTTI_PPROF"); addr != "" {
+		// Opt-in profiling (portti-bench --profile) on a listener of its
+		// own, never on the public one.
+		pl, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("PORTTI_PPROF: %w", err)
+		}
+		defer pl.Close()
+		pm := http.NewServeMux()
+		pm.HandleFunc("/debug/pprof/", pprof.Index)
+		pm.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		pm.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		go func() { _ = http.Serve(pl, pm) }()
+		logger.Warn("pprof is serving", "listen", pl.Addr().String())
+	}
 
 	mode := "smtp"
 	if a.Outbox.DevMode() {

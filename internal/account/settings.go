@@ -48,7 +48,15 @@ func (s *Service) verifyCurrent(ctx context.Context, a storage.Account, current 
 	if ok {
 		return nil
 	}
-	_ = s.recordFailure(ctx, a, false, m)
+	// In the owner's own browser (it is signed in here) a typo counts on
+	// the browser, as on the login form, so it cannot lock the account
+	// for every other browser.
+	known := false
+	if m.DeviceID != "" {
+		_, err := s.cfg.Store.GetKnownDevice(ctx, a.ID, m.DeviceID)
+		known = err == nil
+	}
+	_ = s.recordFailure(ctx, a, known, m)
 	return ValidationError{{Field: "current_password", Code: "password.current_wrong"}}
 }
 

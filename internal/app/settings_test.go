@@ -498,10 +498,16 @@ func TestSettingsSignedInBrowsers(t *testing.T) {
 		t.Fatalf("this browser is not marked on its own row: %.80s", row)
 	}
 
+	// The other browser's row carries its "Log out" button.
 	var thereID, strangerID string
+	for _, row := range strings.Split(a.Body, "<tr>") {
+		if strings.Contains(row, "Chrome, Windows") {
+			thereID = hiddenValue(t, row, "session_id")
+		}
+	}
 	for _, s := range liveSessions(t, env, acc.ID) {
-		if s.UserAgent == uaChrome {
-			thereID = s.ID
+		if s.UserAgent == uaChrome && s.ID != thereID {
+			t.Fatalf("the Chrome row's button ends session %q, not Chrome's %q", thereID, s.ID)
 		}
 	}
 	strangerAcc := storedAccount(t, env, stranger)
@@ -623,6 +629,11 @@ func TestTwoAccountsInOneBrowser(t *testing.T) {
 	mustContainText(t, a.Body, enText("account.other_accounts"), staff, `href="/account?account=`+accA.ID+`"`)
 	a = send(t, c, http.MethodGet, env.URL+"/account?account="+accA.ID, nil)
 	mustContainText(t, a.Body, enText("account.signed_in_as", "Email", staff), student)
+	// An account not signed in here cannot be chosen by its id.
+	stranger := addUser(t, env, "eero@example.fi", goodPassword)
+	if a := send(t, c, http.MethodGet, env.URL+"/account?account="+stranger.ID, nil); a.URL.Path != "/login" {
+		t.Fatalf("/account?account=<not signed in here>: %d at %s", a.Status, a.URL)
+	}
 
 	// Logging the student account out leaves the staff account signed in.
 	a = send(t, c, http.MethodPost, env.URL+"/logout", url.Values{"account_id": {accB.ID}})

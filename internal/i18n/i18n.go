@@ -75,8 +75,8 @@ func (c *Catalog) Match(chosen, acceptLanguage string) string {
 	if len(acceptLanguage) > 1024 {
 		acceptLanguage = acceptLanguage[:1024]
 	}
-	tags, _, err := language.ParseAcceptLanguage(acceptLanguage)
-	if err != nil || len(tags) == 0 {
+	tags := parseAcceptLanguage(acceptLanguage)
+	if len(tags) == 0 {
 		return Default
 	}
 	_, i, conf := c.matcher.Match(tags...)
@@ -84,6 +84,30 @@ func (c *Catalog) Match(chosen, acceptLanguage string) string {
 		return Default
 	}
 	return []string{"en", "fi", "sv"}[i]
+}
+
+// parseAcceptLanguage reads an Accept-Language header entry by entry:
+// language.ParseAcceptLanguage refuses a whole header for one tag it does
+// not know, and "fi-FI,fi;q=0.9,qq;q=0.1" should still mean Finnish.
+func parseAcceptLanguage(header string) []language.Tag {
+	type weighted struct {
+		tag language.Tag
+		q   float32
+	}
+	var all []weighted
+	for entry := range strings.SplitSeq(header, ",") {
+		tags, qs, err := language.ParseAcceptLanguage(entry)
+		if err != nil || len(tags) != 1 || qs[0] <= 0 {
+			continue
+		}
+		all = append(all, weighted{tags[0], qs[0]})
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].q > all[j].q })
+	out := make([]language.Tag, len(all))
+	for i, w := range all {
+		out[i] = w.tag
+	}
+	return out
 }
 
 // T returns the text for key in lang, with {Name} placeholders filled from

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -195,6 +196,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	case errors.Is(err, account.ErrDisabled):
 		ref := newRef()
 		s.cfg.Logger.InfoContext(r.Context(), "disabled account tried to log in", "ref", ref, "account_id", a.ID)
+		s.recordRef(r, ref, "login to disabled account "+a.ID)
 		p.Ref = ref
 		p.Message = p.T("login.disabled")
 		s.render(w, r, http.StatusForbidden, "login", p)
@@ -240,7 +242,16 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 	if err := s.cfg.Sessions.End(r.Context(), w, r, se.ID); err != nil {
 		return err
 	}
+	s.loggedOut(r.Context(), se.ID)
 	s.cfg.Accounts.RecordLogout(r.Context(), se.AccountID, s.meta(w, r))
 	http.Redirect(w, r, "/login?notice=logged_out", http.StatusSeeOther)
 	return nil
+}
+
+// loggedOut tells the applications signed in through session id that it
+// has ended (Config.OnLogout).
+func (s *Server) loggedOut(ctx context.Context, id string) {
+	if s.cfg.OnLogout != nil {
+		s.cfg.OnLogout(ctx, id)
+	}
 }

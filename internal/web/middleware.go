@@ -28,16 +28,21 @@ func limitBody(next http.Handler) http.Handler {
 
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		// No form-action: Chromium applies it to the redirects after a
-		// form post too, and a login form's whole point is to redirect to
-		// the application that asked for it (OpenID Connect).
-		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("X-Frame-Options", "DENY")
+		setSecurityHeaders(w.Header())
 		next.ServeHTTP(w, r)
 	})
+}
+
+// setSecurityHeaders sets the headers every page has; RenderPage sets them
+// too, for pages served outside this middleware.
+func setSecurityHeaders(h http.Header) {
+	// No form-action: Chromium applies it to the redirects after a
+	// form post too, and a login form's whole point is to redirect to
+	// the application that asked for it (OpenID Connect).
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Frame-Options", "DENY")
 }
 
 func cacheStatic(next http.Handler) http.Handler {

@@ -73,6 +73,7 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) 
 		p.Ref = ref
 		s.cfg.Logger.ErrorContext(r.Context(), "request failed", slog.String("ref", ref),
 			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", err))
+		s.recordRef(r, ref, fmt.Sprintf("%d %s %s", he.Status, r.Method, r.URL.Path))
 		if isBusy(err) {
 			he = &httpError{Status: http.StatusServiceUnavailable, Key: "error.busy"}
 			w.Header().Set("Retry-After", "2")
@@ -82,6 +83,66 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) 
 	}
 	p.Message = p.T(he.Key, he.Args)
 	s.render(w, r, he.Status, "error", p)
+}
+
+// RenderPage renders the page template name for a handler outside this
+// package (the OpenID Connect provider's account chooser, consent,
+// network-restricted and logout pages) like every other page: the layout,
+// the person's language, the security headers. data is what the template
+// reads as .Data; an entry "Path" (a local path) is where the language
+// switcher returns to instead of the request's own URL.
+func (s *Server) RenderPage(w http.ResponseWriter, r *http.Request, status int, name, titleKey string, data map[string]any) {
+	setSecurityHeaders(w.Header())
+	if _, ok := s.pages[name]; !ok {
+		s.renderError(w, r, fmt.Errorf("web: no template %q", name))
+		return
+	}
+	p := s.newPage(r, titleKey)
+	for k, v := range data {
+		p.Data[k] = v
+	}
+	if path, ok := data["Path"].(string); ok {
+		p.Path = localPath(path, p.Path)
+	}
+	s.render(w, r, status, name, p)
+}
+
+// RenderProblem renders the error page for a problem found outside this
+// package (the OpenID Connect provider's: an unknown application, a
+// return address that is not registered). key names the explanation in
+// the catalogue and key+".title" its heading; ref, when set, is the
+// reference code the caller logged with the cause.
+func (s *Server) RenderProblem(w http.ResponseWriter, r *http.Request, status int, key, ref string) {
+	setSecurityHeaders(w.Header())
+	titleKey := key + ".title"
+	if !s.cfg.Catalog.Has(titleKey) {
+		titleKey = "error.title"
+	}
+	p := s.newPage(r, titleKey)
+	if s.cfg.Catalog.Has(key) {
+		p.Message = p.T(key)
+	} else {
+		s.cfg.Logger.ErrorContext(r.Context(), "no translation for a problem", slog.String("key", key))
+		p.Message = p.T("error.internal")
+	}
+	p.Ref = ref
+	s.render(w, r, status, "error", p)
+}
+
+// recordRef stores a reference code shown to a person as an audit event,
+// so the helpdesk can find what happened from the code they read out. The
+// cause itself stays in the log, next to the same code.
+func (s *Server) recordRef(r *http.Request, ref, reason string) {
+	if s.cfg.Store == nil {
+		return
+	}
+	e := storage.Event{
+		Time: s.cfg.Now().UTC(), Kind: "http.error", Ref: ref, Reason: reason,
+		ClientIP: s.clientIP(r), UserAgent: r.UserAgent(),
+	}
+	if err := s.cfg.Store.AppendEvent(r.Context(), e); err != nil {
+		s.cfg.Logger.WarnContext(r.Context(), "reference code not stored", slog.String("ref", ref), slog.Any("error", err))
+	}
 }
 
 // isBusy recognises a database that stayed locked past its busy timeout.

@@ -42,6 +42,13 @@ type Config struct {
 	Product        string        // the service name in page titles
 	RememberTTL    time.Duration // "remember me" lifetime, told on the login page
 	Now            func() time.Time
+
+	// OnLogout is called after a person has ended a browser session here
+	// (log out, sign a browser out, sign out of every browser), with the
+	// ended session's ID, so that the applications signed in through it
+	// are told (the OpenID Connect provider's back-channel logout). Nil:
+	// nobody is told.
+	OnLogout func(ctx context.Context, sessionID string)
 }
 
 // Server serves portti's pages.

@@ -179,6 +179,7 @@ func (s *Server) endSession(w http.ResponseWriter, r *http.Request) error {
 	if err := s.cfg.Sessions.End(r.Context(), w, r, target.ID); err != nil {
 		return err
 	}
+	s.loggedOut(r.Context(), target.ID)
 	s.cfg.Accounts.RecordSessionsEnded(r.Context(), a.ID, 1, s.meta(w, r))
 	if target.ID == se.ID {
 		http.Redirect(w, r, "/login?notice=logged_out", http.StatusSeeOther)
@@ -197,12 +198,20 @@ func (s *Server) endAllSessions(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return err
 	}
+	// The sessions' IDs, for the applications signed in through them.
+	ended, err := s.cfg.Store.ListSessions(r.Context(), a.ID)
+	if err != nil {
+		return err
+	}
 	n, err := s.cfg.Store.DeleteSessions(r.Context(), a.ID, "")
 	if err != nil {
 		return err
 	}
 	if err := s.cfg.Sessions.End(r.Context(), w, r, se.ID); err != nil {
 		return err
+	}
+	for _, x := range ended {
+		s.loggedOut(r.Context(), x.ID)
 	}
 	s.cfg.Accounts.RecordSessionsEnded(r.Context(), a.ID, n, s.meta(w, r))
 	http.Redirect(w, r, "/login?notice=sessions_ended", http.StatusSeeOther)
