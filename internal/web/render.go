@@ -252,6 +252,7 @@ func (p *page) SwitchURL(lang string) string {
 // any errors, tied together for screen readers.
 type field struct {
 	ID, Name, Type, Label, Hint, Value, Autocomplete string
+	Rules                                            string // id of the password rules list, read with a new password
 	Required                                         bool
 	Errors                                           []string
 }
@@ -268,6 +269,11 @@ func (p *page) FormField(form, name, typ, autocomplete string, required bool) fi
 	f := field{ID: fieldID(form, name), Name: name, Type: typ, Label: p.T("field." + name), Autocomplete: autocomplete, Required: required}
 	if p.s.cfg.Catalog.Has("hint." + name) {
 		f.Hint = p.T("hint."+name, "Days", p.RememberDays())
+	}
+	if name == "password" && autocomplete == "new-password" {
+		// The rules list sits above the new-password field; tie it to the
+		// field so a screen reader reads the rules when it gets focus.
+		f.Rules = f.ID + "-rules"
 	}
 	posted := p.Form.Get("form") == form
 	if typ != "password" {
