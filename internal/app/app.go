@@ -70,7 +70,7 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 	if err := params.Validate(); err != nil {
 		return nil, fmt.Errorf("argon2: %w", err)
 	}
-	renderer, err := mail.NewRenderer(mail.RendererConfig{Product: "portti"})
+	renderer, err := mail.NewRenderer(mail.RendererConfig{Product: "portti", Support: cfg.SupportContact})
 	if err != nil {
 		return nil, err
 	}
@@ -104,17 +104,33 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 	if err != nil {
 		return nil, err
 	}
+	// The web front and the OpenID Connect provider know each other only
+	// through these functions: web tells the provider when a person logs
+	// out (back-channel logout), and the provider renders its pages and
+	// errors with web's layout and translations.
+	var provider *oidc.Provider
+	trusted := cfg.TrustedProxyPrefixes()
 	srv, err := web.New(web.Config{
 		Accounts: accounts, Sessions: sessions, Store: store, Catalog: catalog, Logger: logger,
 		MailFrom: cfg.MailFrom, DevMail: cfg.DevMail, Secure: cfg.SecureCookies(),
-		TrustedProxies: cfg.TrustedProxyPrefixes(), RememberTTL: cfg.SessionTTL, Now: opt.Now,
+		TrustedProxies: trusted, RememberTTL: cfg.SessionTTL, Now: opt.Now,
+		OnLogout: func(ctx context.Context, sessionID string) {
+			if err := provider.SessionEnded(ctx, sessionID); err != nil {
+				logger.ErrorContext(ctx, "back-channel logout not queued", "error", err)
+			}
+		},
 	})
 	if err != nil {
 		return nil, err
 	}
-	provider, err := oidc.New(oidc.Config{
+	provider, err = oidc.New(oidc.Config{
 		Store: store, Sessions: sessions, Issuer: cfg.PublicURL,
 		KeyEncryptionKey: cfg.KeyEncryptionKeyBytes(), Logger: logger, Now: opt.Now,
+		Pages: srv,
+		ErrorPage: func(w http.ResponseWriter, r *http.Request, pr oidc.Problem) {
+			srv.RenderProblem(w, r, pr.Status, pr.Key, pr.Ref)
+		},
+		ClientIP: func(r *http.Request) string { return web.ClientIP(r, trusted) },
 	})
 	if err != nil {
 		return nil, err
@@ -135,11 +151,17 @@ func (a *App) Handler() http.Handler {
 	return mux
 }
 
-// RunWorkers delivers e-mail and cleans up expired rows until ctx ends.
+// RunWorkers delivers e-mail and back-channel logout tokens and cleans up
+// expired rows until ctx ends.
 func (a *App) RunWorkers(ctx context.Context) {
 	go func() {
 		if err := a.Outbox.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 			a.logger.Error("mail worker stopped", "error", err)
+		}
+	}()
+	go func() {
+		if err := a.OIDC.RunLogoutWorker(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			a.logger.Error("back-channel logout worker stopped", "error", err)
 		}
 	}()
 	go func() {

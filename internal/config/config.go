@@ -106,6 +106,11 @@ type Config struct {
 	// TermsVersion is the version of the terms users must accept.
 	TermsVersion string `yaml:"terms_version"`
 
+	// SupportContact is where people turn when something happened that
+	// they did not do and no reset link can help: an e-mail address, a
+	// phone number or a URL, named in e-mails. Empty: "the administrators".
+	SupportContact string `yaml:"support_contact"`
+
 	LogLevel  string `yaml:"log_level"`  // debug|info|warn|error
 	LogFormat string `yaml:"log_format"` // text|json
 }

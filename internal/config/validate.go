@@ -331,6 +331,9 @@ func validateMisc(c Config, ps *Problems) {
 	case strings.IndexFunc(c.TermsVersion, unicode.IsControl) >= 0:
 		ps.add("terms_version", "must not contain control characters, got %q", c.TermsVersion)
 	}
+	if len(c.SupportContact) > 200 || strings.IndexFunc(c.SupportContact, unicode.IsControl) >= 0 {
+		ps.add("support_contact", "must be at most 200 bytes on one line")
+	}
 	checkChoice(ps, "log_level", c.LogLevel, LogLevelDebug, LogLevelInfo, LogLevelWarn, LogLevelError)
 	checkChoice(ps, "log_format", c.LogFormat, LogFormatText, LogFormatJSON)
 }
