@@ -38,12 +38,19 @@ type App struct {
 	now      func() time.Time
 }
 
-// Options are what tests may replace.
+// Options are what tests and operator commands may change.
 type Options struct {
 	Now func() time.Time
+	// KeepClients leaves the database's clients as they are instead of
+	// syncing cfg.Clients into them. Operator commands set it: they may
+	// run with another --config than the server (or none), and must not
+	// remove the server's clients.
+	KeepClients bool
 }
 
-// New opens the database (running migrations) and wires every part.
+// New opens the database (running migrations), wires every part, and
+// syncs the configuration file's clients into the database (see
+// SyncClients) unless opt.KeepClients.
 func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opt Options) (*App, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
@@ -57,7 +64,41 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opt Option
 		store.Close()
 		return nil, err
 	}
+	if !opt.KeepClients {
+		if _, err := a.SyncClients(ctx, cfg.Clients); err != nil {
+			store.Close()
+			return nil, err
+		}
+	}
 	return a, nil
+}
+
+// SyncClients makes the clients the configuration file manages match
+// clients: it adds the new ones, updates the changed ones and removes
+// those no longer listed, leaving clients added with `portti client add`
+// alone (oidc.SyncClients). It logs what it changed, and as an error each
+// listed client whose ID a `portti client add` client already has (that
+// one is not registered; the rest are). It runs at start-up and when the
+// server reloads its configuration (SIGHUP).
+func (a *App) SyncClients(ctx context.Context, clients []config.Client) (oidc.SyncResult, error) {
+	specs := make([]oidc.ClientSpec, len(clients))
+	for i, c := range clients {
+		specs[i] = c.Spec()
+	}
+	res, err := a.OIDC.SyncClients(ctx, specs)
+	if err != nil {
+		return res, fmt.Errorf("clients from the configuration file: %w", err)
+	}
+	for _, id := range res.Conflicts {
+		a.logger.ErrorContext(ctx, "client in the configuration file not registered: a client added with `portti client add` has its ID; "+
+			"give the file's client another ID, or remove the other one with `portti client remove`", "client", id)
+	}
+	if changed := res.Changed(); len(changed) > 0 {
+		a.logger.InfoContext(ctx, "clients from the configuration file synced",
+			"created", strings.Join(res.Created, ","), "updated", strings.Join(res.Updated, ","),
+			"removed", strings.Join(res.Removed, ","), "unchanged", len(res.Unchanged))
+	}
+	return res, nil
 }
 
 func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Options) (*App, error) {

@@ -55,6 +55,11 @@ func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, problemRedirectURI)
 		return
 	}
+	if !p.reachable(r, c) {
+		// Before anything is stored or anyone asked for a password.
+		p.restricted(w, r, c)
+		return
+	}
 	p.protocol().ServeHTTP(w, r)
 }
 
@@ -86,20 +91,45 @@ func (p *Provider) serveContinue(w http.ResponseWriter, r *http.Request) {
 		p.failInternal(w, r, err)
 		return
 	}
+	if r.URL.Query().Get("another") != "" {
+		// "Use another account" on the chooser or the consent page:
+		// forget the choice and show the login form.
+		if !p.reachable(r, c) {
+			p.restricted(w, r, c)
+			return
+		}
+		if err := p.updateRequest(ctx, a.rec.ID, func(d *requestData) { d.Chosen, d.ConsentFor = "", "" }); err != nil {
+			p.requestFailed(w, r, err)
+			return
+		}
+		p.toLogin(w, r, a, "")
+		return
+	}
 	p.authenticate(w, r, a, c)
 }
 
+// requestFailed shows the page for an error from updating a request.
+func (p *Provider) requestFailed(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, errCodeIssued) || errors.Is(err, storage.ErrNotFound) {
+		p.fail(w, r, problemExpired)
+		return
+	}
+	p.failInternal(w, r, err)
+}
+
 // authenticate decides who signs in to client c for request a in this
-// browser: a browser session that fits the request, or the login form.
+// browser: a browser session that fits the request, the account chooser,
+// or the login form; then, for a third-party client, the consent page.
 // Every decision about the person in front of the browser is made here.
 func (p *Provider) authenticate(w http.ResponseWriter, r *http.Request, a *authRequest, c *client) {
 	ctx := r.Context()
 
-	// TODO(issue 3): network-restricted clients. When c.networks is not
-	// empty and the client address (X-Forwarded-For only from a trusted
-	// proxy) is in none of them, stop here with the 403 page that names
-	// the application and explains campus network / VPN — before anything
-	// about the person is looked at.
+	// Network-restricted clients: before anything about the person is
+	// looked at (also checked at the authorize endpoint; see restrict.go).
+	if !p.reachable(r, c) {
+		p.restricted(w, r, c)
+		return
+	}
 
 	choice, err := p.chooseSession(ctx, r, a)
 	if err != nil {
@@ -107,6 +137,14 @@ func (p *Provider) authenticate(w http.ResponseWriter, r *http.Request, a *authR
 		return
 	}
 	if choice.session == nil {
+		if len(choice.chooser) > 0 {
+			if a.data.prompts(oidc.PromptNone) {
+				p.errorToClient(w, r, a, oidcError("account_selection_required", "more than one account is signed in"))
+				return
+			}
+			p.showChooser(w, r, a, c, choice.chooser)
+			return
+		}
 		if a.data.prompts(oidc.PromptNone) {
 			// The application asked not to show anything: tell it,
 			// at its registered redirect_uri.
@@ -116,18 +154,25 @@ func (p *Provider) authenticate(w http.ResponseWriter, r *http.Request, a *authR
 		p.toLogin(w, r, a, choice.email)
 		return
 	}
+	se := *choice.session
 
-	// TODO(issue 3): account chooser. With prompt=select_account (now:
-	// the login form), or when choice.signedIn > 1 and the request has no
-	// hint, show "continue as … / use another account / sign out of …"
-	// instead of taking the newest session; with prompt=none answer
-	// account_selection_required instead.
-	// TODO(issue 3): consent. For c.rec.ThirdParty, unless
-	// GetConsent(account, client) covers a.data.Scopes — and always with
-	// prompt=consent — show what the application asks for and remember
-	// the answer (PutConsent); with prompt=none answer consent_required.
+	if c.rec.ThirdParty {
+		need, err := p.needsConsent(ctx, a, se.AccountID)
+		if err != nil {
+			p.failInternal(w, r, err)
+			return
+		}
+		if need {
+			if a.data.prompts(oidc.PromptNone) {
+				p.errorToClient(w, r, a, oidcError("consent_required", "the person has not allowed this application their data"))
+				return
+			}
+			p.showConsent(w, r, a, c, se)
+			return
+		}
+	}
 
-	if err := p.authenticated(ctx, a, *choice.session); err != nil {
+	if err := p.authenticated(ctx, a, se); err != nil {
 		if errors.Is(err, errCodeIssued) {
 			p.fail(w, r, problemExpired)
 			return
@@ -140,23 +185,28 @@ func (p *Provider) authenticate(w http.ResponseWriter, r *http.Request, a *authR
 
 // sessionChoice is what chooseSession found.
 type sessionChoice struct {
-	session  *storage.Session // nil: the person must sign in
-	email    string           // to prefill on the login form
-	signedIn int              // sessions in this browser, for the chooser
+	session *storage.Session  // nil: the person must sign in or choose
+	chooser []storage.Session // when not empty: let the person choose among these
+	email   string            // to prefill on the login form
 }
 
 // chooseSession picks the browser session request a may use, if any:
 //
-//  1. A session begun after the request was made is the person's own
+//  1. The session the person picked on the account chooser for this
+//     request, while it lasts.
+//  2. A session begun after the request was made is the person's own
 //     answer to it (they just typed a password), so it is used whatever
 //     the hints said.
-//  2. prompt=login (and, until the chooser exists, prompt=select_account)
-//     always asks for a sign-in.
-//  3. An id_token_hint or login_hint restricts the choice to that
+//  3. prompt=login always asks for a sign-in.
+//  4. An id_token_hint or login_hint restricts the choice to that
 //     account: a hint for someone who is not signed in here never gets
 //     the account that is (the seed's "previous login causes a conflict").
-//  4. Otherwise the newest session. A session older than max_age asks for
-//     the password again.
+//  5. prompt=select_account shows the chooser (with every account signed
+//     in here, hint or not: the person picks), and so does a request
+//     without a hint when more than one account is signed in, or after
+//     the person signed an account out on the chooser.
+//  6. Otherwise the one session. A session older than max_age asks for
+//     the password again, for the same account.
 //
 // Sessions of disabled accounts are passed over.
 func (p *Provider) chooseSession(ctx context.Context, r *http.Request, a *authRequest) (sessionChoice, error) {
@@ -164,8 +214,30 @@ func (p *Provider) chooseSession(ctx context.Context, r *http.Request, a *authRe
 	if err != nil {
 		return sessionChoice{}, err
 	}
-	ch := sessionChoice{signedIn: len(all)}
+	var ch sessionChoice
 	d := &a.data
+
+	if d.Chosen != "" {
+		for i := range all {
+			se := all[i]
+			if se.ID != d.Chosen {
+				continue
+			}
+			ok, err := p.usable(ctx, se)
+			if err != nil {
+				return ch, err
+			}
+			if !ok {
+				break
+			}
+			if p.tooOld(d, se) {
+				ch.email = p.emailOf(ctx, se.AccountID)
+				return ch, nil
+			}
+			ch.session = &se
+			return ch, nil
+		}
+	}
 
 	for i := range all { // newest first
 		se := all[i]
@@ -186,9 +258,7 @@ func (p *Provider) chooseSession(ctx context.Context, r *http.Request, a *authRe
 	switch {
 	case d.HintSubject != "":
 		restricted, wanted = true, d.HintSubject
-		if acct, err := p.store.GetAccount(ctx, wanted); err == nil {
-			ch.email = acct.Email
-		}
+		ch.email = p.emailOf(ctx, wanted)
 	case d.LoginHint != "":
 		// Not an e-mail address: portti cannot tell whose it is, so it
 		// matches no session and the person signs in.
@@ -207,15 +277,12 @@ func (p *Provider) chooseSession(ctx context.Context, r *http.Request, a *authRe
 		}
 	}
 
-	if d.prompts(oidc.PromptLogin) || d.prompts(oidc.PromptSelectAccount) {
+	if d.prompts(oidc.PromptLogin) {
 		return ch, nil
 	}
-	now := p.now()
+	var usable, matching []storage.Session
 	for i := range all {
 		se := all[i]
-		if restricted && (wanted == "" || se.AccountID != wanted) {
-			continue
-		}
 		ok, err := p.usable(ctx, se)
 		if err != nil {
 			return ch, err
@@ -223,20 +290,42 @@ func (p *Provider) chooseSession(ctx context.Context, r *http.Request, a *authRe
 		if !ok {
 			continue
 		}
-		if d.MaxAge != nil && *d.MaxAge < 1<<31 && now.Sub(se.CreatedAt) > time.Duration(*d.MaxAge)*time.Second {
-			// Signed in too long ago for this application: the same
-			// person types their password again.
-			if ch.email == "" {
-				if acct, err := p.store.GetAccount(ctx, se.AccountID); err == nil {
-					ch.email = acct.Email
-				}
-			}
-			return ch, nil
+		usable = append(usable, se)
+		if !restricted || (wanted != "" && se.AccountID == wanted) {
+			matching = append(matching, se)
 		}
-		ch.session = &se
+	}
+	if d.prompts(oidc.PromptSelectAccount) || (!restricted && (len(usable) > 1 || d.Choose)) {
+		ch.chooser = usable // empty: nobody to choose, the login form
 		return ch, nil
 	}
+	if len(matching) == 0 {
+		return ch, nil
+	}
+	se := matching[0]
+	if p.tooOld(d, se) {
+		// Signed in too long ago for this application: the same
+		// person types their password again.
+		if ch.email == "" {
+			ch.email = p.emailOf(ctx, se.AccountID)
+		}
+		return ch, nil
+	}
+	ch.session = &se
 	return ch, nil
+}
+
+// tooOld: session se began longer ago than the request's max_age allows.
+func (p *Provider) tooOld(d *requestData, se storage.Session) bool {
+	return d.MaxAge != nil && *d.MaxAge < 1<<31 && p.now().Sub(se.CreatedAt) > time.Duration(*d.MaxAge)*time.Second
+}
+
+// emailOf is the account's login address, or "" when it cannot be read.
+func (p *Provider) emailOf(ctx context.Context, accountID string) string {
+	if acct, err := p.store.GetAccount(ctx, accountID); err == nil {
+		return acct.Email
+	}
+	return ""
 }
 
 // usable: the session's account may still sign in.

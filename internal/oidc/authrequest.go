@@ -39,6 +39,15 @@ type requestData struct {
 	CodeChallengeMethod string   `json:"code_challenge_method,omitempty"`
 	AMR                 []string `json:"amr,omitempty"` // how the person authenticated
 
+	// What the person said on portti's pages during this request:
+	// Chosen is the browser session picked on the account chooser (or
+	// shown the consent page), Choose keeps the chooser up after the
+	// person signed an account out on it, and ConsentFor is the account
+	// that allowed the client on the consent page.
+	Chosen     string `json:"chosen,omitempty"`
+	Choose     bool   `json:"choose,omitempty"`
+	ConsentFor string `json:"consent_for,omitempty"`
+
 	// Exchanged is set when the code is redeemed, and ChainID names the
 	// grant it started, so that a second use of the code revokes what the
 	// first one issued (RFC 6749 4.1.2).
@@ -47,6 +56,27 @@ type requestData struct {
 }
 
 func (d *requestData) prompts(p string) bool { return slices.Contains(d.Prompt, p) }
+
+// updateRequest changes the protocol data of a request that has no code
+// yet; errCodeIssued when it has.
+func (p *Provider) updateRequest(ctx context.Context, id string, fn func(d *requestData)) error {
+	_, err := p.store.UpdateAuthRequest(ctx, id, func(r storage.AuthRequest) (storage.AuthRequest, error) {
+		if r.CodeHash != "" {
+			return r, errCodeIssued
+		}
+		a, err := decodeRequest(r)
+		if err != nil {
+			return r, err
+		}
+		fn(&a.data)
+		r.Data, err = encodeData(a.data)
+		return r, err
+	})
+	if err != nil {
+		return fmt.Errorf("update auth request: %w", err)
+	}
+	return nil
+}
 
 // authRequest adapts a stored request to zitadel's op.AuthRequest.
 type authRequest struct {

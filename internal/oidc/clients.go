@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net/netip"
 	"net/url"
 	"slices"
@@ -19,7 +18,6 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
-	"github.com/portti/portti/internal/secret"
 	"github.com/portti/portti/internal/storage"
 )
 
@@ -216,164 +214,6 @@ func validClientID(id string) bool {
 	return true
 }
 
-// ClientSpec is what an operator says about a new client.
-type ClientSpec struct {
-	ID   string
-	Name string
-	// Public clients (native and browser apps) hold no secret and must use
-	// PKCE with S256.
-	Public bool
-	// Secret is the confidential client's secret when the operator brings
-	// one; empty means portti generates a 256-bit one.
-	Secret                 string
-	RedirectURIs           []string
-	PostLogoutRedirectURIs []string
-	// GrantTypes defaults to authorization_code and refresh_token.
-	GrantTypes           []string
-	BackchannelLogoutURI string
-	AllowedNetworks      []string // CIDRs
-	ThirdParty           bool
-	IDTokenAlg           string // RS256 (default) or ES256
-}
-
-// MinSecretLength is the shortest secret an operator may bring. Secrets
-// are stored as a fast SHA-256, which is only safe for values nobody can
-// guess: 32 characters of base64 are 192 bits.
-const MinSecretLength = 32
-
-// NewClient validates spec and returns the record to store and the
-// client's secret in the clear (empty for public clients): the only time
-// it exists outside the client's own configuration.
-func NewClient(spec ClientSpec, now time.Time, random io.Reader) (storage.Client, string, error) {
-	var problems []string
-	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
-
-	if !validClientID(spec.ID) {
-		bad("client ID %q must be 1 to 128 letters, digits or - _ . ~", spec.ID)
-	}
-	if len(spec.Name) > 200 || strings.IndexFunc(spec.Name, unicode.IsControl) >= 0 {
-		bad("name must be at most 200 characters without control characters")
-	}
-
-	grants := spec.GrantTypes
-	if len(grants) == 0 {
-		grants = []string{GrantAuthorizationCode, GrantRefreshToken}
-	}
-	var cleanGrants []string
-	for _, g := range grants {
-		switch g {
-		case GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials:
-			if !slices.Contains(cleanGrants, g) {
-				cleanGrants = append(cleanGrants, g)
-			}
-		default:
-			bad("grant type %q is not one of %s, %s, %s", g, GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials)
-		}
-	}
-	userFlow := slices.Contains(cleanGrants, GrantAuthorizationCode)
-	if slices.Contains(cleanGrants, GrantRefreshToken) && !userFlow {
-		bad("grant type %s needs %s (refresh tokens come from a sign-in)", GrantRefreshToken, GrantAuthorizationCode)
-	}
-	if spec.Public && slices.Contains(cleanGrants, GrantClientCredentials) {
-		bad("a public client cannot use %s: it has no secret to authenticate with", GrantClientCredentials)
-	}
-
-	if userFlow && len(spec.RedirectURIs) == 0 {
-		bad("give at least one --redirect-uri for the %s grant", GrantAuthorizationCode)
-	}
-	for _, u := range spec.RedirectURIs {
-		if err := ValidateRedirectURI(u, spec.Public); err != nil {
-			bad("redirect URI %q: %v", u, err)
-		}
-	}
-	for _, u := range spec.PostLogoutRedirectURIs {
-		if err := ValidateRedirectURI(u, spec.Public); err != nil {
-			bad("post-logout redirect URI %q: %v", u, err)
-		}
-	}
-	if spec.BackchannelLogoutURI != "" {
-		// Called by portti's servers, not a browser: never a custom scheme.
-		if err := ValidateRedirectURI(spec.BackchannelLogoutURI, false); err != nil {
-			bad("back-channel logout URI %q: %v", spec.BackchannelLogoutURI, err)
-		}
-	}
-	var nets []string
-	for _, n := range spec.AllowedNetworks {
-		p, err := netip.ParsePrefix(strings.TrimSpace(n))
-		switch {
-		case err != nil:
-			bad("allowed network %q is not a CIDR such as 10.0.0.0/8 or 2001:db8::/32", n)
-		case p != p.Masked():
-			bad("allowed network %q has host bits set; did you mean %s?", n, p.Masked())
-		default:
-			nets = append(nets, p.String())
-		}
-	}
-	alg := spec.IDTokenAlg
-	switch alg {
-	case "":
-		alg = algRS256
-	case algRS256, algES256:
-	default:
-		bad("id_token algorithm %q is not RS256 or ES256", alg)
-	}
-
-	clientSecret := spec.Secret
-	switch {
-	case spec.Public && clientSecret != "":
-		bad("a public client has no secret")
-	case !spec.Public && clientSecret != "" && len(clientSecret) < MinSecretLength:
-		bad("the secret must be at least %d characters of random data (e.g. openssl rand -base64 32)", MinSecretLength)
-	case !spec.Public && strings.ContainsFunc(clientSecret, unicode.IsControl):
-		bad("the secret must not contain control characters")
-	}
-	if len(problems) > 0 {
-		return storage.Client{}, "", &ClientError{Problems: problems}
-	}
-
-	rec := storage.Client{
-		ID: spec.ID, Name: spec.Name, Public: spec.Public,
-		RedirectURIs: spec.RedirectURIs, PostLogoutRedirectURIs: spec.PostLogoutRedirectURIs,
-		GrantTypes: cleanGrants, BackchannelLogoutURI: spec.BackchannelLogoutURI,
-		AllowedNetworks: nets, ThirdParty: spec.ThirdParty, IDTokenAlg: alg,
-		CreatedAt: now.UTC(), UpdatedAt: now.UTC(),
-	}
-	if !spec.Public {
-		if clientSecret == "" {
-			s, _, err := secret.New(randomReader(random))
-			if err != nil {
-				return storage.Client{}, "", err
-			}
-			clientSecret = s
-		}
-		rec.SecretHash = secret.Hash(clientSecret)
-	}
-	return rec, clientSecret, nil
-}
-
-// RegisterClient validates spec and stores the client. It returns the
-// secret in the clear (for confidential clients) to be shown once.
-func RegisterClient(ctx context.Context, store storage.OIDCStorage, spec ClientSpec, now time.Time) (storage.Client, string, error) {
-	rec, clientSecret, err := NewClient(spec, now, nil)
-	if err != nil {
-		return storage.Client{}, "", err
-	}
-	if err := store.CreateClient(ctx, rec); err != nil {
-		if errors.Is(err, storage.ErrConflict) {
-			return storage.Client{}, "", &ClientError{Problems: []string{fmt.Sprintf("a client with ID %q already exists", spec.ID)}}
-		}
-		return storage.Client{}, "", fmt.Errorf("store client: %w", err)
-	}
-	return rec, clientSecret, nil
-}
-
-// ClientError lists everything wrong with a ClientSpec.
-type ClientError struct{ Problems []string }
-
-func (e *ClientError) Error() string {
-	return "invalid client: " + strings.Join(e.Problems, "; ")
-}
-
 // ValidateRedirectURI checks a redirect URI for registration: absolute, no
 // fragment (RFC 6749 3.1.2), no wildcard, no credentials; https, or http
 // only on a loopback host (RFC 8252 7.3); a private-use scheme (RFC 8252
@@ -416,7 +256,7 @@ func ValidateRedirectURI(raw string, public bool) error {
 		return fmt.Errorf("scheme %q is not allowed", u.Scheme)
 	default:
 		if !public {
-			return errors.New("a private-use scheme is only for native apps, which are public clients (--public)")
+			return errors.New("a private-use scheme is only for native apps, which are public clients (--public; public: true in the configuration file)")
 		}
 	}
 	return nil

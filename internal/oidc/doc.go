@@ -15,13 +15,14 @@
 //	/.well-known/openid-configuration  discovery, from memory, ETag, max-age 5 min
 //	/oauth2/jwks                       signing keys, from memory, ETag, max-age 5 min
 //	/oauth2/authorize                  authorization code flow (GET or POST)
-//	/oauth2/authorize/continue?id=ID   portti's step between authorize and login
+//	/oauth2/authorize/continue?id=ID   portti's step between authorize and login:
+//	                                   the chooser and consent pages (GET), their answers (POST)
 //	/oauth2/authorize/callback?id=ID   issues the code to the browser that signed in
 //	/oauth2/token                      authorization_code, refresh_token, client_credentials
 //	/oauth2/userinfo                   claims for an access token (Authorization header only)
 //	/oauth2/introspect                 RFC 7662, for confidential clients
 //	/oauth2/revoke                     RFC 7009
-//	/oauth2/end_session                RP-initiated logout (first form, see logout.go)
+//	/oauth2/end_session                RP-initiated logout with back-channel logout
 //
 // # Clients
 //
@@ -74,10 +75,34 @@
 // has expired. Signing uses the newest key whose time has come, so at any
 // moment exactly one key per algorithm signs, on every node.
 //
-// # Later steps (TODO(issue 3) in the code)
+// # The person in front of the browser (authorize.go, chooser.go, restrict.go)
 //
-// The account chooser, the consent page, network-restricted clients and
-// back-channel logout hook into authenticate (authorize.go) and
-// serveEndSession (logout.go). Sessions already record which clients they
-// signed in to (AddSessionClient) for back-channel logout.
+// authenticate decides everything about a sign-in in one place, at
+// GET /oauth2/authorize/continue: network-restricted clients (a client
+// with --allowed-network is signed in to only from those ranges; the
+// address is the web front's, X-Forwarded-For only from a trusted proxy;
+// checked at the authorize endpoint before anything is stored and again
+// at every step, never at the token endpoint, whose caller is the
+// application's server), then the session (a hint's account, the only
+// one, or the account chooser when several accounts are signed in here
+// or the client sends prompt=select_account), then, for third-party
+// clients, consent (asked once per scope set and remembered; prompt=consent
+// asks again). The chooser and the consent page post their answers to
+// the same path; the answer is stored in the request and the browser
+// comes back to the GET. The pages are the web front's (Config.Pages),
+// and so are the error pages (Config.ErrorPage).
+//
+// # Logout (logout.go, backchannel.go)
+//
+// end_session ends the session named by the id_token_hint's sid, or,
+// without a hint, asks first and ends every session of the browser on a
+// POSTed confirmation. Ending a session — there, on the chooser, or
+// through the web front's log out (SessionEnded) — revokes its refresh
+// tokens and queues an OpenID Connect back-channel logout token for every
+// client the session signed in to that has a back-channel logout URI;
+// the session's clients are forgotten in the same transaction. The
+// logout page delivers them at once and lists which applications
+// confirmed; RunLogoutWorker retries the others with backoff, never
+// giving up. Sessions that end otherwise (expiry, a password change, an
+// operator) send no logout tokens yet.
 package oidc

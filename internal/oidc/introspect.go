@@ -17,7 +17,8 @@ import (
 )
 
 // oidcError makes a protocol error with a code zitadel has no constructor
-// for (invalid_token, insufficient_scope, unsupported_token_type).
+// for (invalid_token, insufficient_scope, unsupported_token_type,
+// consent_required, account_selection_required).
 func oidcError(code, desc string) *oidc.Error {
 	e := oidc.ErrInvalidRequest().WithDescription("%s", desc)
 	// ErrorType has an unexported type: only constants can be assigned.
@@ -28,6 +29,10 @@ func oidcError(code, desc string) *oidc.Error {
 		e.ErrorType = "insufficient_scope"
 	case "unsupported_token_type":
 		e.ErrorType = "unsupported_token_type"
+	case "consent_required":
+		e.ErrorType = "consent_required"
+	case "account_selection_required":
+		e.ErrorType = "account_selection_required"
 	}
 	return e
 }

@@ -19,15 +19,24 @@ import (
 const loggedOutPath = "/login?notice=logged_out"
 
 // serveEndSession is RP-initiated logout (OpenID Connect RP-Initiated
-// Logout 1.0), in its first form: with a valid id_token_hint it ends the
-// browser session the token was issued in (its "sid") and returns to the
-// client's post_logout_redirect_uri, which must be registered exactly.
+// Logout 1.0):
 //
-// TODO(issue 3): the logout page — confirm when there is no id_token_hint
-// (now: the account page, where the person can sign out), send
-// back-channel logout tokens to every client in ListSessionClients of the
-// ended session (EnqueueLogout, retried), list which confirmed, and decide
-// whether the session's refresh tokens go too (RevokeSessionTokens).
+//   - With a valid id_token_hint (GET or POST, sent by the application)
+//     the browser session the token was issued in (its "sid") ends at
+//     once; an expired hint still names the session.
+//   - Without one, the person is asked, "Sign out of portti?", on a page
+//     whose button POSTs back here with confirm=1 and ends every session
+//     of this browser. A GET never signs anyone out: any website could
+//     link here.
+//
+// Ending a session revokes its refresh tokens and sends a back-channel
+// logout token to every application used in it that has a back-channel
+// logout URI (backchannel.go). When there were any, the logged-out page
+// lists which confirmed (within Config.LogoutWait) and which will be told
+// when they can be reached, with a link on to post_logout_redirect_uri;
+// otherwise the browser goes straight there (or to the login page saying
+// "you have logged out"). post_logout_redirect_uri must be registered for
+// the client exactly: any other is an error page, never a redirect.
 func (p *Provider) serveEndSession(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		w.Header().Set("Allow", "GET, POST")
@@ -39,8 +48,15 @@ func (p *Provider) serveEndSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
+	confirmed := r.Method == http.MethodPost && r.PostForm.Get("confirm") != ""
+	if confirmed {
+		if err := crossOrigin.Check(r); err != nil {
+			p.fail(w, r, problemCrossOrigin)
+			return
+		}
+	}
 	var claims *oidc.IDTokenClaims
-	if hint := r.Form.Get("id_token_hint"); hint != "" {
+	if hint := r.Form.Get("id_token_hint"); hint != "" && !confirmed {
 		c, err := op.VerifyIDTokenHint[*oidc.IDTokenClaims](ctx, hint, p.op.IDTokenHintVerifier(ctx))
 		// An expired id_token is the usual hint: the person signed in
 		// hours ago. It still proves which session the client means.
@@ -62,10 +78,22 @@ func (p *Provider) serveEndSession(w http.ResponseWriter, r *http.Request) {
 		}
 		clientID = azp
 	}
-	redirect := p.basePath + loggedOutPath
-	if plr := r.Form.Get("post_logout_redirect_uri"); plr != "" {
-		c, err := p.clients.get(ctx, clientID)
-		if err != nil {
+	var c *client
+	if clientID != "" {
+		var err error
+		c, err = p.clients.get(ctx, clientID)
+		switch {
+		case errors.Is(err, errUnknownClient):
+			c = nil
+		case err != nil:
+			p.failInternal(w, r, err)
+			return
+		}
+	}
+	plr := r.Form.Get("post_logout_redirect_uri")
+	redirect := ""
+	if plr != "" {
+		if c == nil {
 			p.fail(w, r, problemLogout)
 			return
 		}
@@ -86,28 +114,103 @@ func (p *Provider) serveEndSession(w http.ResponseWriter, r *http.Request) {
 			redirect = u.String()
 		}
 	}
-	if claims == nil {
-		http.Redirect(w, r, p.basePath+"/account", http.StatusFound)
-		return
+
+	switch {
+	case claims != nil:
+		apps, err := p.endSession(ctx, w, r, claims.Subject, claims.SessionID)
+		if err != nil {
+			p.failInternal(w, r, err)
+			return
+		}
+		p.loggedOut(w, r, apps, c, redirect)
+	case !confirmed:
+		p.confirmLogout(w, r, c, redirect)
+	default:
+		apps, err := p.endBrowserSessions(ctx, w, r)
+		if err != nil {
+			p.failInternal(w, r, err)
+			return
+		}
+		p.loggedOut(w, r, apps, c, redirect)
 	}
-	if err := p.endSession(ctx, w, r, claims.Subject, claims.SessionID); err != nil {
+}
+
+// confirmLogout asks "Sign out of portti?" for the accounts signed in in
+// this browser. With nobody signed in there is nothing to ask.
+func (p *Provider) confirmLogout(w http.ResponseWriter, r *http.Request, c *client, redirect string) {
+	ctx := r.Context()
+	all, err := p.cfg.Sessions.Sessions(ctx, r)
+	if err != nil {
 		p.failInternal(w, r, err)
 		return
 	}
-	http.Redirect(w, r, redirect, http.StatusFound)
+	var accounts []chooserAccount
+	for _, se := range all {
+		if acct, err := p.store.GetAccount(ctx, se.AccountID); err == nil {
+			accounts = append(accounts, accountOf(acct))
+		}
+	}
+	if len(accounts) == 0 {
+		p.loggedOut(w, r, nil, c, redirect)
+		return
+	}
+	app, clientID := "", ""
+	if c != nil {
+		app, clientID = c.displayName(), c.rec.ID
+	}
+	f := r.Form
+	p.page(w, r, http.StatusOK, "logout", "logout.title", map[string]any{
+		"App":                   app,
+		"Accounts":              accounts,
+		"Action":                p.basePath + PathEndSession,
+		"ClientID":              clientID,
+		"PostLogoutRedirectURI": f.Get("post_logout_redirect_uri"),
+		"State":                 f.Get("state"),
+	})
 }
 
-// endSession ends the session of account sub whose derived sid is sid.
-// When this browser holds it, its cookie goes too; otherwise (a logout
-// posted cross-site arrives without portti's SameSite=Lax cookies) only
-// the stored session ends, which is what counts.
-func (p *Provider) endSession(ctx context.Context, w http.ResponseWriter, r *http.Request, sub, sid string) error {
+// loggedOut ends an RP-initiated logout: straight on to redirect (or the
+// login page) when no application was to be told, else the page listing
+// them after delivering the logout tokens.
+func (p *Provider) loggedOut(w http.ResponseWriter, r *http.Request, apps []loggedOutApp, c *client, redirect string) {
+	code := http.StatusFound
+	if r.Method == http.MethodPost {
+		code = http.StatusSeeOther
+	}
+	if len(apps) == 0 {
+		if redirect == "" {
+			redirect = p.basePath + loggedOutPath
+		}
+		http.Redirect(w, r, redirect, code)
+		return
+	}
+	p.deliverNow(r.Context(), apps)
+	data := map[string]any{
+		"Apps":     apps,
+		"LoginURL": p.basePath + "/login",
+		// The language switcher must not replay the logout (its URL
+		// holds the id_token).
+		"Path": p.basePath + loggedOutPath,
+	}
+	if redirect != "" && c != nil {
+		data["ReturnURL"] = redirect
+		data["ReturnApp"] = c.displayName()
+	}
+	p.page(w, r, http.StatusOK, "logged_out", "logged_out.title", data)
+}
+
+// endSession ends the session of account sub whose derived sid is sid,
+// and the applications' sessions with it. When this browser holds it,
+// its cookie goes too; otherwise (a logout posted cross-site arrives
+// without portti's SameSite=Lax cookies) only the stored session ends,
+// which is what counts.
+func (p *Provider) endSession(ctx context.Context, w http.ResponseWriter, r *http.Request, sub, sid string) ([]loggedOutApp, error) {
 	if sub == "" || sid == "" {
-		return nil
+		return nil, nil
 	}
 	sessions, err := p.store.ListSessions(ctx, sub)
 	if err != nil {
-		return fmt.Errorf("end session: %w", err)
+		return nil, fmt.Errorf("end session: %w", err)
 	}
 	for _, se := range sessions {
 		if SessionSID(se.ID) != sid {
@@ -115,15 +218,41 @@ func (p *Provider) endSession(ctx context.Context, w http.ResponseWriter, r *htt
 		}
 		inBrowser, err := p.cfg.Sessions.Sessions(ctx, r)
 		if err != nil {
-			return fmt.Errorf("end session: %w", err)
+			return nil, fmt.Errorf("end session: %w", err)
 		}
 		if slices.ContainsFunc(inBrowser, func(s storage.Session) bool { return s.ID == se.ID }) {
-			return p.cfg.Sessions.End(ctx, w, r, se.ID)
+			if err := p.cfg.Sessions.End(ctx, w, r, se.ID); err != nil {
+				return nil, err
+			}
+		} else if err := p.store.DeleteSession(ctx, se.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return nil, fmt.Errorf("end session: %w", err)
 		}
-		if err := p.store.DeleteSession(ctx, se.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
-			return fmt.Errorf("end session: %w", err)
-		}
-		return nil
+		p.log.InfoContext(ctx, "oidc: session ended by the application", "account_id", sub)
+		return p.endSessionClients(ctx, se.ID, true)
 	}
-	return nil
+	return nil, nil
+}
+
+// endBrowserSessions ends every session of this browser (the confirmed
+// logout without a hint).
+func (p *Provider) endBrowserSessions(ctx context.Context, w http.ResponseWriter, r *http.Request) ([]loggedOutApp, error) {
+	all, err := p.cfg.Sessions.Sessions(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.cfg.Sessions.EndAll(ctx, w, r); err != nil {
+		return nil, err
+	}
+	var apps []loggedOutApp
+	for _, se := range all {
+		p.log.InfoContext(ctx, "oidc: signed out on the logout page", "account_id", se.AccountID)
+		more, err := p.endSessionClients(ctx, se.ID, true)
+		if err != nil {
+			// The session has ended; its applications are not told.
+			p.log.ErrorContext(ctx, "oidc: back-channel logout not queued", "account_id", se.AccountID, "error", err)
+			continue
+		}
+		apps = append(apps, more...)
+	}
+	return apps, nil
 }

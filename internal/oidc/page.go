@@ -40,12 +40,40 @@ var (
 		Title:   "The sign-out request is not valid",
 		Message: "The application asked to sign you out in a way portti cannot accept. You can sign out on your account page.",
 	}
+	problemCrossOrigin = Problem{
+		Status: http.StatusForbidden, Key: "oidc.cross_origin",
+		Title:   "The form came from another website",
+		Message: "The form was sent from another website, so portti did not act on it. Go back to the application and try again.",
+	}
 	problemInternal = Problem{
 		Status: http.StatusInternalServerError, Key: "oidc.internal",
 		Title:   "Something went wrong",
 		Message: "The sign-in could not be completed because of a fault in the sign-in service. Try again in a moment.",
 	}
 )
+
+// Problems lists every problem the provider may show, so that the web
+// front can check that each has its translations.
+func Problems() []Problem {
+	return []Problem{problemBadRequest, problemUnknownClient, problemRedirectURI, problemExpired,
+		problemOtherBrowser, problemLogout, problemCrossOrigin, problemInternal}
+}
+
+// page renders one of the provider's pages through Config.Pages. The
+// provider's handler has set no-store and the framing headers already.
+func (p *Provider) page(w http.ResponseWriter, r *http.Request, status int, name, titleKey string, data map[string]any) {
+	if p.cfg.Pages != nil {
+		p.cfg.Pages.RenderPage(w, r, status, name, titleKey, data)
+		return
+	}
+	// Without the web front (tools, tests) there are no translated pages.
+	pr := problemInternal
+	pr.Status = status
+	pr.Title = "This page cannot be shown"
+	pr.Message = "portti's web pages are not configured (page " + name + ")."
+	pr.Ref = newRef()
+	writeProblemPage(w, pr)
+}
 
 // fail shows a problem page. It never redirects: these are the errors that
 // cannot safely go back to the application.
@@ -61,6 +89,12 @@ func (p *Provider) fail(w http.ResponseWriter, r *http.Request, pr Problem) {
 		p.cfg.ErrorPage(w, r, pr)
 		return
 	}
+	writeProblemPage(w, pr)
+}
+
+// writeProblemPage is the built-in page, in English, for a provider
+// without the web front.
+func writeProblemPage(w http.ResponseWriter, pr Problem) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
@@ -75,8 +109,8 @@ func (p *Provider) failInternal(w http.ResponseWriter, r *http.Request, err erro
 	p.fail(w, r, pr)
 }
 
-// TODO(issue 3): the web front renders these with its layout and in the
-// person's language (Config.ErrorPage); this page is the fallback.
+// problemPage is the fallback of Config.ErrorPage: the web front renders
+// problems with its layout and in the person's language.
 var problemPage = template.Must(template.New("problem").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{.Title}} – portti</title>

@@ -72,6 +72,38 @@ type Config struct {
 	// plain built-in page. The web front may set it to render its own,
 	// translated page.
 	ErrorPage func(w http.ResponseWriter, r *http.Request, p Problem)
+
+	// Pages renders the provider's own pages — the account chooser, the
+	// consent page, the network-restricted page and the logout pages —
+	// with the web front's layout and translations. Nil: a plain built-in
+	// page saying the page cannot be shown (tools and tests).
+	Pages Pages
+	// ClientIP returns the address a browser's request comes from, under
+	// the same trusted-proxy rule as the web pages (web.ClientIP). It
+	// decides whether a network-restricted client may be signed in to.
+	// Nil: the direct peer's address.
+	ClientIP func(r *http.Request) string
+
+	// BackchannelClient posts back-channel logout tokens. Nil: a client
+	// with a 5 s timeout that follows no redirects.
+	BackchannelClient *http.Client
+	// LogoutWait is how long the logout page waits for the applications
+	// to confirm (default 2 s); the rest are left to the worker.
+	LogoutWait time.Duration
+	// The logout delivery worker, as the mail outbox: it looks for due
+	// deliveries every LogoutPoll (2 s), reserves them for LogoutLease
+	// (1 min), and retries a failed one after LogoutMinBackoff (5 s)
+	// doubling up to LogoutMaxBackoff (30 min), never giving up.
+	LogoutPoll, LogoutLease, LogoutMinBackoff, LogoutMaxBackoff time.Duration
+}
+
+// Pages renders a page of the web front. name is a template ("chooser",
+// "consent", "restricted", "logout", "logged_out"), titleKey the
+// catalogue key of its title, and data what the template reads as .Data.
+// A data entry "Path" (string) is where the language switcher returns to
+// instead of the request's own URL.
+type Pages interface {
+	RenderPage(w http.ResponseWriter, r *http.Request, status int, name, titleKey string, data map[string]any)
 }
 
 // Problem is an error shown to a person in the browser.
@@ -104,6 +136,8 @@ type Provider struct {
 	handler      http.Handler
 	protocolOnce sync.Once
 	protocolH    http.Handler
+
+	logouts logoutQueue // back-channel logout delivery (backchannel.go)
 }
 
 // New returns a Provider. On first start it creates the signing keys.
@@ -132,6 +166,21 @@ func New(cfg Config) (*Provider, error) {
 	setDefault(&cfg.AuthRequestTTL, 30*time.Minute)
 	setDefault(&cfg.KeyPublishDelay, 10*time.Minute)
 	setDefault(&cfg.ClientCacheTTL, 2*time.Second)
+	setDefault(&cfg.LogoutWait, 2*time.Second)
+	setDefault(&cfg.LogoutPoll, 2*time.Second)
+	setDefault(&cfg.LogoutLease, time.Minute)
+	setDefault(&cfg.LogoutMinBackoff, 5*time.Second)
+	setDefault(&cfg.LogoutMaxBackoff, 30*time.Minute)
+	if cfg.LogoutMaxBackoff < cfg.LogoutMinBackoff {
+		cfg.LogoutMaxBackoff = cfg.LogoutMinBackoff
+	}
+	if cfg.BackchannelClient == nil {
+		cfg.BackchannelClient = &http.Client{
+			Timeout: backchannelTimeout,
+			// A redirect is not a confirmation: the delivery is retried.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	}
 	if cfg.KeyPublishDelay < docMaxAge+keyRefresh {
 		// Shorter, and a relying party's cached JWKS may not yet hold the
 		// key its tokens are signed with.
@@ -139,6 +188,7 @@ func New(cfg Config) (*Provider, error) {
 	}
 
 	p := &Provider{cfg: cfg, store: cfg.Store, log: cfg.Logger, issuer: issuer, basePath: strings.TrimRight(u.Path, "/")}
+	p.logouts.wake = make(chan struct{}, 1)
 	p.clients = &clientCache{
 		store: cfg.Store, ttl: cfg.ClientCacheTTL, now: p.now, idTTL: cfg.IDTokenTTL,
 		loginPath: p.basePath + PathContinue, m: map[string]cachedClient{},
@@ -288,6 +338,7 @@ func (p *Provider) routes() http.Handler {
 	mux.HandleFunc("GET "+PathJWKS, p.serveJWKS)
 	mux.HandleFunc(PathAuthorize, p.serveAuthorize)
 	mux.HandleFunc("GET "+PathContinue, p.serveContinue)
+	mux.HandleFunc("POST "+PathContinue, p.serveChoice)
 	mux.HandleFunc("GET "+PathCallback, p.serveCallback)
 	mux.HandleFunc(PathEndSession, p.serveEndSession)
 	mux.Handle(PathToken, protocol)
@@ -412,7 +463,8 @@ func (p *Provider) discoveryConfig() *oidc.DiscoveryConfiguration {
 		CodeChallengeMethodsSupported: []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256},
 		RequestParameterSupported:     false,
 		RequestURIParameterSupported:  false,
-		// TODO(issue 3): back-channel logout: set BackChannelLogoutSupported
-		// and BackChannelLogoutSessionSupported once logout tokens are sent.
+		// Logout tokens carry sid (backchannel.go).
+		BackChannelLogoutSupported:        true,
+		BackChannelLogoutSessionSupported: true,
 	}
 }

@@ -200,28 +200,71 @@ func (p *Provider) refresh(ctx context.Context, c *client, req *oidc.RefreshToke
 	}
 	now := p.now()
 	asked := []string(req.Scopes)
-	var reusedChain string
-	rt, err := p.store.UpdateRefreshToken(ctx, secret.Hash(req.RefreshToken), func(t storage.RefreshToken) (storage.RefreshToken, error) {
-		switch {
-		case t.ClientID != c.rec.ID:
-			return t, errWrongClient
-		case !t.RevokedAt.IsZero():
-			return t, errTokenRevoked
-		case !t.UsedAt.IsZero():
-			reusedChain = t.ChainID
-			return t, errTokenReused
-		case !t.ExpiresAt.After(now):
-			return t, errTokenExpired
-		}
-		for _, s := range asked {
-			if !slices.Contains(t.Scopes, s) {
-				return t, errBadScope
+	hash := secret.Hash(req.RefreshToken)
+	var (
+		reusedChain string
+		rt          storage.RefreshToken
+		rotated     bool  // the old token is marked used (in the transaction)
+		acctErr     error // the account may no longer get tokens
+		resp        *oidc.AccessTokenResponse
+	)
+	// The rotation and the new tokens are one transaction: on SQLite one
+	// commit under the single write lock instead of three, and never a
+	// used token without its successor when issuing fails.
+	err := p.store.InTx(ctx, func(tx storage.Storage) error {
+		var err error
+		rt, err = tx.UpdateRefreshToken(ctx, hash, func(t storage.RefreshToken) (storage.RefreshToken, error) {
+			switch {
+			case t.ClientID != c.rec.ID:
+				return t, errWrongClient
+			case !t.RevokedAt.IsZero():
+				return t, errTokenRevoked
+			case !t.UsedAt.IsZero():
+				reusedChain = t.ChainID
+				return t, errTokenReused
+			case !t.ExpiresAt.After(now):
+				return t, errTokenExpired
 			}
+			for _, s := range asked {
+				if !slices.Contains(t.Scopes, s) {
+					return t, errBadScope
+				}
+			}
+			t.UsedAt = now
+			return t, nil
+		})
+		if err != nil {
+			return err
 		}
-		t.UsedAt = now
-		return t, nil
+		rotated = true
+		acct, err := activeAccountIn(ctx, tx, rt.AccountID)
+		if err != nil {
+			acctErr = err
+			return err
+		}
+		g := grant{
+			chainID: rt.ChainID, accountID: acct.ID, sessionID: rt.SessionID, scopes: rt.Scopes,
+			authTime: rt.AuthTime, amr: rt.AMR,
+		}
+		scopes := rt.Scopes
+		if len(asked) > 0 {
+			scopes = asked
+		}
+		resp = &oidc.AccessTokenResponse{TokenType: oidc.BearerToken, Scope: scopes, ExpiresIn: uint64(p.cfg.AccessTokenTTL.Seconds())}
+		if resp.AccessToken, err = p.issueAccessTokenIn(ctx, tx, c, g, scopes, now); err != nil {
+			return err
+		}
+		resp.RefreshToken, err = p.issueRefreshTokenIn(ctx, tx, c, g, now)
+		return err
 	})
 	switch {
+	case acctErr != nil:
+		if errors.Is(acctErr, errDisabled) || errors.Is(acctErr, storage.ErrNotFound) {
+			_, _ = p.store.RevokeRefreshChain(ctx, rt.ChainID, now)
+		}
+		return nil, accountError(acctErr)
+	case rotated && err != nil: // issuing the new tokens failed
+		return nil, serverError(err)
 	case errors.Is(err, errTokenReused):
 		n, rerr := p.store.RevokeRefreshChain(ctx, reusedChain, now)
 		p.log.WarnContext(ctx, "oidc: a rotated refresh token was used again; revoked its whole chain",
@@ -233,29 +276,6 @@ func (p *Provider) refresh(ctx context.Context, c *client, req *oidc.RefreshToke
 		errors.Is(err, errTokenRevoked), errors.Is(err, errTokenExpired):
 		return nil, invalidGrant("invalid refresh token")
 	case err != nil:
-		return nil, serverError(err)
-	}
-
-	acct, err := p.activeAccount(ctx, rt.AccountID)
-	if err != nil {
-		if errors.Is(err, errDisabled) || errors.Is(err, storage.ErrNotFound) {
-			_, _ = p.store.RevokeRefreshChain(ctx, rt.ChainID, now)
-		}
-		return nil, accountError(err)
-	}
-	g := grant{
-		chainID: rt.ChainID, accountID: acct.ID, sessionID: rt.SessionID, scopes: rt.Scopes,
-		authTime: rt.AuthTime, amr: rt.AMR,
-	}
-	scopes := rt.Scopes
-	if len(asked) > 0 {
-		scopes = asked
-	}
-	resp := &oidc.AccessTokenResponse{TokenType: oidc.BearerToken, Scope: scopes, ExpiresIn: uint64(p.cfg.AccessTokenTTL.Seconds())}
-	if resp.AccessToken, err = p.issueAccessToken(ctx, c, g, scopes, now); err != nil {
-		return nil, serverError(err)
-	}
-	if resp.RefreshToken, err = p.issueRefreshToken(ctx, c, g, now); err != nil {
 		return nil, serverError(err)
 	}
 	// No id_token: OIDC Core 12.2 makes it optional on refresh, and an
@@ -360,11 +380,16 @@ func SessionSID(sessionID string) string {
 }
 
 func (p *Provider) issueAccessToken(ctx context.Context, c *client, g grant, scopes []string, now time.Time) (string, error) {
+	return p.issueAccessTokenIn(ctx, p.store, c, g, scopes, now)
+}
+
+// issueAccessTokenIn stores the new token through st (a transaction).
+func (p *Provider) issueAccessTokenIn(ctx context.Context, st storage.Storage, c *client, g grant, scopes []string, now time.Time) (string, error) {
 	token, hash, err := secret.New(p.cfg.Random)
 	if err != nil {
 		return "", err
 	}
-	err = p.store.CreateAccessToken(ctx, storage.AccessToken{
+	err = st.CreateAccessToken(ctx, storage.AccessToken{
 		ID: hash, ChainID: g.chainID, ClientID: c.rec.ID, AccountID: g.accountID,
 		Scopes: scopes, Audience: []string{c.rec.ID},
 		CreatedAt: now, ExpiresAt: now.Add(p.cfg.AccessTokenTTL),
@@ -376,11 +401,16 @@ func (p *Provider) issueAccessToken(ctx context.Context, c *client, g grant, sco
 }
 
 func (p *Provider) issueRefreshToken(ctx context.Context, c *client, g grant, now time.Time) (string, error) {
+	return p.issueRefreshTokenIn(ctx, p.store, c, g, now)
+}
+
+// issueRefreshTokenIn stores the new token through st (a transaction).
+func (p *Provider) issueRefreshTokenIn(ctx context.Context, st storage.Storage, c *client, g grant, now time.Time) (string, error) {
 	token, hash, err := secret.New(p.cfg.Random)
 	if err != nil {
 		return "", err
 	}
-	err = p.store.CreateRefreshToken(ctx, storage.RefreshToken{
+	err = st.CreateRefreshToken(ctx, storage.RefreshToken{
 		Hash: hash, ChainID: g.chainID, ClientID: c.rec.ID, AccountID: g.accountID, SessionID: g.sessionID,
 		Scopes: g.scopes, Audience: []string{c.rec.ID}, AMR: g.amr, AuthTime: g.authTime,
 		CreatedAt: now, ExpiresAt: now.Add(p.cfg.RefreshTokenTTL),
@@ -393,7 +423,12 @@ func (p *Provider) issueRefreshToken(ctx context.Context, c *client, g grant, no
 
 // activeAccount returns the account if it may still get tokens.
 func (p *Provider) activeAccount(ctx context.Context, id string) (storage.Account, error) {
-	a, err := p.store.GetAccount(ctx, id)
+	return activeAccountIn(ctx, p.store, id)
+}
+
+// activeAccountIn is activeAccount through st (a transaction).
+func activeAccountIn(ctx context.Context, st storage.Storage, id string) (storage.Account, error) {
+	a, err := st.GetAccount(ctx, id)
 	if err != nil {
 		return a, fmt.Errorf("load account: %w", err)
 	}

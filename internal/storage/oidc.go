@@ -19,9 +19,22 @@ type Client struct {
 	AllowedNetworks        []string // CIDRs; empty = anywhere
 	ThirdParty             bool     // consent is asked and remembered
 	IDTokenAlg             string   // RS256 (default) or ES256
-	CreatedAt              time.Time
-	UpdatedAt              time.Time
+	// Source says who manages the client: ClientSourceCLI or
+	// ClientSourceConfig ("" is treated as ClientSourceCLI).
+	Source    string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
+
+// Where a client comes from (Client.Source).
+const (
+	// ClientSourceCLI: added with `portti client add`, removed only with
+	// `portti client remove`.
+	ClientSourceCLI = "cli"
+	// ClientSourceConfig: listed under clients: in the configuration file
+	// and kept in step with it; removed when it leaves the file.
+	ClientSourceConfig = "config"
+)
 
 // SigningKey is a token signing key. The private key is stored sealed
 // (encrypted with a key from the configuration); Public is the JWK JSON.
@@ -153,6 +166,11 @@ type OIDCStorage interface {
 
 	AddSessionClient(ctx context.Context, sc SessionClient) error // idempotent
 	ListSessionClients(ctx context.Context, sessionID string) ([]SessionClient, error)
+	// DeleteSessionClients removes the records of a session and returns
+	// the ones it removed (by CreatedAt, then client ID). Of two callers
+	// racing to log the same session out, one gets the records and the
+	// other none, so each client is told once.
+	DeleteSessionClients(ctx context.Context, sessionID string) ([]SessionClient, error)
 
 	EnqueueLogout(ctx context.Context, d LogoutDelivery) (int64, error)
 	ClaimLogouts(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]LogoutDelivery, error)

@@ -13,14 +13,16 @@ import (
 const (
 	clientColumns = `id, name, secret_hash, is_public, redirect_uris,
 	post_logout_redirect_uris, grant_types, backchannel_logout_uri,
-	allowed_networks, third_party, id_token_alg, created_at, updated_at`
+	allowed_networks, third_party, id_token_alg, created_at, updated_at,
+	source`
 
 	insertClient = `INSERT INTO clients (` + clientColumns + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
 	updateClient = `UPDATE clients SET name = $2, secret_hash = $3,
 	is_public = $4, redirect_uris = $5, post_logout_redirect_uris = $6,
 	grant_types = $7, backchannel_logout_uri = $8, allowed_networks = $9,
-	third_party = $10, id_token_alg = $11, created_at = $12, updated_at = $13
+	third_party = $10, id_token_alg = $11, created_at = $12, updated_at = $13,
+	source = $14
 	WHERE id = $1`
 	selectClient = `SELECT ` + clientColumns + ` FROM clients WHERE id = $1`
 	listClients  = `SELECT ` + clientColumns + ` FROM clients ORDER BY id`
@@ -34,7 +36,7 @@ func clientArgs(c storage.Client) []any {
 		c.ID, c.Name, c.SecretHash, dbBool(c.Public), dbList(c.RedirectURIs),
 		dbList(c.PostLogoutRedirectURIs), dbList(c.GrantTypes), c.BackchannelLogoutURI,
 		dbList(c.AllowedNetworks), dbBool(c.ThirdParty), c.IDTokenAlg,
-		dbTime(c.CreatedAt), dbTime(c.UpdatedAt),
+		dbTime(c.CreatedAt), dbTime(c.UpdatedAt), c.Source,
 	}
 }
 
@@ -46,7 +48,7 @@ func scanClient(r scanner) (storage.Client, error) {
 	)
 	err := r.Scan(&c.ID, &c.Name, &c.SecretHash, &public, &redirects,
 		&postLogout, &grants, &c.BackchannelLogoutURI,
-		&nets, &thirdParty, &c.IDTokenAlg, &created, &update)
+		&nets, &thirdParty, &c.IDTokenAlg, &created, &update, &c.Source)
 	if err != nil {
 		return storage.Client{}, classify(err)
 	}

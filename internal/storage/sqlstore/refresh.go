@@ -25,6 +25,12 @@ const (
 	audience = $7, amr = $8, auth_time = $9, created_at = $10,
 	expires_at = $11, used_at = $12, revoked_at = $13
 	WHERE hash = $1`
+	// Rotation and revocation change only used_at and revoked_at, which
+	// no index holds: writing just those leaves the row's five index
+	// entries and its foreign keys alone, where the full UPDATE above
+	// makes SQLite rewrite every index entry of the row.
+	updateRefreshTokenState = `UPDATE refresh_tokens SET used_at = $2,
+	revoked_at = $3 WHERE hash = $1`
 	selectRefreshToken = `SELECT ` + refreshTokenColumns + ` FROM refresh_tokens
 	WHERE hash = $1`
 
@@ -123,7 +129,11 @@ func (s *Store) UpdateRefreshToken(ctx context.Context, hash string, fn func(sto
 		if t.Hash != old.Hash {
 			return errors.New("sqlstore: update refresh token: the update changed the hash")
 		}
-		if _, err := tx.exec(ctx, updateRefreshToken, refreshTokenArgs(t)...); err != nil {
+		query, args := updateRefreshToken, refreshTokenArgs(t)
+		if onlyStateChanged(refreshTokenArgs(old), args) {
+			query, args = updateRefreshTokenState, []any{t.Hash, dbTime(t.UsedAt), dbTime(t.RevokedAt)}
+		}
+		if _, err := tx.exec(ctx, query, args...); err != nil {
 			return fmt.Errorf("sqlstore: update refresh token: %w", err)
 		}
 		t.Scopes = roundTripList(t.Scopes)
@@ -141,6 +151,18 @@ func (s *Store) UpdateRefreshToken(ctx context.Context, hash string, fn func(sto
 		return storage.RefreshToken{}, err
 	}
 	return out, nil
+}
+
+// onlyStateChanged reports whether two refreshTokenArgs differ at most in
+// used_at and revoked_at, the last two.
+func onlyStateChanged(old, updated []any) bool {
+	n := len(old) - 2
+	for i := range n {
+		if old[i] != updated[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // RevokeRefreshChain sets RevokedAt to at on every refresh token of the

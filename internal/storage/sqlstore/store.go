@@ -84,6 +84,9 @@ type Store struct {
 	// callerTx is set on the Store handed to an InTx function. Its writes
 	// run under a savepoint on PostgreSQL; see guard.
 	callerTx bool
+
+	stmts  *stmtCache // SQLite's prepared statements; nil on PostgreSQL
+	writer *writeLock // SQLite's writers in this process; nil on PostgreSQL
 }
 
 // Open connects to databaseURL, "sqlite:PATH" or "postgres://…" /
@@ -151,7 +154,13 @@ func finishOpen(ctx context.Context, db *sql.DB, d dialect, lock func(context.Co
 		_ = db.Close()
 		return nil, err
 	}
-	return &Store{db: db, q: db, dialect: d}, nil
+	s := &Store{db: db, q: db, dialect: d}
+	if d == dialectSQLite {
+		s.stmts = newStmtCache(db)
+		s.q = s.stmts
+		s.writer = newWriteLock()
+	}
+	return s, nil
 }
 
 // Close closes the database. It is an error to call it on a Store bound to a
@@ -198,6 +207,11 @@ func (s *Store) begin(ctx context.Context, callerTx bool, fn func(tx *Store) err
 	// write lock is taken (or waited for, up to busy_timeout) now, rather than
 	// at the first write, where a conflicting writer would fail the
 	// transaction with SQLITE_BUSY instead of waiting.
+	release, err := s.writer.acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("sqlstore: begin transaction: %w", err)
+	}
+	defer release()
 	sqlTx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlstore: begin transaction: %w", err)
@@ -208,7 +222,10 @@ func (s *Store) begin(ctx context.Context, callerTx bool, fn func(tx *Store) err
 			_ = sqlTx.Rollback()
 		}
 	}()
-	tx := &Store{db: s.db, q: sqlTx, tx: sqlTx, dialect: s.dialect, callerTx: callerTx}
+	tx := &Store{db: s.db, q: sqlTx, tx: sqlTx, dialect: s.dialect, callerTx: callerTx, stmts: s.stmts, writer: s.writer}
+	if s.stmts != nil {
+		tx.q = txStmts{tx: sqlTx, c: s.stmts}
+	}
 	if err := fn(tx); err != nil {
 		return err
 	}
@@ -247,6 +264,13 @@ func (s *Store) guard(ctx context.Context, write func() error) error {
 
 // exec runs a write under guard and returns the number of affected rows.
 func (s *Store) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	if s.tx == nil { // a transaction of its own: a writer
+		release, err := s.writer.acquire(ctx)
+		if err != nil {
+			return 0, err
+		}
+		defer release()
+	}
 	var n int64
 	err := s.guard(ctx, func() error {
 		res, err := s.q.ExecContext(ctx, query, args...)

@@ -17,6 +17,7 @@ var oidcTests = []conformanceTest{
 	{"OIDC/Client/Conflict", testClientConflict},
 	{"OIDC/Client/ListOrder", testClientListOrder},
 	{"OIDC/Client/DeleteCascade", testClientDeleteCascade},
+	{"OIDC/Client/Source", testClientSource},
 	{"OIDC/SigningKey/CreateUpdateList", testSigningKeys},
 	{"OIDC/AuthRequest/CreateGetUpdateDelete", testAuthRequest},
 	{"OIDC/AuthRequest/CodeConflict", testAuthRequestCodeConflict},
@@ -28,6 +29,7 @@ var oidcTests = []conformanceTest{
 	{"OIDC/AccessToken/CreateGetRevoke", testAccessToken},
 	{"OIDC/Consent/PutGet", testConsent},
 	{"OIDC/SessionClient/AddList", testSessionClients},
+	{"OIDC/SessionClient/Delete", testDeleteSessionClients},
 	{"OIDC/Logout/EnqueueUpdate", testLogoutEnqueueUpdate},
 	{"OIDC/Logout/ClaimLease", testLogoutClaimLease},
 	{"OIDC/Logout/ClaimConcurrent", testLogoutClaimConcurrent},
@@ -49,6 +51,7 @@ func sampleClient(id string) storage.Client {
 		AllowedNetworks:        []string{"192.0.2.0/24", "2001:db8::/32"},
 		ThirdParty:             true,
 		IDTokenAlg:             "ES256",
+		Source:                 storage.ClientSourceConfig,
 		CreatedAt:              at(-48 * time.Hour),
 		UpdatedAt:              at(-time.Hour),
 	}
@@ -275,6 +278,35 @@ func testClientCreateGetUpdate(t *testing.T, s storage.Storage) {
 	got, err = s.GetClient(ctx, "app1")
 	must(t, "GetClient", err)
 	checkRecord(t, "GetClient after the aborted update", got, want)
+}
+
+// testClientSource: the source is stored, changed by UpdateClient, and
+// listed, so the configuration's clients can be told from the command's.
+func testClientSource(t *testing.T, s storage.Storage) {
+	ctx := t.Context()
+	cli := sampleClient("from-cli")
+	cli.Source = storage.ClientSourceCLI
+	must(t, "CreateClient", s.CreateClient(ctx, cli))
+	file := createClient(t, s, "from-file")
+
+	list, err := s.ListClients(ctx)
+	must(t, "ListClients", err)
+	if len(list) != 2 {
+		t.Fatalf("ListClients: %d clients, want 2", len(list))
+	}
+	checkRecord(t, "ListClients[0]", list[0], cli)
+	checkRecord(t, "ListClients[1]", list[1], file)
+
+	updated, err := s.UpdateClient(ctx, "from-file", func(c storage.Client) (storage.Client, error) {
+		c.Source = storage.ClientSourceCLI
+		return c, nil
+	})
+	must(t, "UpdateClient", err)
+	file.Source = storage.ClientSourceCLI
+	checkRecord(t, "UpdateClient result", updated, file)
+	got, err := s.GetClient(ctx, "from-file")
+	must(t, "GetClient", err)
+	checkRecord(t, "GetClient after changing the source", got, file)
 }
 
 func testClientConflict(t *testing.T, s storage.Storage) {

@@ -1,0 +1,38 @@
+package sqlstore
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/portti/portti/internal/storage"
+)
+
+// deleteSessionClients removes a session's records and returns them. Both
+// SQLite (3.35+) and PostgreSQL support RETURNING; a concurrent second
+// DELETE of the same rows returns none.
+const deleteSessionClients = `DELETE FROM session_clients WHERE session_id = $1
+	RETURNING ` + sessionClientColumns
+
+// DeleteSessionClients removes the records of a session (once it has been
+// logged out and its clients told) and returns the removed ones in the
+// order ListSessionClients gives.
+func (s *Store) DeleteSessionClients(ctx context.Context, sessionID string) ([]storage.SessionClient, error) {
+	var out []storage.SessionClient
+	err := s.guard(ctx, func() error {
+		var err error
+		out, err = queryAll(ctx, s.q, scanSessionClient, deleteSessionClients, sessionID)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: delete session clients: %w", classify(err))
+	}
+	slices.SortFunc(out, func(a, b storage.SessionClient) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ClientID, b.ClientID)
+	})
+	return out, nil
+}
