@@ -23,6 +23,7 @@ const clientUsage = `  portti client add --id ID --redirect-uri URI [--redirect-
                                                register an application (OpenID Connect client)
   portti client list                           the registered applications
   portti client remove ID                      remove one; its tokens stop working
+                                               (not one from the configuration file's clients:)
   portti keys rotate                           new signing keys (published now, signing in 10 min)
   portti keys list                             the signing keys and their timeline
 `
@@ -34,14 +35,17 @@ func (l *clientFlagList) String() string     { return strings.Join(*l, ",") }
 func (l *clientFlagList) Set(v string) error { *l = append(*l, v); return nil }
 
 // openForCommand opens the App the server would run, logging only
-// warnings: an operator command's output is its answer.
+// warnings: an operator command's output is its answer. It leaves the
+// database's clients as they are: the server syncs the configuration
+// file's clients, and a command run without the server's --config must
+// not remove them.
 func openForCommand(ctx context.Context, configPath string, stderr io.Writer) (*app.App, error) {
 	cfg, err := loadConfig(configPath)
 	if err != nil {
 		return nil, err
 	}
 	cfg.LogLevel = "warn"
-	return app.New(ctx, cfg, newLogger(cfg, stderr), app.Options{})
+	return app.New(ctx, cfg, newLogger(cfg, stderr), app.Options{KeepClients: true})
 }
 
 // clientCmd runs `portti client add|list|remove`.
@@ -134,7 +138,7 @@ func clientCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 			return nil
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tTYPE\tGRANTS\tREDIRECT URIS\tNETWORKS\tNAME")
+		fmt.Fprintln(tw, "ID\tTYPE\tFROM\tGRANTS\tREDIRECT URIS\tNETWORKS\tNAME")
 		for _, c := range clients {
 			kind := "confidential"
 			if c.Public {
@@ -147,7 +151,11 @@ func clientCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 			if nets == "" {
 				nets = "any"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, kind, strings.Join(c.GrantTypes, ","),
+			from := "command"
+			if c.Source == storage.ClientSourceConfig {
+				from = "config file"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, kind, from, strings.Join(c.GrantTypes, ","),
 				strings.Join(c.RedirectURIs, " "), nets, c.Name)
 		}
 		return tw.Flush()
@@ -175,6 +183,16 @@ func clientCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 			return err
 		}
 		defer a.Close()
+		c, err := a.Store.GetClient(ctx, id)
+		if errors.Is(err, storage.ErrNotFound) {
+			return fmt.Errorf("no client %q", id)
+		} else if err != nil {
+			return err
+		}
+		if c.Source == storage.ClientSourceConfig {
+			return fmt.Errorf("client %q comes from the configuration file (clients:): remove it there, then reload portti "+
+				"(send it SIGHUP: kill -HUP PID) or restart it; portti removes it and its tokens then", id)
+		}
 		if err := a.Store.DeleteClient(ctx, id); errors.Is(err, storage.ErrNotFound) {
 			return fmt.Errorf("no client %q", id)
 		} else if err != nil {

@@ -30,7 +30,8 @@ import (
 const usage = `portti — login service and self-service account portal
 
 Usage:
-  portti serve [--config FILE]                 run the server
+  portti serve [--config FILE]                 run the server; on SIGHUP it re-reads FILE
+                                               and syncs its clients (other settings: restart)
   portti user add --email E --given-name G --family-name F --password-stdin
   portti user show E                           an account's state
   portti user unlock E                         clear a lockout
@@ -57,7 +58,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	switch args[0] {
 	case "serve":
-		return serve(ctx, args[1:], stdout, stderr)
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		return serve(ctx, args[1:], stdout, stderr, hup)
 	case "user":
 		if len(args) < 2 {
 			return errors.New("user: say add, show, unlock, disable or enable")
@@ -86,7 +90,9 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// serve runs the server until ctx ends. Each value on reload (SIGHUP in
+// the binary; a channel of their own in tests) reloads the configuration.
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer, reload <-chan os.Signal) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "YAML configuration file")
@@ -147,15 +153,50 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
+serving:
+	for {
+		select {
+		case err := <-errc:
+			return err
+		case <-ctx.Done():
+			break serving
+		case <-reload:
+			reloadConfig(ctx, *configPath, cfg, a, logger)
+		}
 	}
 	logger.Info("shutting down")
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return srv.Shutdown(shutdown)
+}
+
+// reloadConfig re-reads the configuration (SIGHUP) and syncs its clients
+// into the database. Nothing else is applied while running: the settings
+// that changed are logged as waiting for a restart. A configuration with
+// problems changes nothing.
+func reloadConfig(ctx context.Context, path string, running config.Config, a *app.App, logger *slog.Logger) {
+	next, err := loadConfig(path)
+	if err != nil {
+		logger.Error("configuration not reloaded: nothing changed (fix the file and send SIGHUP again)", "file", path, "error", err)
+		return
+	}
+	res, err := a.SyncClients(ctx, next.Clients)
+	if err != nil {
+		logger.Error("configuration reloaded, but its clients were not synced", "file", path, "error", err)
+		return
+	}
+	logger.Info("configuration reloaded", "file", path, "clients_created", len(res.Created), "clients_updated", len(res.Updated),
+		"clients_removed", len(res.Removed), "clients_unchanged", len(res.Unchanged), "clients_refused", len(res.Conflicts))
+	var restart []string
+	for _, k := range config.ChangedKeys(running, next) {
+		if k != "clients" {
+			restart = append(restart, k)
+		}
+	}
+	if len(restart) > 0 {
+		logger.Warn("settings changed that take effect only when portti restarts; only clients are applied on reload",
+			"keys", strings.Join(restart, ","))
+	}
 }
 
 func user(ctx context.Context, verb string, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -201,7 +242,7 @@ func user(ctx context.Context, verb string, args []string, stdin io.Reader, stdo
 	}
 	// Operator commands log only warnings: their output is the answer.
 	cfg.LogLevel = "warn"
-	a, err := app.New(ctx, cfg, newLogger(cfg, stderr), app.Options{})
+	a, err := app.New(ctx, cfg, newLogger(cfg, stderr), app.Options{KeepClients: true})
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,11 @@
 // (PORTTI_LOCKOUT_THRESHOLD, PORTTI_ARGON2_MEMORY). See EnvName.
 //
 // Precedence, lowest first: Default(), the YAML file, the environment.
+//
+// One key has no environment variable: clients, the list of applications
+// (OpenID Connect clients) registered from the file. Its entries are
+// checked like the other keys, and problems in them are named by path,
+// e.g. "clients[1].redirect_uris[0]".
 package config
 
 import (
@@ -15,9 +20,12 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/portti/portti/internal/oidc"
 )
 
 // Password policies accepted by password_policy.
@@ -113,6 +121,93 @@ type Config struct {
 
 	LogLevel  string `yaml:"log_level"`  // debug|info|warn|error
 	LogFormat string `yaml:"log_format"` // text|json
+
+	// Clients are the applications (OpenID Connect clients) the file
+	// registers, next to those added with `portti client add`. Only the
+	// file can list them: there is no environment variable for the list.
+	// The server keeps the database in step with it at start-up and on
+	// SIGHUP; see oidc.SyncClients.
+	Clients []Client `yaml:"clients"`
+}
+
+// Client is one entry of the clients list. The fields mean what the flags
+// of `portti client add` mean (oidc.ClientSpec); the same checks apply.
+// A confidential client names its secret by secret_sha256 or secret_env:
+// the file never holds the secret itself.
+type Client struct {
+	ID                     string   `yaml:"id"`
+	Name                   string   `yaml:"name"`
+	RedirectURIs           []string `yaml:"redirect_uris"`
+	PostLogoutRedirectURIs []string `yaml:"post_logout_redirect_uris"`
+	Grants                 []string `yaml:"grants"`
+	Public                 bool     `yaml:"public"`
+	// SecretSHA256 is the hex SHA-256 of the secret:
+	// printf %s "$SECRET" | sha256sum
+	SecretSHA256 string `yaml:"secret_sha256"`
+	// SecretEnv names an environment variable holding the secret. Load
+	// reads and hashes it; the secret itself is not kept.
+	SecretEnv            string   `yaml:"secret_env"`
+	BackchannelLogoutURI string   `yaml:"backchannel_logout_uri"`
+	AllowedNetworks      []string `yaml:"allowed_networks"`
+	ThirdParty           bool     `yaml:"third_party"`
+	IDTokenAlg           string   `yaml:"id_token_alg"` // RS256 (default) or ES256
+
+	envSecretHash string // SHA-256 of SecretEnv's value, set by Load
+}
+
+// SecretHash returns the hex SHA-256 the client's secret is checked
+// against: SecretSHA256 (lower-cased), else the hash of SecretEnv's value
+// as Load read it; "" for none.
+func (c Client) SecretHash() string {
+	if c.SecretSHA256 != "" {
+		return strings.ToLower(c.SecretSHA256)
+	}
+	return c.envSecretHash
+}
+
+// Spec returns the client as the oidc package registers it.
+func (c Client) Spec() oidc.ClientSpec {
+	return oidc.ClientSpec{
+		ID: c.ID, Name: c.Name, Public: c.Public, SecretHash: c.SecretHash(),
+		RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
+		GrantTypes: c.Grants, BackchannelLogoutURI: c.BackchannelLogoutURI,
+		AllowedNetworks: c.AllowedNetworks, ThirdParty: c.ThirdParty, IDTokenAlg: c.IDTokenAlg,
+	}
+}
+
+// ClientSpecs returns Clients as the oidc package registers them.
+func (c Config) ClientSpecs() []oidc.ClientSpec {
+	out := make([]oidc.ClientSpec, len(c.Clients))
+	for i, cl := range c.Clients {
+		out[i] = cl.Spec()
+	}
+	return out
+}
+
+// ChangedKeys returns the keys whose values differ between a and b, in
+// documentation order ("argon2.memory" for a nested one, "clients" for
+// any change to the list).
+func ChangedKeys(a, b Config) []string {
+	var keys []string
+	var walk func(a, b reflect.Value, prefix string)
+	walk = func(a, b reflect.Value, prefix string) {
+		for i := range a.NumField() {
+			f := a.Type().Field(i)
+			tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if tag == "" || tag == "-" {
+				continue
+			}
+			if f.Type.Kind() == reflect.Struct {
+				walk(a.Field(i), b.Field(i), prefix+tag+".")
+				continue
+			}
+			if !reflect.DeepEqual(a.Field(i).Interface(), b.Field(i).Interface()) {
+				keys = append(keys, prefix+tag)
+			}
+		}
+	}
+	walk(reflect.ValueOf(a), reflect.ValueOf(b), "")
+	return keys
 }
 
 // Argon2 holds argon2id parameters, typed as golang.org/x/crypto/argon2

@@ -85,6 +85,7 @@ func TestDefaults(t *testing.T) {
 		{"terms_version", d.TermsVersion, "2026-01"},
 		{"log_level", d.LogLevel, "info"},
 		{"log_format", d.LogFormat, "text"},
+		{"clients", len(d.Clients), 0},
 		{"Dialect", d.Dialect(), "sqlite"},
 		{"SecureCookies", d.SecureCookies(), false},
 	}
@@ -155,6 +156,7 @@ func TestEnvNames(t *testing.T) {
 		"argon2.memory":       "PORTTI_ARGON2_MEMORY",
 		"argon2.time":         "PORTTI_ARGON2_TIME",
 		"argon2.threads":      "PORTTI_ARGON2_THREADS",
+		"clients":             "PORTTI_CLIENTS", // refused: see TestClientsNotFromEnvironment
 	}
 	for key, want := range tests {
 		t.Run(key, func(t *testing.T) {
@@ -191,6 +193,18 @@ func TestLoadTestdata(t *testing.T) {
 		PasswordPolicy: "classes", PasswordMaxAge: 2160 * time.Hour,
 		Argon2:       Argon2{Memory: 47104, Time: 1, Threads: 2},
 		TermsVersion: "2026-03", LogLevel: "warn", LogFormat: "json",
+		Clients: []Client{{
+			ID: "moodle", Name: "Moodle",
+			RedirectURIs:           []string{"https://moodle.example.org/auth/oidc/", "https://moodle.example.org/login"},
+			PostLogoutRedirectURIs: []string{"https://moodle.example.org/"},
+			Grants:                 []string{"authorization_code", "refresh_token", "client_credentials"},
+			SecretSHA256:           "9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822CD15D6C15B0F00A08",
+			BackchannelLogoutURI:   "https://moodle.example.org/logout",
+			AllowedNetworks:        []string{"10.0.0.0/8", "2001:db8::/32"},
+			ThirdParty:             true, IDTokenAlg: "ES256",
+		}, {
+			ID: "mobile", Public: true, RedirectURIs: []string{"fi.example.app:/cb"},
+		}},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)
@@ -224,6 +238,11 @@ func TestExampleFile(t *testing.T) {
 		leaf := s.key[strings.LastIndex(s.key, ".")+1:]
 		if !strings.Contains(string(data), leaf+":") {
 			t.Errorf("example does not mention %s", s.key)
+		}
+	}
+	for _, k := range clientKeys {
+		if !strings.Contains(string(data), "#     "+k.key+":") && !strings.Contains(string(data), "#   - "+k.key+":") {
+			t.Errorf("example's commented clients entry does not show %s", k.key)
 		}
 	}
 }
@@ -696,7 +715,7 @@ func TestValidateZeroConfig(t *testing.T) {
 	}
 	// Everything except the keys whose zero value is fine (and public_url,
 	// which is not reported on top of a broken listen).
-	fine := map[string]bool{"trusted_proxies": true, "key_encryption_key": true, "smtp_url": true, "dev_mail": true, "password_max_age": true, "public_url": true, "support_contact": true}
+	fine := map[string]bool{"trusted_proxies": true, "key_encryption_key": true, "smtp_url": true, "dev_mail": true, "password_max_age": true, "public_url": true, "support_contact": true, "clients": true}
 	for _, s := range settings {
 		if !fine[s.key] && !seen[s.key] {
 			t.Errorf("zero %s not reported", s.key)

@@ -28,6 +28,10 @@ func FuzzLoadYAML(f *testing.F) {
 		"<<: {listen: ':1'}\n",
 		"public_url: 'http://[::1]:8080/'\n",
 		"password_max_age: 0\ndev_mail: false\npublic_url: https://a.example\n",
+		"clients:\n  - {id: a, public: true, redirect_uris: [fi.example.app:/cb]}\n",
+		"clients:\n  - id: a\n    grants: client_credentials\n    secret_sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n",
+		"clients: [~, 5, [a], {id: &i x, name: *i, redirect_uris: [[x]]}]\n",
+		"clients:\n  - &c {id: a, public: true, redirect_uris: fi.example.app:/cb}\n  - *c\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -59,6 +63,12 @@ func FuzzLoadYAML(f *testing.F) {
 		}
 		if n := len(c.TrustedProxyPrefixes()); n != len(c.TrustedProxies) {
 			t.Fatalf("%d of %d trusted proxies parse", n, len(c.TrustedProxies))
+		}
+		// Every accepted client is one SyncClients takes.
+		for i, spec := range c.ClientSpecs() {
+			if ps := spec.Validate(); len(ps) != 0 || (!spec.Public && spec.SecretHash == "") {
+				t.Fatalf("accepted client %d is not registrable: %v %+v", i, ps, spec)
+			}
 		}
 		_ = c.SecureCookies()
 	})

@@ -38,6 +38,11 @@ type setting struct {
 	// setList, for list-valued keys, takes the items of a YAML sequence;
 	// set then splits a single string on commas.
 	setList func(c *Config, items []string) string
+	// setNode, for keys whose value is structured (a list of mappings),
+	// parses the YAML value itself, reporting problems through l; it is
+	// called with a null value too. Such keys are file-only: set is nil,
+	// and an environment variable for them is refused.
+	setNode func(l *loader, path string, n *yaml.Node)
 }
 
 // settings lists every key, in documentation order.
@@ -75,6 +80,7 @@ var settings = []setting{
 	stringSetting("support_contact", func(c *Config) *string { return &c.SupportContact }),
 	stringSetting("log_level", func(c *Config) *string { return &c.LogLevel }),
 	stringSetting("log_format", func(c *Config) *string { return &c.LogFormat }),
+	{key: "clients", setNode: (*loader).clients}, // clients.go
 }
 
 func stringSetting(key string, field func(*Config) *string) setting {
@@ -144,7 +150,7 @@ func listSetting(key string, field func(*Config) *[]string) setting {
 // the environment, and Validate's findings — is collected and returned
 // together as Problems. On error the returned Config is the zero value.
 func Load(path string, lookupEnv func(string) (string, bool)) (Config, error) {
-	l := loader{cfg: Default(), origins: map[string]string{}}
+	l := loader{cfg: Default(), origins: map[string]string{}, lookupEnv: lookupEnv}
 	// Derived values are decided after the file and the environment.
 	l.cfg.PublicURL = ""
 
@@ -176,7 +182,8 @@ func Load(path string, lookupEnv func(string) (string, bool)) (Config, error) {
 	}
 
 	// A value that did not parse kept its previous value; do not report
-	// that one again.
+	// that one again, nor anything inside it (a clients entry that is not
+	// a mapping is kept as an empty one, to keep the positions).
 	failed := map[string]bool{}
 	for _, p := range l.problems {
 		failed[p.Key] = true
@@ -186,11 +193,11 @@ func Load(path string, lookupEnv func(string) (string, bool)) (Config, error) {
 		vps, _ = err.(Problems)
 	}
 	for _, p := range vps {
-		if p.Key != "" && failed[p.Key] {
+		if p.Key != "" && failedWithin(failed, p.Key) {
 			continue
 		}
 		if p.Source == "" {
-			p.Source = l.origins[p.Key]
+			p.Source = l.origin(p.Key)
 		}
 		l.problems = append(l.problems, p)
 	}
@@ -201,9 +208,46 @@ func Load(path string, lookupEnv func(string) (string, bool)) (Config, error) {
 }
 
 type loader struct {
-	cfg      Config
-	problems Problems
-	origins  map[string]string // key → where its current value came from
+	cfg       Config
+	problems  Problems
+	origins   map[string]string // key → where its current value came from
+	lookupEnv func(string) (string, bool)
+}
+
+// origin returns where the value of key came from: its own entry in
+// origins, else that of the nearest enclosing key ("clients[1].grants[0]"
+// falls back to "clients[1].grants", then "clients[1]", then "clients").
+func (l *loader) origin(key string) string {
+	for key != "" {
+		if o, ok := l.origins[key]; ok {
+			return o
+		}
+		i := strings.LastIndexAny(key, ".[")
+		if i < 0 {
+			break
+		}
+		key = key[:i]
+	}
+	return ""
+}
+
+// failedWithin reports whether key is in failed, or, for a key inside a
+// list entry ("clients[2].redirect_uris[0]"), whether an enclosing entry
+// is ("clients[2].redirect_uris", "clients[2]"; not "clients", which
+// fails for an environment variable while the file's list is checked).
+func failedWithin(failed map[string]bool, key string) bool {
+	if failed[key] {
+		return true
+	}
+	for {
+		i := strings.LastIndexAny(key, ".[")
+		if i < 0 || !strings.Contains(key[:i], "[") {
+			return false
+		}
+		if key = key[:i]; failed[key] {
+			return true
+		}
+	}
 }
 
 func (l *loader) problem(key, source, format string, args ...any) {
@@ -215,6 +259,11 @@ func (l *loader) env(lookupEnv func(string) (string, bool)) {
 		name := EnvName(s.key)
 		raw, ok := lookupEnv(name)
 		if !ok {
+			continue
+		}
+		if s.set == nil {
+			l.problem(s.key, "environment", "%s is set, but %s can only be given in the configuration file "+
+				"(--config; see portti.example.yaml): there is no environment-variable form; unset %s", name, s.key, name)
 			continue
 		}
 		if msg := s.set(&l.cfg, raw); msg != "" {
@@ -295,6 +344,11 @@ func (l *loader) mapping(path, prefix string, m *yaml.Node) {
 			continue
 		}
 		at = fmt.Sprintf("%s:%d", path, vn.Line)
+		if s.setNode != nil {
+			l.origins[key] = at
+			s.setNode(l, path, vn)
+			continue
+		}
 		var msg string
 		switch {
 		case isNull(vn):

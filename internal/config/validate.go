@@ -13,8 +13,9 @@ import (
 
 // Problem is one thing wrong with the configuration.
 type Problem struct {
-	// Key is the file key path ("lockout_threshold", "argon2.memory"), or
-	// "" for problems not tied to one setting (unknown keys, YAML syntax).
+	// Key is the file key path ("lockout_threshold", "argon2.memory",
+	// "clients[1].redirect_uris[0]"), or "" for problems not tied to one
+	// setting (unknown keys, YAML syntax).
 	Key string
 	// Message says what is wrong, without the key, e.g.
 	// `must be a whole number ≥ 1, got "abc"`.
@@ -24,20 +25,33 @@ type Problem struct {
 	Source string
 }
 
-// Env returns the environment variable for p.Key, or "".
+// Env returns the environment variable for p.Key, or "" when there is
+// none (no key, or a key only the file can set, such as clients).
 func (p Problem) Env() string {
-	if p.Key == "" {
+	if p.Key == "" || fileOnly(p.Key) {
 		return ""
 	}
 	return EnvName(p.Key)
 }
 
+// fileOnly reports whether key is, or is inside, a setting that has no
+// environment variable ("clients", "clients[0].id").
+func fileOnly(key string) bool {
+	root, _, _ := strings.Cut(key, "[")
+	s, ok := lookupSetting(root)
+	return ok && s.set == nil
+}
+
 // String renders p as
-// `PORTTI_LOCKOUT_THRESHOLD (lockout_threshold): must be … [portti.yaml:7]`.
+// `PORTTI_LOCKOUT_THRESHOLD (lockout_threshold): must be … [portti.yaml:7]`,
+// or, for a key without an environment variable, as
+// `clients[1].redirect_uris[0]: redirect URI … [portti.yaml:12]`.
 func (p Problem) String() string {
 	var b strings.Builder
-	if p.Key != "" {
-		fmt.Fprintf(&b, "%s (%s): ", p.Env(), p.Key)
+	if env := p.Env(); env != "" {
+		fmt.Fprintf(&b, "%s (%s): ", env, p.Key)
+	} else if p.Key != "" {
+		fmt.Fprintf(&b, "%s: ", p.Key)
 	}
 	b.WriteString(p.Message)
 	if p.Source != "" {
@@ -84,6 +98,7 @@ func (c Config) Validate() error {
 	validatePasswords(c, &ps)
 	validateArgon2(c.Argon2, &ps)
 	validateMisc(c, &ps)
+	validateClients(c, &ps)
 	if len(ps) == 0 {
 		return nil
 	}

@@ -36,7 +36,10 @@
 // authenticate with client_secret_basic or client_secret_post; the secret
 // (256 random bits when portti makes it) is stored as its SHA-256 and
 // compared in constant time. Grant types come from the client record.
-// Clients from the configuration file are not supported yet.
+// The configuration file's clients: list is kept in the database by
+// SyncClients (at start-up and on SIGHUP), marked storage.ClientSourceConfig
+// so that the list and `portti client add` never touch each other's
+// clients; both are checked by ClientSpec.Validate (clientspec.go).
 //
 // # Tokens
 //

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -57,6 +58,22 @@ type Env struct {
 // applied as the real binary applies the environment.
 func Start(t testing.TB, env map[string]string) *Env {
 	t.Helper()
+	return StartWithFile(t, "", env)
+}
+
+// StartWithFile is Start with a configuration file holding file (YAML),
+// read as `portti serve --config` reads it, under the environment: env is
+// also what the file's clients read with secret_env. An empty file means
+// no --config.
+func StartWithFile(t testing.TB, file string, env map[string]string) *Env {
+	t.Helper()
+	path := ""
+	if file != "" {
+		path = filepath.Join(t.TempDir(), "portti.yaml")
+		if err := os.WriteFile(path, []byte(file), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	smtp := smtptest.Start(t)
 	srv := httptest.NewUnstartedServer(nil)
 	base := "http://" + srv.Listener.Addr().String()
@@ -75,7 +92,7 @@ func Start(t testing.TB, env map[string]string) *Env {
 	for k, v := range env {
 		vars[k] = v
 	}
-	cfg, err := config.Load("", func(k string) (string, bool) { v, ok := vars[k]; return v, ok })
+	cfg, err := config.Load(path, func(k string) (string, bool) { v, ok := vars[k]; return v, ok })
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
