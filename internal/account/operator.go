@@ -101,7 +101,10 @@ func (s *Service) Disable(ctx context.Context, email string, m Meta) (storage.Ac
 	if err != nil {
 		return a, err
 	}
-	_, err = s.cfg.Store.DeleteSessions(ctx, a.ID, "")
+	ended, err := s.endSessions(ctx, s.cfg.Store, a.ID, "")
+	if err == nil {
+		s.sessionsEnded(ctx, ended)
+	}
 	return a, err
 }
 

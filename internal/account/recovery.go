@@ -85,6 +85,7 @@ func (s *Service) ResetPassword(ctx context.Context, code, pw, confirm string, m
 	if err != nil {
 		return a, fmt.Errorf("reset password: %w", err)
 	}
+	var ended []string
 	err = s.inTx(ctx, func(tx storage.Storage) error {
 		// Use the link inside the transaction: of two tabs posting the same
 		// link, exactly one sets the password.
@@ -110,16 +111,19 @@ func (s *Service) ResetPassword(ctx context.Context, code, pw, confirm string, m
 		if _, err := tx.DeleteTokens(ctx, a.ID, storage.TokenRecovery); err != nil {
 			return err
 		}
-		n, err := tx.DeleteSessions(ctx, a.ID, "")
+		ended, err = s.endSessions(ctx, tx, a.ID, "")
 		if err != nil {
 			return err
 		}
-		s.event(ctx, tx, m, storage.Event{Kind: audit.PasswordReset, AccountID: a.ID, Email: a.Email, Reason: fmt.Sprintf("%d sessions ended", n)})
+		s.event(ctx, tx, m, storage.Event{Kind: audit.PasswordReset, AccountID: a.ID, Email: a.Email, Reason: fmt.Sprintf("%d sessions ended", len(ended))})
 		return s.cfg.Outbox.Enqueue(ctx, tx, a.Email, lang(a, m), mail.PasswordChanged{
 			Name:      displayName(a),
 			ResetLink: s.link("/password/forgot", url.Values{"email": {a.Email}}),
 			When:      now,
 		})
 	})
+	if err == nil {
+		s.sessionsEnded(ctx, ended)
+	}
 	return a, err
 }

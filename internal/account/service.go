@@ -50,6 +50,12 @@ type Config struct {
 	ThrottleLimit  int
 	ThrottleWindow time.Duration
 
+	// OnSessionsEnded is told the IDs of sessions the rules ended (a
+	// password reset or change, a disabled account), after they are gone,
+	// so that the applications signed in through them hear of it
+	// (back-channel logout). Optional.
+	OnSessionsEnded func(ctx context.Context, sessionIDs []string)
+
 	Now    func() time.Time // injected so tests control expiry
 	Random io.Reader        // injected so tests can be deterministic; crypto/rand by default
 }
@@ -268,6 +274,33 @@ func (s *Service) checkPassword(v *ValidationError, field, pw, confirmField, con
 		v.add(confirmField, "field.required", nil)
 	case pw != "" && pw != confirm:
 		v.add(confirmField, "password.mismatch", nil)
+	}
+}
+
+// endSessions ends an account's sessions but keep, inside tx, and returns
+// the IDs it ended for sessionsEnded.
+func (s *Service) endSessions(ctx context.Context, tx storage.Storage, accountID, keep string) ([]string, error) {
+	all, err := tx.ListSessions(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tx.DeleteSessions(ctx, accountID, keep); err != nil {
+		return nil, err
+	}
+	var ended []string
+	for _, se := range all {
+		if se.ID != keep {
+			ended = append(ended, se.ID)
+		}
+	}
+	return ended, nil
+}
+
+// sessionsEnded passes ended sessions to the OnSessionsEnded hook, once
+// the transaction that ended them has committed.
+func (s *Service) sessionsEnded(ctx context.Context, ids []string) {
+	if s.cfg.OnSessionsEnded != nil && len(ids) > 0 {
+		s.cfg.OnSessionsEnded(ctx, ids)
 	}
 }
 

@@ -79,7 +79,8 @@ func (s *Service) ChangePassword(ctx context.Context, accountID, current, pw, co
 	if err != nil {
 		return fmt.Errorf("change password: %w", err)
 	}
-	return s.inTx(ctx, func(tx storage.Storage) error {
+	var ended []string
+	err = s.inTx(ctx, func(tx storage.Storage) error {
 		now := s.now()
 		a, err := tx.UpdateAccount(ctx, accountID, func(a storage.Account) (storage.Account, error) {
 			a.PasswordHash, a.PasswordChangedAt, a.UpdatedAt = hash, now, now
@@ -88,17 +89,21 @@ func (s *Service) ChangePassword(ctx context.Context, accountID, current, pw, co
 		if err != nil {
 			return fmt.Errorf("change password: %w", err)
 		}
-		n, err := tx.DeleteSessions(ctx, a.ID, keepSession)
+		ended, err = s.endSessions(ctx, tx, a.ID, keepSession)
 		if err != nil {
 			return err
 		}
-		s.event(ctx, tx, m, storage.Event{Kind: audit.PasswordChanged, AccountID: a.ID, Email: a.Email, Reason: fmt.Sprintf("%d other sessions ended", n)})
+		s.event(ctx, tx, m, storage.Event{Kind: audit.PasswordChanged, AccountID: a.ID, Email: a.Email, Reason: fmt.Sprintf("%d other sessions ended", len(ended))})
 		return s.cfg.Outbox.Enqueue(ctx, tx, a.Email, lang(a, m), mail.PasswordChanged{
 			Name:      displayName(a),
 			ResetLink: s.link("/password/forgot", url.Values{"email": {a.Email}}),
 			When:      now,
 		})
 	})
+	if err == nil {
+		s.sessionsEnded(ctx, ended)
+	}
+	return err
 }
 
 // RequestEmailChange starts changing the login address: the new address

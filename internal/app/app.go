@@ -127,6 +127,15 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 	if err != nil {
 		return nil, err
 	}
+	// A session that ends anywhere (a logout, a password reset, a disabled
+	// account) is reported to the OpenID Connect provider, which tells the
+	// applications signed in through it (back-channel logout).
+	var provider *oidc.Provider
+	sessionEnded := func(ctx context.Context, sessionID string) {
+		if err := provider.SessionEnded(ctx, sessionID); err != nil {
+			logger.ErrorContext(ctx, "back-channel logout not queued", "error", err)
+		}
+	}
 	accounts := account.New(account.Config{
 		Store: store, Hasher: password.NewHasher(params), Policy: policy, Outbox: outbox,
 		Audit: audit.NewRecorder(store, logger, opt.Now), Logger: logger,
@@ -135,6 +144,11 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 		LockoutThreshold: cfg.LockoutThreshold, LockoutDuration: cfg.LockoutDuration,
 		PasswordMaxAge: cfg.PasswordMaxAge, TermsVersion: cfg.TermsVersion,
 		ThrottleLimit: cfg.ThrottleLimit, ThrottleWindow: cfg.ThrottleWindow,
+		OnSessionsEnded: func(ctx context.Context, ids []string) {
+			for _, id := range ids {
+				sessionEnded(ctx, id)
+			}
+		},
 		Now: opt.Now,
 	})
 	sessions := session.New(session.Config{
@@ -149,17 +163,12 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 	// through these functions: web tells the provider when a person logs
 	// out (back-channel logout), and the provider renders its pages and
 	// errors with web's layout and translations.
-	var provider *oidc.Provider
 	trusted := cfg.TrustedProxyPrefixes()
 	srv, err := web.New(web.Config{
 		Accounts: accounts, Sessions: sessions, Store: store, Catalog: catalog, Logger: logger,
 		MailFrom: cfg.MailFrom, DevMail: cfg.DevMail, Secure: cfg.SecureCookies(),
 		TrustedProxies: trusted, RememberTTL: cfg.SessionTTL, Now: opt.Now,
-		OnLogout: func(ctx context.Context, sessionID string) {
-			if err := provider.SessionEnded(ctx, sessionID); err != nil {
-				logger.ErrorContext(ctx, "back-channel logout not queued", "error", err)
-			}
-		},
+		OnLogout: sessionEnded,
 	})
 	if err != nil {
 		return nil, err
