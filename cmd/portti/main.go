@@ -105,6 +105,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, reload 
 		return err
 	}
 	logger := newLogger(cfg, stderr)
+	// zitadel/oidc logs through slog.Default; send it where ours goes.
+	slog.SetDefault(logger)
 	a, err := app.New(ctx, cfg, logger, app.Options{})
 	if err != nil {
 		return err
