@@ -23,6 +23,9 @@ lint: ## vet and formatting
 bench: ## benchmarks
 	go test -run '^$$' -bench . -benchmem ./...
 
+bench-server: ## the issue 3 server benchmark
+	go run ./cmd/portti-bench
+
 fuzz: ## run each fuzz target for 30 s
 	@for pkg in $$(go list ./...); do \
 	  for f in $$(go test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \

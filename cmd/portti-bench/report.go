@@ -54,9 +54,14 @@ func (res *results) cells(r row) []string {
 		target = "≥ " + rateStr(r.target)
 		ok = rate >= r.target
 	}
-	cpuPerOp := "-"
+	cpuPerOp, genPerOp := "-", "-"
 	if r.ok > 0 {
 		cpuPerOp = ms(r.cpu / time.Duration(r.ok))
+		genPerOp = ms(r.genCPU / time.Duration(r.ok))
+	}
+	others := "?"
+	if r.others >= 0 {
+		others = fmt.Sprintf("%.2f / %.2f", r.others.Seconds(), r.idle.Seconds())
 	}
 	peak := mb(r.peak)
 	if r.peakKind != "scenario" {
@@ -65,11 +70,11 @@ func (res *results) cells(r row) []string {
 	return []string{
 		fmt.Sprintf("(%s) %s", r.key, r.name), fmt.Sprint(r.conc), fmt.Sprint(r.ok + r.errors),
 		rateStr(rate) + " " + r.unit, target, ms(r.percentile(0.5)), ms(r.percentile(0.99)),
-		fmt.Sprint(r.errors), fmt.Sprintf("%.2f", r.cpu.Seconds()), cpuPerOp, peak, verdict(ok && r.errors == 0),
+		fmt.Sprint(r.errors), fmt.Sprintf("%.2f", r.cpu.Seconds()), cpuPerOp, genPerOp, others, peak, verdict(ok && r.errors == 0),
 	}
 }
 
-var header = []string{"scenario", "workers", "requests", "rate", "target", "p50", "p99", "errors", "server CPU s", "CPU/op", "peak RSS", "result"}
+var header = []string{"scenario", "workers", "requests", "rate", "target", "p50", "p99", "errors", "server CPU s", "server CPU/op", "load gen. CPU/op", "others / idle CPU s", "peak RSS", "result"}
 
 func (res *results) print(w io.Writer, markdown bool) {
 	fmt.Fprintf(w, "portti-bench: %d CPUs, GOMAXPROCS %d, %s per scenario (warm-up %s); load average %s at start, %s at end\n",
@@ -94,12 +99,52 @@ func (res *results) print(w io.Writer, markdown bool) {
 	}
 	if res.hashRate > 0 {
 		ratio := res.loginRate / res.hashRate
+		var each []string
+		for _, h := range res.hashRates {
+			each = append(each, rateStr(h))
+		}
 		summary = append(summary, []string{
 			"password-hash limit", rateStr(res.hashRate) + " hashes/s", "",
-			fmt.Sprintf("argon2id m=%d KiB t=%d p=%d on %d goroutines, same run", res.hashParams.Memory, res.hashParams.Time, res.hashParams.Threads, res.hashWorkers), "",
+			fmt.Sprintf("argon2id m=%d KiB t=%d p=%d on %d goroutines; mean of %s (before and after (c))",
+				res.hashParams.Memory, res.hashParams.Time, res.hashParams.Threads, res.hashWorkers, strings.Join(each, " and ")), "",
 		}, []string{
 			"(c) login rate / hash limit", fmt.Sprintf("%.2f", ratio), fmt.Sprintf("≥ %.2f", targetLoginFrac),
 			fmt.Sprintf("%s logins/s ÷ %s hashes/s", rateStr(res.loginRate), rateStr(res.hashRate)), verdict(ratio >= targetLoginFrac),
+		})
+	}
+	if len(res.hashCPU) > 0 {
+		// The same comparison in CPU time, which other work on the
+		// machine skews much less than rates: the CPU one hash takes,
+		// against the CPU (server and load generator) one login takes.
+		var hashCPU time.Duration
+		for _, c := range res.hashCPU {
+			hashCPU += c / time.Duration(len(res.hashCPU))
+		}
+		for _, r := range res.rows {
+			if r.key != "c" || r.ok == 0 {
+				continue
+			}
+			login := (r.cpu + r.genCPU) / time.Duration(r.ok)
+			summary = append(summary, []string{
+				"(c) CPU per hash / CPU per login", fmt.Sprintf("%.2f", hashCPU.Seconds()/login.Seconds()), "",
+				fmt.Sprintf("%s ÷ %s (server %s + load generator %s); the ratio above, with other work taken out",
+					ms(hashCPU), ms(login), ms(r.cpu/time.Duration(r.ok)), ms(r.genCPU/time.Duration(r.ok))), "",
+			})
+		}
+	}
+	var others, idle time.Duration
+	known := true
+	for _, r := range res.rows {
+		if r.others < 0 {
+			known = false
+		}
+		others += r.others
+		idle += r.idle
+	}
+	if known && len(res.rows) > 0 {
+		summary = append(summary, []string{
+			"other processes' CPU during the scenarios", fmt.Sprintf("%.2f s", others.Seconds()), "",
+			fmt.Sprintf("idle %.2f s; near 0 on an otherwise idle machine", idle.Seconds()), "",
 		})
 	}
 	sumHeader := []string{"measure", "value", "target", "note", "result"}
@@ -122,7 +167,9 @@ func (res *results) print(w io.Writer, markdown bool) {
 	if markdown {
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintln(w, "Server CPU s: utime+stime of the portti process during the scenario (/proc/PID/stat); peak RSS: its VmHWM, reset at each scenario's start.")
+	fmt.Fprintln(w, "Server CPU s: utime+stime of the portti process during the scenario (/proc/PID/stat); per op: divided by the successful operations;")
+	fmt.Fprintln(w, "load gen. CPU/op: the same for this process, which shares the machine; others / idle CPU s: CPU time of every other process on the")
+	fmt.Fprintln(w, "machine and idle time during the scenario (/proc/stat; other work skews every figure); peak RSS: the server's VmHWM, reset at each scenario's start.")
 	if res.profileDir != "" {
 		fmt.Fprintf(w, "CPU profiles: %s/<scenario>.pprof\n", res.profileDir)
 	}
@@ -145,6 +192,6 @@ func mdTable(w io.Writer, header []string, rows [][]string) {
 	}
 	fmt.Fprintln(w, "|"+strings.Join(sep, "|")+"|")
 	for _, r := range rows {
-		fmt.Fprintln(w, "| "+strings.ReplaceAll(strings.Join(r, " | "), "%%", "%")+" |")
+		fmt.Fprintln(w, "| "+strings.Join(r, " | ")+" |")
 	}
 }
