@@ -29,11 +29,17 @@ import (
 //   - foreign_keys(1): SQLite enforces REFERENCES only when asked to.
 //   - synchronous(NORMAL): durable across application crashes; in WAL mode
 //     a power loss can roll back only the last transactions, never corrupt.
+//   - wal_autocheckpoint(0): no checkpoint inside a commit, where its fsync
+//     would hold up every writer queued on the writeLock; the writeLock
+//     runs a passive checkpoint in the background instead (see
+//     writeLock.release). SQLite still checkpoints when the last connection
+//     to the file closes.
 const sqliteParams = "_txlock=immediate" +
 	"&_pragma=busy_timeout(10000)" +
 	"&_pragma=journal_mode(WAL)" +
 	"&_pragma=foreign_keys(1)" +
-	"&_pragma=synchronous(NORMAL)"
+	"&_pragma=synchronous(NORMAL)" +
+	"&_pragma=wal_autocheckpoint(0)"
 
 func sqliteDSN(path string) string { return path + "?" + sqliteParams }
 

@@ -18,6 +18,7 @@ import (
 // itself.
 type stmtCache struct {
 	db *sql.DB
+	bg *background
 
 	mu      sync.RWMutex
 	m       map[string]*sql.Stmt
@@ -28,8 +29,8 @@ type stmtCache struct {
 // far fewer than this, so it only guards against a future dynamic query.
 const maxCachedStmts = 256
 
-func newStmtCache(db *sql.DB) *stmtCache {
-	return &stmtCache{db: db, m: map[string]*sql.Stmt{}, pending: map[string]bool{}}
+func newStmtCache(db *sql.DB, bg *background) *stmtCache {
+	return &stmtCache{db: db, bg: bg, m: map[string]*sql.Stmt{}, pending: map[string]bool{}}
 }
 
 func (c *stmtCache) lookup(query string) *sql.Stmt {
@@ -76,12 +77,12 @@ func (c *stmtCache) prepareLater(query string) {
 		return
 	}
 	c.pending[query] = true
-	go func() {
+	c.bg.goRun(func() {
 		c.stmt(context.Background(), query)
 		c.mu.Lock()
 		delete(c.pending, query)
 		c.mu.Unlock()
-	}()
+	})
 }
 
 func (c *stmtCache) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {

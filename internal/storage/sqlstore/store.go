@@ -85,8 +85,9 @@ type Store struct {
 	// run under a savepoint on PostgreSQL; see guard.
 	callerTx bool
 
-	stmts  *stmtCache // SQLite's prepared statements; nil on PostgreSQL
-	writer *writeLock // SQLite's writers in this process; nil on PostgreSQL
+	stmts  *stmtCache  // SQLite's prepared statements; nil on PostgreSQL
+	writer *writeLock  // SQLite's writers in this process; nil on PostgreSQL
+	bg     *background // SQLite's background work, waited for by Close
 }
 
 // Open connects to databaseURL, "sqlite:PATH" or "postgres://…" /
@@ -156,9 +157,10 @@ func finishOpen(ctx context.Context, db *sql.DB, d dialect, lock func(context.Co
 	}
 	s := &Store{db: db, q: db, dialect: d}
 	if d == dialectSQLite {
-		s.stmts = newStmtCache(db)
+		s.bg = &background{}
+		s.stmts = newStmtCache(db, s.bg)
 		s.q = s.stmts
-		s.writer = newWriteLock()
+		s.writer = newWriteLock(db, s.bg)
 	}
 	return s, nil
 }
@@ -169,6 +171,7 @@ func (s *Store) Close() error {
 	if s.tx != nil {
 		return errors.New("sqlstore: Close called inside a transaction")
 	}
+	s.bg.close()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("sqlstore: close: %w", err)
 	}

@@ -46,13 +46,26 @@ func TestSQLiteConcurrentWriters(t *testing.T) {
 	if s.writer == nil || len(s.writer.ch) != 0 {
 		t.Errorf("write lock %v: want present and free", s.writer)
 	}
+	// 320 writes: the WAL was checkpointed in the background, SQLite's own
+	// automatic checkpoint being off.
+	deadline := time.Now().Add(5 * time.Second)
+	for s.writer.checkpoints.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := s.writer.checkpoints.Load(); n == 0 {
+		t.Error("no background checkpoint after 320 writes")
+	}
+	var auto int
+	if err := s.db.QueryRowContext(ctx, "PRAGMA wal_autocheckpoint").Scan(&auto); err != nil || auto != 0 {
+		t.Errorf("wal_autocheckpoint = %d, %v; want 0", auto, err)
+	}
 	if s.stmts == nil || s.stmts.lookup(insertAccount) == nil {
 		t.Error("the INSERT of an account was not prepared once for all")
 	}
 }
 
 func TestWriteLock(t *testing.T) {
-	l := newWriteLock()
+	l := newWriteLock(nil, nil)
 	release, err := l.acquire(t.Context())
 	if err != nil {
 		t.Fatal(err)
