@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -179,9 +180,18 @@ func (h *Hasher) verifyArgon2(password, encoded string) (ok, needsRehash bool, e
 	return true, stored.params != h.params, nil
 }
 
+// hashSlots bounds the argon2id computations running at once to the
+// number of CPUs. Each one holds Memory KiB (19 MiB by default) for its
+// whole run, so a burst of logins beyond the CPUs would only add memory
+// and cache misses, not throughput: a login waiting for a slot costs no
+// CPU, and the server's peak memory stays GOMAXPROCS × Memory.
+var hashSlots = make(chan struct{}, runtime.GOMAXPROCS(0))
+
 // deriveKey is argon2id over the NFC form of password.
 func deriveKey(password string, salt []byte, p Params) []byte {
 	pw := []byte(norm.NFC.String(password))
+	hashSlots <- struct{}{}
+	defer func() { <-hashSlots }()
 	return argon2.IDKey(pw, salt, p.Time, p.Memory, p.Threads, p.KeyLen)
 }
 

@@ -3,8 +3,11 @@ package password
 import (
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"regexp"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 
 	"golang.org/x/crypto/bcrypt"
@@ -338,5 +341,39 @@ func BenchmarkVerify(b *testing.B) {
 		if ok, _, _ := h.Verify("correct horse battery staple", enc); !ok {
 			b.Fatal("Verify failed")
 		}
+	}
+}
+
+// TestHashSlots: hashes beyond the CPU count wait for a slot rather than
+// run at once (each holds argon2's memory), and all of them finish.
+func TestHashSlots(t *testing.T) {
+	if cap(hashSlots) != runtime.GOMAXPROCS(0) {
+		t.Fatalf("%d hash slots, want GOMAXPROCS %d", cap(hashSlots), runtime.GOMAXPROCS(0))
+	}
+	h := NewHasher(Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16})
+	var wg sync.WaitGroup
+	errs := make(chan error, 4*cap(hashSlots))
+	for range 4 * cap(hashSlots) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			enc, err := h.Hash("kesämökki järven rannalla")
+			if err == nil {
+				if ok, _, verr := h.Verify("kesämökki järven rannalla", enc); !ok || verr != nil {
+					err = fmt.Errorf("verify: %v %v", ok, verr)
+				}
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(hashSlots) != 0 {
+		t.Errorf("%d slots still taken", len(hashSlots))
 	}
 }
