@@ -43,7 +43,9 @@ func (p *Provider) userinfo(ctx context.Context, token string) (*userClaims, err
 	if !secret.Plausible(token) {
 		return nil, invalid
 	}
-	at, err := p.store.GetAccessToken(ctx, secret.Hash(token))
+	// One read for the token and its account: this is the hot path of a
+	// resource server.
+	at, acct, err := p.store.GetAccessTokenWithAccount(ctx, secret.Hash(token))
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, invalid
 	}
@@ -56,12 +58,8 @@ func (p *Provider) userinfo(ctx context.Context, token string) (*userClaims, err
 	if !slices.Contains(at.Scopes, oidc.ScopeOpenID) {
 		return nil, op.NewStatusError(oidcError("insufficient_scope", "the access token lacks the openid scope"), http.StatusForbidden)
 	}
-	acct, err := p.activeAccount(ctx, at.AccountID)
-	if err != nil {
-		if errors.Is(err, errDisabled) || errors.Is(err, storage.ErrNotFound) {
-			return nil, invalid
-		}
-		return nil, serverError(err)
+	if acct.ID == "" || checkActive(acct) != nil { // the account is gone or disabled
+		return nil, invalid
 	}
 	claims := claimsFor(acct, at.Scopes)
 	return &claims, nil
@@ -109,7 +107,7 @@ func (p *Provider) introspect(ctx context.Context, caller *client, token, hint s
 	for _, kind := range lookups {
 		switch kind {
 		case "access_token":
-			at, err := p.store.GetAccessToken(ctx, hash)
+			at, acct, err := p.store.GetAccessTokenWithAccount(ctx, hash)
 			if errors.Is(err, storage.ErrNotFound) {
 				continue
 			}
@@ -118,7 +116,7 @@ func (p *Provider) introspect(ctx context.Context, caller *client, token, hint s
 			}
 			if !at.RevokedAt.IsZero() || !at.ExpiresAt.After(now) ||
 				(at.ClientID != caller.rec.ID && !slices.Contains(at.Audience, caller.rec.ID)) ||
-				!p.accountActive(ctx, at.AccountID) {
+				!tokenAccountActive(at, acct) {
 				return inactive, nil
 			}
 			return &introspection{
@@ -154,6 +152,16 @@ func (p *Provider) accountActive(ctx context.Context, accountID string) bool {
 	}
 	_, err := p.activeAccount(ctx, accountID)
 	return err == nil
+}
+
+// tokenAccountActive is accountActive for an access token read with its
+// account (GetAccessTokenWithAccount): acct has no ID when the account is
+// gone.
+func tokenAccountActive(at storage.AccessToken, acct storage.Account) bool {
+	if at.AccountID == "" {
+		return true
+	}
+	return acct.ID != "" && checkActive(acct) == nil
 }
 
 func isJWT(token string) bool { return strings.Count(token, ".") == 2 && len(token) < 8192 }

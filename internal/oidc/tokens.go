@@ -432,10 +432,16 @@ func activeAccountIn(ctx context.Context, st storage.Storage, id string) (storag
 	if err != nil {
 		return a, fmt.Errorf("load account: %w", err)
 	}
+	return a, checkActive(a)
+}
+
+// checkActive is activeAccount's check of an account already read:
+// errDisabled if it may no longer get tokens.
+func checkActive(a storage.Account) error {
 	if a.Disabled {
-		return a, errDisabled
+		return errDisabled
 	}
-	return a, nil
+	return nil
 }
 
 func accountError(err error) error {

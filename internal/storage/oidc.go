@@ -159,6 +159,10 @@ type OIDCStorage interface {
 
 	CreateAccessToken(ctx context.Context, t AccessToken) error
 	GetAccessToken(ctx context.Context, id string) (AccessToken, error)
+	// GetAccessTokenWithAccount is GetAccessToken that also returns the
+	// token's account, in one read: an empty Account (no ID) when the
+	// token has none (client_credentials) or the account is gone.
+	GetAccessTokenWithAccount(ctx context.Context, id string) (AccessToken, Account, error)
 	RevokeAccessToken(ctx context.Context, id string, at time.Time) error
 
 	PutConsent(ctx context.Context, c Consent) error

@@ -20,6 +20,25 @@ const (
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
 	selectAccessToken = `SELECT ` + accessTokenColumns + ` FROM access_tokens
 	WHERE id = $1`
+	// The token and its account in one read, for userinfo and
+	// introspection. The account's columns are those of accountColumns,
+	// NULL (so '' or 0) when the token has no account: a client's own
+	// token, or one whose account row is gone.
+	selectAccessTokenWithAccount = `SELECT t.id, t.chain_id, t.client_id,
+	COALESCE(t.account_id, ''), t.scopes, t.audience, t.created_at,
+	t.expires_at, t.revoked_at,
+	COALESCE(a.id, ''), COALESCE(a.email, ''), COALESCE(a.given_name, ''),
+	COALESCE(a.family_name, ''), COALESCE(a.phone_number, ''),
+	COALESCE(a.street_address, ''), COALESCE(a.postal_code, ''),
+	COALESCE(a.locality, ''), COALESCE(a.locale, ''),
+	COALESCE(a.password_hash, ''), COALESCE(a.password_changed_at, 0),
+	COALESCE(a.activated_at, 0), COALESCE(a.disabled, 0),
+	COALESCE(a.failed_logins, 0), COALESCE(a.locked_until, 0),
+	COALESCE(a.terms_version, ''), COALESCE(a.terms_accepted_at, 0),
+	COALESCE(a.pending_email, ''), COALESCE(a.created_at, 0),
+	COALESCE(a.updated_at, 0)
+	FROM access_tokens t LEFT JOIN accounts a ON a.id = t.account_id
+	WHERE t.id = $1`
 	// One statement that finds the token whether or not it is revoked
 	// already (so that 0 rows means there is none) and keeps the time of
 	// the first revocation.
@@ -29,25 +48,37 @@ const (
 )
 
 func scanAccessToken(r scanner) (storage.AccessToken, error) {
-	var (
-		t                         storage.AccessToken
-		scopes, audience          string
-		created, expires, revoked int64
-	)
-	err := r.Scan(&t.ID, &t.ChainID, &t.ClientID, &t.AccountID,
-		&scopes, &audience, &created, &expires, &revoked)
-	if err != nil {
+	var ts accessTokenScan
+	if err := r.Scan(ts.dest()...); err != nil {
 		return storage.AccessToken{}, classify(err)
 	}
+	return ts.token()
+}
+
+// accessTokenScan holds the destinations of one row's accessTokenColumns.
+type accessTokenScan struct {
+	t                         storage.AccessToken
+	scopes, audience          string
+	created, expires, revoked int64
+}
+
+func (ts *accessTokenScan) dest() []any {
+	t := &ts.t
+	return []any{&t.ID, &t.ChainID, &t.ClientID, &t.AccountID,
+		&ts.scopes, &ts.audience, &ts.created, &ts.expires, &ts.revoked}
+}
+
+func (ts *accessTokenScan) token() (storage.AccessToken, error) {
+	t := ts.t
 	var d listDecoder
-	t.Scopes = d.list(scopes)
-	t.Audience = d.list(audience)
+	t.Scopes = d.list(ts.scopes)
+	t.Audience = d.list(ts.audience)
 	if d.err != nil {
 		return storage.AccessToken{}, d.err
 	}
-	t.CreatedAt = goTime(created)
-	t.ExpiresAt = goTime(expires)
-	t.RevokedAt = goTime(revoked)
+	t.CreatedAt = goTime(ts.created)
+	t.ExpiresAt = goTime(ts.expires)
+	t.RevokedAt = goTime(ts.revoked)
 	return t, nil
 }
 
@@ -72,6 +103,29 @@ func (s *Store) GetAccessToken(ctx context.Context, id string) (storage.AccessTo
 		return storage.AccessToken{}, fmt.Errorf("sqlstore: get access token: %w", err)
 	}
 	return t, nil
+}
+
+// GetAccessTokenWithAccount returns the access token with the given ID,
+// whatever its state, and its account in the same read. The account is
+// empty (no ID) when the token has none (client_credentials) or the
+// account no longer exists.
+func (s *Store) GetAccessTokenWithAccount(ctx context.Context, id string) (storage.AccessToken, storage.Account, error) {
+	var (
+		ts accessTokenScan
+		as accountScan
+	)
+	err := s.q.QueryRowContext(ctx, selectAccessTokenWithAccount, id).Scan(append(ts.dest(), as.dest()...)...)
+	if err != nil {
+		return storage.AccessToken{}, storage.Account{}, fmt.Errorf("sqlstore: get access token: %w", classify(err))
+	}
+	t, err := ts.token()
+	if err != nil {
+		return storage.AccessToken{}, storage.Account{}, fmt.Errorf("sqlstore: get access token: %w", err)
+	}
+	if as.a.ID == "" {
+		return t, storage.Account{}, nil
+	}
+	return t, as.account(), nil
 }
 
 // RevokeAccessToken sets the token's RevokedAt to at, unless it is revoked

@@ -56,29 +56,42 @@ func accountArgs(a storage.Account) []any {
 }
 
 func scanAccount(r scanner) (storage.Account, error) {
-	var (
-		a                                      storage.Account
-		pwChanged, activated, disabled, locked int64
-		termsAccepted, created, updated        int64
-	)
-	err := r.Scan(
-		&a.ID, &a.Email, &a.GivenName, &a.FamilyName, &a.PhoneNumber,
-		&a.StreetAddress, &a.PostalCode, &a.Locality, &a.Locale,
-		&a.PasswordHash, &pwChanged, &activated, &disabled,
-		&a.FailedLogins, &locked, &a.TermsVersion, &termsAccepted,
-		&a.PendingEmail, &created, &updated,
-	)
-	if err != nil {
+	var as accountScan
+	if err := r.Scan(as.dest()...); err != nil {
 		return storage.Account{}, classify(err)
 	}
-	a.PasswordChangedAt = goTime(pwChanged)
-	a.ActivatedAt = goTime(activated)
-	a.Disabled = disabled != 0
-	a.LockedUntil = goTime(locked)
-	a.TermsAcceptedAt = goTime(termsAccepted)
-	a.CreatedAt = goTime(created)
-	a.UpdatedAt = goTime(updated)
-	return a, nil
+	return as.account(), nil
+}
+
+// accountScan holds the destinations of one row's accountColumns, so that
+// a query joining accounts to another table can scan both at once.
+type accountScan struct {
+	a                                      storage.Account
+	pwChanged, activated, disabled, locked int64
+	termsAccepted, created, updated        int64
+}
+
+func (as *accountScan) dest() []any {
+	a := &as.a
+	return []any{
+		&a.ID, &a.Email, &a.GivenName, &a.FamilyName, &a.PhoneNumber,
+		&a.StreetAddress, &a.PostalCode, &a.Locality, &a.Locale,
+		&a.PasswordHash, &as.pwChanged, &as.activated, &as.disabled,
+		&a.FailedLogins, &as.locked, &a.TermsVersion, &as.termsAccepted,
+		&a.PendingEmail, &as.created, &as.updated,
+	}
+}
+
+func (as *accountScan) account() storage.Account {
+	a := as.a
+	a.PasswordChangedAt = goTime(as.pwChanged)
+	a.ActivatedAt = goTime(as.activated)
+	a.Disabled = as.disabled != 0
+	a.LockedUntil = goTime(as.locked)
+	a.TermsAcceptedAt = goTime(as.termsAccepted)
+	a.CreatedAt = goTime(as.created)
+	a.UpdatedAt = goTime(as.updated)
+	return a
 }
 
 // roundTripAccount returns a as GetAccount would return it once stored.

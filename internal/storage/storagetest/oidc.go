@@ -27,6 +27,7 @@ var oidcTests = []conformanceTest{
 	{"OIDC/RefreshToken/RevokeChain", testRevokeRefreshChain},
 	{"OIDC/RefreshToken/RevokeSessionTokens", testRevokeSessionTokens},
 	{"OIDC/AccessToken/CreateGetRevoke", testAccessToken},
+	{"OIDC/AccessToken/WithAccount", testAccessTokenWithAccount},
 	{"OIDC/Consent/PutGet", testConsent},
 	{"OIDC/SessionClient/AddList", testSessionClients},
 	{"OIDC/SessionClient/Delete", testDeleteSessionClients},
@@ -786,6 +787,44 @@ func testAccessToken(t *testing.T, s storage.Storage) {
 	got, err = s.GetAccessToken(ctx, "at2")
 	must(t, "GetAccessToken", err)
 	checkRecord(t, "the other token", got, service)
+}
+
+// testAccessTokenWithAccount: the token and its account in one read, the
+// account empty for a client's own token, both as they are now.
+func testAccessTokenWithAccount(t *testing.T, s storage.Storage) {
+	ctx := t.Context()
+	acct := createAccount(t, s, "acc1", "alice@example.com")
+	createAccount(t, s, "acc2", "bob@example.com")
+	createClient(t, s, "app1")
+	user := createAccessToken(t, s, "at1", "chain1", "app1", "acc1")
+	service := createAccessToken(t, s, "at2", "", "app1", "") // client_credentials
+
+	got, gotAcct, err := s.GetAccessTokenWithAccount(ctx, "at1")
+	must(t, "GetAccessTokenWithAccount", err)
+	checkRecord(t, "the user's token", got, user)
+	checkRecord(t, "the user's account", gotAcct, acct)
+
+	got, gotAcct, err = s.GetAccessTokenWithAccount(ctx, "at2")
+	must(t, "GetAccessTokenWithAccount", err)
+	checkRecord(t, "the client's token", got, service)
+	checkRecord(t, "the client's token's account", gotAcct, storage.Account{})
+
+	_, _, err = s.GetAccessTokenWithAccount(ctx, "missing")
+	checkErrorIs(t, "GetAccessTokenWithAccount of a missing token", err, storage.ErrNotFound)
+
+	// Both halves are read as they are now, whatever the token's state.
+	must(t, "RevokeAccessToken", s.RevokeAccessToken(ctx, "at1", at(time.Minute)))
+	user.RevokedAt = at(time.Minute)
+	acct, err = s.UpdateAccount(ctx, "acc1", func(a storage.Account) (storage.Account, error) {
+		a.Disabled = !a.Disabled
+		a.GivenName = "Aino"
+		return a, nil
+	})
+	must(t, "UpdateAccount", err)
+	got, gotAcct, err = s.GetAccessTokenWithAccount(ctx, "at1")
+	must(t, "GetAccessTokenWithAccount", err)
+	checkRecord(t, "the revoked token", got, user)
+	checkRecord(t, "the updated account", gotAcct, acct)
 }
 
 // --- Consents ---
