@@ -1000,11 +1000,25 @@ func testMailClaimConcurrent(t *testing.T, s storage.Storage) {
 		_, err := s.EnqueueMail(ctx, sampleMail(fmt.Sprintf("user%d@example.com", i)))
 		must(t, "EnqueueMail", err)
 	}
+	claimConcurrently(t, "message", messages, claimers, func() ([]int64, error) {
+		got, err := s.ClaimMail(ctx, t0, time.Minute, 3)
+		ids := make([]int64, len(got))
+		for i, m := range got {
+			ids[i] = m.ID
+		}
+		return ids, err
+	})
+}
+
+// claimConcurrently runs claimers that each claim until nothing is left,
+// and checks that every one of want items was claimed exactly once.
+func claimConcurrently(t *testing.T, what string, want, claimers int, claim func() ([]int64, error)) {
+	t.Helper()
 	claimed := make([][]int64, claimers)
 	errs := make([]error, claimers)
 	runConcurrently(claimers, func(i int) {
 		for {
-			got, err := s.ClaimMail(ctx, t0, time.Minute, 3)
+			got, err := claim()
 			if err != nil {
 				errs[i] = err
 				return
@@ -1012,25 +1026,23 @@ func testMailClaimConcurrent(t *testing.T, s storage.Storage) {
 			if len(got) == 0 {
 				return
 			}
-			for _, m := range got {
-				claimed[i] = append(claimed[i], m.ID)
-			}
+			claimed[i] = append(claimed[i], got...)
 		}
 	})
 	for i, err := range errs {
-		must(t, fmt.Sprintf("ClaimMail by claimer %d", i), err)
+		must(t, fmt.Sprintf("claim by claimer %d", i), err)
 	}
 	seen := map[int64]int{}
 	for i, ids := range claimed {
 		for _, id := range ids {
 			if prev, dup := seen[id]; dup {
-				t.Errorf("message %d claimed by claimers %d and %d", id, prev, i)
+				t.Errorf("%s %d claimed by claimers %d and %d", what, id, prev, i)
 			}
 			seen[id] = i
 		}
 	}
-	if len(seen) != messages {
-		t.Errorf("%d messages claimed, want %d", len(seen), messages)
+	if len(seen) != want {
+		t.Errorf("%d %ss claimed, want %d", len(seen), what, want)
 	}
 }
 
