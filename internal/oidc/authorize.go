@@ -63,32 +63,43 @@ func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	p.protocol().ServeHTTP(w, r)
 }
 
-// serveContinue is where the authorize endpoint sends the browser, and
-// where portti's login form returns to after a sign-in.
-func (p *Provider) serveContinue(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	a, err := p.authRequest(ctx, r.URL.Query().Get("id"))
+// pendingRequest loads a sign-in in progress and its client for the
+// continue, chooser and consent steps, answering the browser itself (and
+// returning false) when the request is gone, finished or its client removed.
+func (p *Provider) pendingRequest(w http.ResponseWriter, r *http.Request, id string) (*authRequest, *client, bool) {
+	a, err := p.authRequest(r.Context(), id)
 	switch {
 	case errors.Is(err, errRequestGone):
 		p.fail(w, r, problemExpired)
-		return
+		return nil, nil, false
 	case err != nil:
 		p.failInternal(w, r, err)
-		return
+		return nil, nil, false
 	}
 	if a.rec.CodeHash != "" {
 		// Finished already (the back button): the code went to the
 		// application once and is not issued again.
 		p.fail(w, r, problemExpired)
-		return
+		return nil, nil, false
 	}
-	c, err := p.clients.get(ctx, a.rec.ClientID)
+	c, err := p.clients.get(r.Context(), a.rec.ClientID)
 	switch {
 	case errors.Is(err, errUnknownClient):
 		p.fail(w, r, problemUnknownClient) // removed during the sign-in
-		return
+		return nil, nil, false
 	case err != nil:
 		p.failInternal(w, r, err)
+		return nil, nil, false
+	}
+	return a, c, true
+}
+
+// serveContinue is where the authorize endpoint sends the browser, and
+// where portti's login form returns to after a sign-in.
+func (p *Provider) serveContinue(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	a, c, ok := p.pendingRequest(w, r, r.URL.Query().Get("id"))
+	if !ok {
 		return
 	}
 	if r.URL.Query().Get("another") != "" {

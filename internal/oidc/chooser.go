@@ -158,26 +158,8 @@ func (p *Provider) serveChoice(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	f := r.PostForm
-	a, err := p.authRequest(ctx, f.Get("id"))
-	switch {
-	case errors.Is(err, errRequestGone):
-		p.fail(w, r, problemExpired)
-		return
-	case err != nil:
-		p.failInternal(w, r, err)
-		return
-	}
-	if a.rec.CodeHash != "" {
-		p.fail(w, r, problemExpired)
-		return
-	}
-	c, err := p.clients.get(ctx, a.rec.ClientID)
-	switch {
-	case errors.Is(err, errUnknownClient):
-		p.fail(w, r, problemUnknownClient)
-		return
-	case err != nil:
-		p.failInternal(w, r, err)
+	a, c, ok := p.pendingRequest(w, r, f.Get("id"))
+	if !ok {
 		return
 	}
 	if !p.reachable(r, c) {
