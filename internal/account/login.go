@@ -123,26 +123,35 @@ func (s *Service) Login(ctx context.Context, email, pw string, m Meta) (storage.
 		return a, &PasswordExpiredError{ChangeToken: code}
 	}
 
-	a, err = s.cfg.Store.UpdateAccount(ctx, a.ID, func(a storage.Account) (storage.Account, error) {
-		if !known {
-			// Only a login where the account's lock applies resets it: the
-			// owner signing in from their own browser says nothing about
-			// the stranger guessing elsewhere, whose lock must stay.
-			a.FailedLogins, a.LockedUntil = 0, time.Time{}
-		}
-		if rehash {
-			// The hash was made with older parameters; upgrade it now that
-			// we hold the password.
-			if h, err := s.cfg.Hasher.Hash(pw); err == nil {
-				a.PasswordHash = h
-			}
-		}
-		return a, nil
-	})
-	if err != nil {
-		return a, fmt.Errorf("login: %w", err)
-	}
+	// Only a login where the account's lock applies resets it: the owner
+	// signing in from their own browser says nothing about the stranger
+	// guessing elsewhere, whose lock must stay.
+	resetLock := !known && (a.FailedLogins != 0 || !a.LockedUntil.IsZero())
+	newHash := ""
 	if rehash {
+		// The hash was made with older parameters; upgrade it now that we
+		// hold the password. Hashed before the update: the update's
+		// transaction holds SQLite's only write lock.
+		if h, err := s.cfg.Hasher.Hash(pw); err == nil {
+			newHash = h
+		}
+	}
+	// Most logins change nothing on the account: no write then.
+	if resetLock || newHash != "" {
+		a, err = s.cfg.Store.UpdateAccount(ctx, a.ID, func(a storage.Account) (storage.Account, error) {
+			if resetLock {
+				a.FailedLogins, a.LockedUntil = 0, time.Time{}
+			}
+			if newHash != "" {
+				a.PasswordHash = newHash
+			}
+			return a, nil
+		})
+		if err != nil {
+			return a, fmt.Errorf("login: %w", err)
+		}
+	}
+	if newHash != "" {
 		s.event(ctx, nil, m, storage.Event{Kind: audit.PasswordRehashed, AccountID: a.ID, Email: a.Email})
 	}
 	if m.DeviceID != "" {
