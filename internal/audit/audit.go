@@ -65,8 +65,11 @@ func (r *Recorder) Record(ctx context.Context, st storage.Storage, e storage.Eve
 	if st == nil {
 		st = r.store
 	}
+	// Warnings are what an operator may need to look at; a reason alone
+	// ("3 sessions ended") is detail, not trouble.
 	level := slog.LevelInfo
-	if e.Reason != "" {
+	switch e.Kind {
+	case LoginFailure, LoginThrottled, Locked:
 		level = slog.LevelWarn
 	}
 	r.logger.LogAttrs(ctx, level, "audit",

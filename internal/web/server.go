@@ -126,7 +126,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	// A read that finds nothing still proves the database answers.
-	if _, err := s.cfg.Store.GetAccount(ctx, "healthz"); err != nil && err != storage.ErrNotFound && !isNotFound(err) {
+	if _, err := s.cfg.Store.GetAccount(ctx, "healthz"); err != nil && !isNotFound(err) {
 		s.cfg.Logger.ErrorContext(ctx, "health check failed", "error", err)
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte(`{"status":"unavailable"}` + "\n"))
