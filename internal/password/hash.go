@@ -11,9 +11,10 @@ import (
 	"strings"
 	"sync"
 
-	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/portti/portti/internal/argon2"
 )
 
 // Errors returned by [Hasher.Verify], wrapped with details; test with
@@ -181,18 +182,35 @@ func (h *Hasher) verifyArgon2(password, encoded string) (ok, needsRehash bool, e
 }
 
 // hashSlots bounds the argon2id computations running at once to the
-// number of CPUs. Each one holds Memory KiB (19 MiB by default) for its
-// whole run, so a burst of logins beyond the CPUs would only add memory
-// and cache misses, not throughput: a login waiting for a slot costs no
-// CPU, and the server's peak memory stays GOMAXPROCS × Memory.
-var hashSlots = make(chan struct{}, runtime.GOMAXPROCS(0))
+// number of CPUs, and each slot keeps its working memory between them.
+// A computation holds Memory KiB (19 MiB by default) for its whole run,
+// so a burst of logins beyond the CPUs would only add memory and cache
+// misses, not throughput: a login waiting for a slot costs no CPU. Reusing
+// the memory spares the runtime zeroing it and the kernel faulting it in
+// for every hash (a tenth of a login's CPU with x/crypto's argon2), and
+// keeps the server's memory flat at GOMAXPROCS × Memory once warm.
+var hashSlots = func() chan *argon2.Buffer {
+	slots := make(chan *argon2.Buffer, runtime.GOMAXPROCS(0))
+	for range cap(slots) {
+		slots <- new(argon2.Buffer) // grown on first use
+	}
+	return slots
+}()
+
+// maxKeptMemory is the largest working memory (KiB) a slot keeps. A stored
+// hash with more (imported from elsewhere) gets a buffer of its own that
+// is dropped afterwards, so one such account does not pin its memory.
+const maxKeptMemory = 64 * 1024
 
 // deriveKey is argon2id over the NFC form of password.
 func deriveKey(password string, salt []byte, p Params) []byte {
 	pw := []byte(norm.NFC.String(password))
-	hashSlots <- struct{}{}
-	defer func() { <-hashSlots }()
-	return argon2.IDKey(pw, salt, p.Time, p.Memory, p.Threads, p.KeyLen)
+	buf := <-hashSlots
+	defer func() { hashSlots <- buf }()
+	if p.Memory > maxKeptMemory {
+		return argon2.IDKey(pw, salt, p.Time, p.Memory, p.Threads, p.KeyLen)
+	}
+	return buf.IDKey(pw, salt, p.Time, p.Memory, p.Threads, p.KeyLen)
 }
 
 // verifyBcrypt checks a bcrypt hash. Its shape is checked here rather than

@@ -373,7 +373,39 @@ func TestHashSlots(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if len(hashSlots) != 0 {
-		t.Errorf("%d slots still taken", len(hashSlots))
+	if taken := cap(hashSlots) - len(hashSlots); taken != 0 {
+		t.Errorf("%d slots still taken", taken)
+	}
+}
+
+// TestHashSlotsKeepBoundedMemory: the slots keep the working memory of
+// ordinary hashes, but not of a stored hash with more memory than
+// maxKeptMemory, which still verifies.
+func TestHashSlotsKeepBoundedMemory(t *testing.T) {
+	big := Params{Memory: maxKeptMemory + 8, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}
+	enc, err := NewHasher(big).Hash("iso muisti")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := NewHasher(Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16})
+	if _, err := h.Hash("pieni muisti"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, rehash, err := h.Verify("iso muisti", enc); !ok || !rehash || err != nil {
+		t.Fatalf("Verify = %v, %v, %v; want true, true (other parameters), nil", ok, rehash, err)
+	}
+	kept := 0
+	for range cap(hashSlots) {
+		buf := <-hashSlots
+		defer func() { hashSlots <- buf }()
+		if buf.Size() > maxKeptMemory {
+			t.Errorf("a slot keeps %d KiB, more than %d", buf.Size(), maxKeptMemory)
+		}
+		if buf.Size() > 0 {
+			kept++
+		}
+	}
+	if kept == 0 {
+		t.Error("no slot kept the memory of an ordinary hash")
 	}
 }
