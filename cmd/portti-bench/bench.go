@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -376,9 +377,11 @@ func (b *bench) measure(ctx context.Context, sc scenario) (row, error) {
 	if err != nil {
 		return row{}, err
 	}
+	stopSelfProfile := b.profileSelf(sc.key)
 	gen0 := selfCPU()
 	busy0, idle0, machineErr := machineCPU()
 	r.stats = load(ctx, sc.conc, b.opt.duration, sc.op)
+	stopSelfProfile()
 	r.genCPU = selfCPU() - gen0
 	busy1, idle1, err := machineCPU()
 	cpu1, err := b.srv.cpu()
@@ -429,6 +432,29 @@ func (b *bench) fetchProfile(ctx context.Context, key string) {
 	defer f.Close()
 	if _, err := io.Copy(f, resp.Body); err != nil {
 		b.logf("    profile: %v", err)
+	}
+}
+
+// profileSelf starts a CPU profile of the load generator (this process)
+// with --profile, saved as <key>-loadgen.pprof when the returned function
+// is called: its CPU counts too when it shares the machine.
+func (b *bench) profileSelf(key string) (stop func()) {
+	if b.opt.profileDir == "" {
+		return func() {}
+	}
+	f, err := os.Create(filepath.Join(b.opt.profileDir, key+"-loadgen.pprof"))
+	if err != nil {
+		b.logf("    load generator profile: %v", err)
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.logf("    load generator profile: %v", err)
+		f.Close()
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
 	}
 }
 

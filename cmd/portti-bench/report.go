@@ -171,7 +171,7 @@ func (res *results) print(w io.Writer, markdown bool) {
 	fmt.Fprintln(w, "load gen. CPU/op: the same for this process, which shares the machine; others / idle CPU s: CPU time of every other process on the")
 	fmt.Fprintln(w, "machine and idle time during the scenario (/proc/stat; other work skews every figure); peak RSS: the server's VmHWM, reset at each scenario's start.")
 	if res.profileDir != "" {
-		fmt.Fprintf(w, "CPU profiles: %s/<scenario>.pprof\n", res.profileDir)
+		fmt.Fprintf(w, "CPU profiles: %s/<scenario>.pprof (server), %[1]s/<scenario>-loadgen.pprof (load generator)\n", res.profileDir)
 	}
 }
 

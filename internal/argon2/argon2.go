@@ -10,8 +10,8 @@
 // (19 MiB with OWASP's parameters) on every call, and the runtime zeroes
 // that memory and the kernel faults it in page by page each time: about a
 // tenth of a password check's CPU time, and a heap that swings by tens of
-// megabytes under a burst of logins. Here a [Buffer] is allocated once and
-// reused, which the algorithm allows: the first pass writes every block
+// megabytes under a burst of logins. Here a [Buffer] is allocated once
+// (outside the Go heap, see allocBlocks) and reused, which the algorithm allows: the first pass writes every block
 // before any block is read, so what a buffer held before never shows.
 // That is also why this copy overwrites blocks in the first pass, where
 // x/crypto XORs them into zeroed memory (the same result on zeroed memory).
@@ -21,6 +21,7 @@ package argon2
 
 import (
 	"encoding/binary"
+	"runtime"
 	"sync"
 
 	"golang.org/x/crypto/blake2b"
@@ -39,10 +40,13 @@ const (
 type block [blockLength]uint64
 
 // Buffer is the working memory of one key derivation at a time. The zero
-// value is ready to use; it grows to the largest memory asked of it. A
-// Buffer is not safe for concurrent use.
+// value is ready to use; it grows to the largest memory asked of it, and
+// its memory is returned to the system when the Buffer is garbage
+// collected. A Buffer is not safe for concurrent use.
 type Buffer struct {
-	blocks []block
+	blocks  []block
+	free    func()
+	cleanup runtime.Cleanup
 }
 
 // Size is the memory the buffer holds, in KiB.
@@ -53,31 +57,50 @@ func (b *Buffer) Size() uint32 { return uint32(len(b.blocks)) }
 // [golang.org/x/crypto/argon2.IDKey] returns for the same arguments, and
 // panics as it does when time or threads is zero.
 func (b *Buffer) IDKey(password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte {
+	checkCosts(time, threads)
+	if n := blockCount(memory, threads); uint32(len(b.blocks)) < n {
+		if b.free != nil {
+			b.cleanup.Stop()
+			b.free()
+		}
+		b.blocks, b.free = allocBlocks(n)
+		b.cleanup = runtime.AddCleanup(b, func(free func()) { free() }, b.free)
+	}
+	return deriveKey(b.blocks, password, salt, time, memory, threads, keyLen)
+}
+
+// IDKey is [Buffer.IDKey] with memory from the Go heap, for one-off use.
+func IDKey(password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte {
+	checkCosts(time, threads)
+	return deriveKey(make([]block, blockCount(memory, threads)), password, salt, time, memory, threads, keyLen)
+}
+
+func checkCosts(time uint32, threads uint8) {
 	if time < 1 {
 		panic("argon2: number of rounds too small")
 	}
 	if threads < 1 {
 		panic("argon2: parallelism degree too low")
 	}
-	h0 := initHash(password, salt, time, memory, uint32(threads), keyLen)
-
-	memory = memory / (syncPoints * uint32(threads)) * (syncPoints * uint32(threads))
-	if memory < 2*syncPoints*uint32(threads) {
-		memory = 2 * syncPoints * uint32(threads)
-	}
-	if uint32(len(b.blocks)) < memory {
-		b.blocks = make([]block, memory)
-	}
-	B := b.blocks[:memory]
-	initBlocks(B, &h0, memory, uint32(threads))
-	processBlocks(B, time, memory, uint32(threads))
-	return extractKey(B, memory, uint32(threads), keyLen)
 }
 
-// IDKey is [Buffer.IDKey] with a buffer of its own, for one-off use.
-func IDKey(password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte {
-	var b Buffer
-	return b.IDKey(password, salt, time, memory, threads, keyLen)
+// blockCount is the number of 1 KiB blocks used for memory KiB: a multiple
+// of 4 (sync points) × threads, at least two per segment.
+func blockCount(memory uint32, threads uint8) uint32 {
+	n := memory / (syncPoints * uint32(threads)) * (syncPoints * uint32(threads))
+	return max(n, 2*syncPoints*uint32(threads))
+}
+
+// deriveKey runs Argon2id in the first blockCount(memory, threads) of B,
+// whatever they hold.
+func deriveKey(B []block, password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte {
+	// H0 takes the memory asked for; the blocks are what it rounds to.
+	h0 := initHash(password, salt, time, memory, uint32(threads), keyLen)
+	n := blockCount(memory, threads)
+	B = B[:n]
+	initBlocks(B, &h0, n, uint32(threads))
+	processBlocks(B, time, n, uint32(threads))
+	return extractKey(B, n, uint32(threads), keyLen)
 }
 
 func initHash(password, salt []byte, time, memory, threads, keyLen uint32) [blake2b.Size + 8]byte {
