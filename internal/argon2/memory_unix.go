@@ -25,4 +25,3 @@ func allocBlocks(n uint32) (blocks []block, free func()) {
 	return unsafe.Slice((*block)(unsafe.Pointer(unsafe.SliceData(mem))), n),
 		func() { _ = syscall.Munmap(mem) }
 }
-
