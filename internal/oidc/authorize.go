@@ -22,8 +22,7 @@ import (
 //	302  /login?return=/oauth2/authorize/continue%3Fid%3DID&email=…
 //	                                             portti's login form, when nobody suitable is signed in
 //	POST /login → 303 back to /oauth2/authorize/continue?id=ID
-//	302  /oauth2/authorize/callback?id=ID        serveCallback: issues the code (zitadel)
-//	302  https://app.example.org/cb?code=…&state=…
+//	302  https://app.example.org/cb?code=…&state=…   authenticate issues the code (zitadel's AuthResponse)
 //
 // The web package knows nothing of this: its login form only follows the
 // "return" path it is given.
@@ -183,7 +182,8 @@ func (p *Provider) authenticate(w http.ResponseWriter, r *http.Request, a *authR
 		}
 	}
 
-	if err := p.authenticated(ctx, a, se); err != nil {
+	done, err := p.authenticated(ctx, a, se)
+	if err != nil {
 		if errors.Is(err, errCodeIssued) {
 			p.fail(w, r, problemExpired)
 			return
@@ -191,7 +191,12 @@ func (p *Provider) authenticate(w http.ResponseWriter, r *http.Request, a *authR
 		p.failInternal(w, r, err)
 		return
 	}
-	http.Redirect(w, r, p.server.AuthCallbackURL()(ctx, a.rec.ID), http.StatusFound)
+	// The code goes to the application in this response, to the browser
+	// that holds the session: no request ID travels through another
+	// redirect where a leaked link could redeem it (zitadel's own flow
+	// has a separate callback step for that), and the sign-in is one
+	// round trip shorter.
+	op.AuthResponse(done, p.op, w, r)
 }
 
 // sessionChoice is what chooseSession found.
@@ -368,34 +373,4 @@ func (p *Provider) errorToClient(w http.ResponseWriter, r *http.Request, a *auth
 		p.log.WarnContext(r.Context(), "oidc: delete auth request", "error", err)
 	}
 	op.AuthRequestError(w, r, a, e, p.op)
-}
-
-// serveCallback issues the code. Only the browser that signed in for the
-// request gets it: a request ID that leaked (a shared link, a log) is
-// worth nothing elsewhere.
-func (p *Provider) serveCallback(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	a, err := p.authRequest(ctx, r.URL.Query().Get("id"))
-	switch {
-	case errors.Is(err, errRequestGone):
-		p.fail(w, r, problemExpired)
-		return
-	case err != nil:
-		p.failInternal(w, r, err)
-		return
-	}
-	if !a.Done() {
-		p.fail(w, r, problemExpired)
-		return
-	}
-	all, err := p.cfg.Sessions.Sessions(ctx, r)
-	if err != nil {
-		p.failInternal(w, r, err)
-		return
-	}
-	if !slices.ContainsFunc(all, func(s storage.Session) bool { return s.ID == a.rec.SessionID }) {
-		p.fail(w, r, problemOtherBrowser)
-		return
-	}
-	op.AuthorizeCallback(w, r, p.op)
 }

@@ -200,9 +200,9 @@ var errCodeIssued = errors.New("a code was already issued for this authorization
 
 // authenticated records that the person of browser session se signed in
 // for the request, and that the session now uses the client (for
-// back-channel logout).
-func (p *Provider) authenticated(ctx context.Context, a *authRequest, se storage.Session) error {
-	_, err := p.store.UpdateAuthRequest(ctx, a.rec.ID, func(r storage.AuthRequest) (storage.AuthRequest, error) {
+// back-channel logout). It returns the request as updated.
+func (p *Provider) authenticated(ctx context.Context, a *authRequest, se storage.Session) (*authRequest, error) {
+	rec, err := p.store.UpdateAuthRequest(ctx, a.rec.ID, func(r storage.AuthRequest) (storage.AuthRequest, error) {
 		if r.CodeHash != "" {
 			return r, errCodeIssued
 		}
@@ -220,14 +220,14 @@ func (p *Provider) authenticated(ctx context.Context, a *authRequest, se storage
 		return r, nil
 	})
 	if err != nil {
-		return fmt.Errorf("mark auth request authenticated: %w", err)
+		return nil, fmt.Errorf("mark auth request authenticated: %w", err)
 	}
 	if err := p.store.AddSessionClient(ctx, storage.SessionClient{
 		SessionID: se.ID, ClientID: a.rec.ClientID, AccountID: se.AccountID, CreatedAt: p.now(),
 	}); err != nil {
-		return fmt.Errorf("record session client: %w", err)
+		return nil, fmt.Errorf("record session client: %w", err)
 	}
-	return nil
+	return decodeRequest(rec)
 }
 
 // saveCode stores the hash of a newly issued code; the code itself is

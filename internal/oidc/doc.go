@@ -17,7 +17,6 @@
 //	/oauth2/authorize                  authorization code flow (GET or POST)
 //	/oauth2/authorize/continue?id=ID   portti's step between authorize and login:
 //	                                   the chooser and consent pages (GET), their answers (POST)
-//	/oauth2/authorize/callback?id=ID   issues the code to the browser that signed in
 //	/oauth2/token                      authorization_code, refresh_token, client_credentials
 //	/oauth2/userinfo                   claims for an access token (Authorization header only)
 //	/oauth2/introspect                 RFC 7662, for confidential clients

@@ -648,34 +648,39 @@ func (e *testEnv) subjectOf(b *browser, q url.Values) string {
 	return rec.AccountID
 }
 
-func TestCallbackOnlyInTheSigningBrowser(t *testing.T) {
+// TestCodeOnlyInTheSigningBrowser: the code is issued in the answer to
+// the continuation, to the browser whose session signed in. A
+// continuation link that leaked (a shared link, a log) gives another
+// browser the login form, and the signing browser gets one code per
+// request.
+func TestCodeOnlyInTheSigningBrowser(t *testing.T) {
 	e := newEnv(t)
 	acc := e.account("cb@example.fi")
 	e.client(ClientSpec{ID: "web", RedirectURIs: []string{webRedirect}})
 	b := e.browser()
 	b.signIn(acc.ID)
-	// Stop at the callback.
 	resp, _ := b.get(e.authorizeURL(authQuery("web", webRedirect, "")))
-	loc, _ := resp.Location()
-	resp, _ = b.get(loc.String())
-	callback, _ := resp.Location()
-	if callback.Path != PathCallback {
-		t.Fatalf("want the callback, got %v", callback)
+	cont, _ := resp.Location()
+	if cont == nil || cont.Path != PathContinue {
+		t.Fatalf("authorize: want the continuation, got %v", cont)
 	}
-	// Another browser with the same URL gets nothing.
+
+	// Another browser with the same URL is asked to sign in.
 	stranger := e.browser()
-	h := stranger.follow(callback.String())
-	if h.location != nil || h.status != http.StatusForbidden {
-		t.Errorf("stranger at the callback: %d %v", h.status, h.location)
+	if h := stranger.follow(cont.String()); h.location == nil || h.location.Path != "/login" {
+		t.Errorf("stranger at the continuation: %d %v", h.status, h.location)
 	}
-	// The right browser gets the code once.
-	h = b.follow(callback.String())
-	if h.location == nil || h.location.Query().Get("code") == "" {
-		t.Fatalf("callback: %d %v", h.status, h.location)
+
+	// The right browser gets the code straight from the continuation,
+	// with no further step on the provider.
+	resp, _ = b.get(cont.String())
+	loc, _ := resp.Location()
+	if resp.StatusCode != http.StatusFound || loc == nil || !strings.HasPrefix(loc.String(), webRedirect+"?") || loc.Query().Get("code") == "" {
+		t.Fatalf("continuation: %d %v, want the code at the redirect URI", resp.StatusCode, loc)
 	}
-	h = b.follow(callback.String())
-	if h.location != nil {
-		t.Errorf("second callback: %v", h.location)
+	// Once.
+	if h := b.follow(cont.String()); h.location != nil || h.status != http.StatusBadRequest || !strings.Contains(h.body, "expired") {
+		t.Errorf("second continuation: %d %v", h.status, h.location)
 	}
 	// Expired requests read as such.
 	resp, _ = b.get(e.authorizeURL(authQuery("web", webRedirect, "")))

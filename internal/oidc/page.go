@@ -30,11 +30,6 @@ var (
 		Title:   "This sign-in has expired",
 		Message: "The sign-in took too long or has already been completed. Go back to the application and sign in again.",
 	}
-	problemOtherBrowser = Problem{
-		Status: http.StatusForbidden, Key: "oidc.other_browser",
-		Title:   "This sign-in was started in another browser",
-		Message: "Open the application in this browser and sign in again.",
-	}
 	problemLogout = Problem{
 		Status: http.StatusBadRequest, Key: "oidc.logout",
 		Title:   "The sign-out request is not valid",
@@ -56,7 +51,7 @@ var (
 // front can check that each has its translations.
 func Problems() []Problem {
 	return []Problem{problemBadRequest, problemUnknownClient, problemRedirectURI, problemExpired,
-		problemOtherBrowser, problemLogout, problemCrossOrigin, problemInternal}
+		problemLogout, problemCrossOrigin, problemInternal}
 }
 
 // page renders one of the provider's pages through Config.Pages. The

@@ -30,7 +30,6 @@ const (
 	PathDiscovery  = "/.well-known/openid-configuration"
 	PathAuthorize  = "/oauth2/authorize"
 	PathContinue   = "/oauth2/authorize/continue" // where portti's login returns to
-	PathCallback   = "/oauth2/authorize/callback" // zitadel's: authorize + "/callback"; issues the code
 	PathToken      = "/oauth2/token"
 	PathUserinfo   = "/oauth2/userinfo"
 	PathIntrospect = "/oauth2/introspect"
@@ -339,7 +338,6 @@ func (p *Provider) routes() http.Handler {
 	mux.HandleFunc(PathAuthorize, p.serveAuthorize)
 	mux.HandleFunc("GET "+PathContinue, p.serveContinue)
 	mux.HandleFunc("POST "+PathContinue, p.serveChoice)
-	mux.HandleFunc("GET "+PathCallback, p.serveCallback)
 	mux.HandleFunc(PathEndSession, p.serveEndSession)
 	mux.Handle(PathToken, protocol)
 	mux.HandleFunc(PathUserinfo, func(w http.ResponseWriter, r *http.Request) {
