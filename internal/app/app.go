@@ -218,6 +218,12 @@ func (a *App) RunWorkers(ctx context.Context) {
 		t := time.NewTicker(10 * time.Minute)
 		defer t.Stop()
 		for {
+			// Applications hear of expired sessions before the sessions
+			// are deleted (either order works: a deleted session with
+			// clients counts as ended).
+			if _, err := a.OIDC.EndExpiredSessions(ctx); err != nil && ctx.Err() == nil {
+				a.logger.Warn("back-channel logout of expired sessions failed", "error", err)
+			}
 			if err := a.Store.DeleteExpired(ctx, a.now()); err != nil && ctx.Err() == nil {
 				a.logger.Warn("clean-up of expired rows failed", "error", err)
 			}

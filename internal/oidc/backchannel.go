@@ -136,17 +136,52 @@ type loggedOutApp struct {
 // itself must have been ended by the caller. Calling it again for the
 // same session does nothing more.
 func (p *Provider) SessionEnded(ctx context.Context, sessionID string) error {
-	_, err := p.endSessionClients(ctx, sessionID, false)
+	_, err := p.endSessionClients(ctx, sessionID, false, true)
 	if err == nil {
 		p.WakeLogoutWorker()
 	}
 	return err
 }
 
+// endedSessionsBatch is how many sessions EndExpiredSessions reads at once.
+const endedSessionsBatch = 100
+
+// EndExpiredSessions tells the applications of sessions that ended with
+// nobody logging out — they expired, or the process stopped between
+// ending a session and telling them — with a back-channel logout token
+// each, and forgets the sessions' clients. It returns how many sessions
+// it handled. The tokens of such a session are not revoked: they have
+// lifetimes of their own, and offline access is meant to outlive the
+// browser session.
+func (p *Provider) EndExpiredSessions(ctx context.Context) (int, error) {
+	n := 0
+	defer func() {
+		if n > 0 {
+			p.WakeLogoutWorker()
+		}
+	}()
+	for {
+		ids, err := p.store.EndedSessionsWithClients(ctx, p.now(), endedSessionsBatch)
+		if err != nil {
+			return n, fmt.Errorf("ended sessions: %w", err)
+		}
+		for _, id := range ids {
+			if _, err := p.endSessionClients(ctx, id, false, false); err != nil {
+				return n, err
+			}
+			n++
+		}
+		if len(ids) < endedSessionsBatch {
+			return n, nil
+		}
+	}
+}
+
 // endSessionClients does SessionEnded's work. With hold, the queued
 // deliveries are reserved for the caller (for a lease), who sends them
-// at once; otherwise they are due now, for the worker.
-func (p *Provider) endSessionClients(ctx context.Context, sessionID string, hold bool) ([]loggedOutApp, error) {
+// at once; otherwise they are due now, for the worker. With revoke, the
+// session's tokens are revoked too.
+func (p *Provider) endSessionClients(ctx context.Context, sessionID string, hold, revoke bool) ([]loggedOutApp, error) {
 	if sessionID == "" {
 		return nil, nil
 	}
@@ -196,8 +231,10 @@ func (p *Provider) endSessionClients(ctx context.Context, sessionID string, hold
 	var apps []loggedOutApp
 	err = p.store.InTx(ctx, func(tx storage.Storage) error {
 		apps = nil
-		if _, err := tx.RevokeSessionTokens(ctx, sessionID, "", now); err != nil {
-			return fmt.Errorf("revoke the session's tokens: %w", err)
+		if revoke {
+			if _, err := tx.RevokeSessionTokens(ctx, sessionID, "", now); err != nil {
+				return fmt.Errorf("revoke the session's tokens: %w", err)
+			}
 		}
 		// Whoever deletes the rows tells the clients: a logout racing
 		// this one gets none.

@@ -228,7 +228,7 @@ func (p *Provider) endSession(ctx context.Context, w http.ResponseWriter, r *htt
 			return nil, fmt.Errorf("end session: %w", err)
 		}
 		p.log.InfoContext(ctx, "oidc: session ended by the application", "account_id", sub)
-		return p.endSessionClients(ctx, se.ID, true)
+		return p.endSessionClients(ctx, se.ID, true, true)
 	}
 	return nil, nil
 }
@@ -246,7 +246,7 @@ func (p *Provider) endBrowserSessions(ctx context.Context, w http.ResponseWriter
 	var apps []loggedOutApp
 	for _, se := range all {
 		p.log.InfoContext(ctx, "oidc: signed out on the logout page", "account_id", se.AccountID)
-		more, err := p.endSessionClients(ctx, se.ID, true)
+		more, err := p.endSessionClients(ctx, se.ID, true, true)
 		if err != nil {
 			// The session has ended; its applications are not told.
 			p.log.ErrorContext(ctx, "oidc: back-channel logout not queued", "account_id", se.AccountID, "error", err)

@@ -595,6 +595,58 @@ func TestBackchannelLogoutRetried(t *testing.T) {
 	}
 }
 
+// TestExpiredSessionToldToApplications: a session that expires with
+// nobody logging out still reaches its applications as a back-channel
+// logout, once; its offline refresh token lives on.
+func TestExpiredSessionToldToApplications(t *testing.T) {
+	e := newSSOEnv(t)
+	acc := e.account("expiry@example.fi")
+	rp := newLogoutRP(t)
+	sec := e.client(ClientSpec{ID: "web", Name: "Web app", RedirectURIs: []string{webRedirect}, BackchannelLogoutURI: rp.srv.URL + "/logout"})
+	b := e.browser()
+	b.signIn(acc.ID)
+	_, tok := e.token(url.Values{"grant_type": {"authorization_code"}, "code": {e.codeFor(b, authQuery("web", webRedirect, ""))}, "redirect_uri": {webRedirect}}, "web", sec)
+	idClaims := e.verifyIDToken(str(tok, "id_token"), "RS256")
+	ctx := context.Background()
+
+	// While the session lasts, nobody is told anything.
+	if n, err := e.p.EndExpiredSessions(ctx); n != 0 || err != nil {
+		t.Fatalf("live session: EndExpiredSessions = %d, %v", n, err)
+	}
+	sessions, err := e.store.ListSessions(ctx, acc.ID)
+	if err != nil || len(sessions) != 1 {
+		t.Fatalf("sessions %v %v", sessions, err)
+	}
+	e.clock.Advance(sessions[0].ExpiresAt.Sub(e.clock.Now()) + time.Minute)
+
+	if n, err := e.p.EndExpiredSessions(ctx); n != 1 || err != nil {
+		t.Fatalf("expired session: EndExpiredSessions = %d, %v", n, err)
+	}
+	e.p.deliverLogoutBatch(ctx)
+	if rp.received() != 1 {
+		t.Fatalf("the application got %d logout tokens", rp.received())
+	}
+	claims := e.verifyIDToken(<-rp.got, "RS256")
+	if claims["sid"] != idClaims["sid"] || claims["sub"] != acc.ID {
+		t.Errorf("logout token %v, id_token sid %v", claims, idClaims["sid"])
+	}
+	// Told once, also after the session row is deleted.
+	if err := e.store.DeleteExpired(ctx, e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := e.p.EndExpiredSessions(ctx); n != 0 || err != nil {
+		t.Errorf("second sweep: EndExpiredSessions = %d, %v", n, err)
+	}
+	e.p.deliverLogoutBatch(ctx)
+	if rp.received() != 1 {
+		t.Errorf("told again: %d logout tokens in all", rp.received())
+	}
+	// Offline access outlives the browser session.
+	if status, _ := e.token(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {str(tok, "refresh_token")}}, "web", sec); status != http.StatusOK {
+		t.Errorf("refresh after the session expired: %d", status)
+	}
+}
+
 func onlyDelivery(t *testing.T, e *ssoEnv) storage.LogoutDelivery {
 	t.Helper()
 	var id int64

@@ -175,6 +175,10 @@ type OIDCStorage interface {
 	// racing to log the same session out, one gets the records and the
 	// other none, so each client is told once.
 	DeleteSessionClients(ctx context.Context, sessionID string) ([]SessionClient, error)
+	// EndedSessionsWithClients returns up to limit IDs (in ID order) of
+	// sessions that still have SessionClient records but expired before
+	// now or no longer exist: their applications were never told.
+	EndedSessionsWithClients(ctx context.Context, now time.Time, limit int) ([]string, error)
 
 	EnqueueLogout(ctx context.Context, d LogoutDelivery) (int64, error)
 	ClaimLogouts(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]LogoutDelivery, error)

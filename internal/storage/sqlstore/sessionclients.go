@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/portti/portti/internal/storage"
 )
@@ -34,5 +35,25 @@ func (s *Store) DeleteSessionClients(ctx context.Context, sessionID string) ([]s
 		}
 		return cmp.Compare(a.ClientID, b.ClientID)
 	})
+	return out, nil
+}
+
+// endedSessionsWithClients: session_clients rows whose session expired or
+// is gone (deleted by DeleteExpired, or by a logout whose clients were not
+// told because the process stopped in between).
+const endedSessionsWithClients = `SELECT DISTINCT sc.session_id FROM session_clients sc
+	LEFT JOIN sessions s ON s.id = sc.session_id
+	WHERE s.id IS NULL OR s.expires_at < $1
+	ORDER BY sc.session_id LIMIT $2`
+
+// EndedSessionsWithClients implements storage.Storage.
+func (s *Store) EndedSessionsWithClients(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	out, err := queryAll(ctx, s.q, func(r scanner) (string, error) {
+		var id string
+		return id, r.Scan(&id)
+	}, endedSessionsWithClients, dbTime(now), limitOrDefault(limit))
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: ended sessions with clients: %w", err)
+	}
 	return out, nil
 }

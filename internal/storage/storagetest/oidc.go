@@ -31,6 +31,7 @@ var oidcTests = []conformanceTest{
 	{"OIDC/Consent/PutGet", testConsent},
 	{"OIDC/SessionClient/AddList", testSessionClients},
 	{"OIDC/SessionClient/Delete", testDeleteSessionClients},
+	{"OIDC/SessionClient/EndedSessions", testEndedSessionsWithClients},
 	{"OIDC/Logout/EnqueueUpdate", testLogoutEnqueueUpdate},
 	{"OIDC/Logout/ClaimLease", testLogoutClaimLease},
 	{"OIDC/Logout/ClaimConcurrent", testLogoutClaimConcurrent},
@@ -218,6 +219,10 @@ func testOIDCNotFound(t *testing.T, s storage.Storage) {
 		"ListClients":         func() (int, error) { l, err := s.ListClients(ctx); return len(l), err },
 		"ListSigningKeys":     func() (int, error) { l, err := s.ListSigningKeys(ctx); return len(l), err },
 		"ListSessionClients":  func() (int, error) { l, err := s.ListSessionClients(ctx, "missing"); return len(l), err },
+		"EndedSessionsWithClients": func() (int, error) {
+			l, err := s.EndedSessionsWithClients(ctx, t0, 10)
+			return len(l), err
+		},
 		"ClaimLogouts": func() (int, error) {
 			l, err := s.ClaimLogouts(ctx, t0, time.Minute, 10)
 			return len(l), err
@@ -893,6 +898,51 @@ func testSessionClients(t *testing.T, s storage.Storage) {
 	got, err = s.ListSessionClients(ctx, "sess3")
 	must(t, "ListSessionClients", err)
 	checkRecords(t, "ListSessionClients(sess3)", got, []storage.SessionClient{sc("sess3", "app1", at(time.Hour))})
+}
+
+// testEndedSessionsWithClients: sessions that expired or are gone while
+// their clients are recorded; live sessions and sessions without clients
+// are not listed.
+func testEndedSessionsWithClients(t *testing.T, s storage.Storage) {
+	ctx := t.Context()
+	createAccount(t, s, "acc1", "alice@example.com")
+	createClient(t, s, "app1")
+	createClient(t, s, "app2")
+	session := func(id string, expires time.Time) {
+		se := sampleSession(id, "acc1", at(-48*time.Hour))
+		se.ExpiresAt = expires
+		must(t, "CreateSession", s.CreateSession(ctx, se))
+	}
+	session("live", at(time.Hour))
+	session("expired", at(-time.Minute))
+	session("expired-alone", at(-time.Minute)) // no clients: nothing to tell
+	for _, sc := range []storage.SessionClient{
+		{SessionID: "live", ClientID: "app1", AccountID: "acc1", CreatedAt: at(-time.Hour)},
+		{SessionID: "expired", ClientID: "app1", AccountID: "acc1", CreatedAt: at(-time.Hour)},
+		{SessionID: "expired", ClientID: "app2", AccountID: "acc1", CreatedAt: at(-time.Hour)},
+		{SessionID: "gone", ClientID: "app2", AccountID: "acc1", CreatedAt: at(-time.Hour)},
+	} {
+		must(t, "AddSessionClient", s.AddSessionClient(ctx, sc))
+	}
+	got, err := s.EndedSessionsWithClients(ctx, at(0), 10)
+	must(t, "EndedSessionsWithClients", err)
+	if !slices.Equal(got, []string{"expired", "gone"}) {
+		t.Errorf("EndedSessionsWithClients = %q, want [expired gone]", got)
+	}
+	got, err = s.EndedSessionsWithClients(ctx, at(0), 1)
+	must(t, "EndedSessionsWithClients", err)
+	if !slices.Equal(got, []string{"expired"}) {
+		t.Errorf("EndedSessionsWithClients with limit 1 = %q, want [expired]", got)
+	}
+	// Once told (the records deleted), a session is not listed again; an
+	// hour later the live one has expired too.
+	_, err = s.DeleteSessionClients(ctx, "expired")
+	must(t, "DeleteSessionClients", err)
+	got, err = s.EndedSessionsWithClients(ctx, at(2*time.Hour), 10)
+	must(t, "EndedSessionsWithClients", err)
+	if !slices.Equal(got, []string{"gone", "live"}) {
+		t.Errorf("EndedSessionsWithClients two hours on = %q, want [gone live]", got)
+	}
 }
 
 // --- Logout deliveries ---
