@@ -34,17 +34,12 @@ import (
 //     runs a passive checkpoint in the background instead (see
 //     writeLock.release). SQLite still checkpoints when the last connection
 //     to the file closes.
-//   - mmap_size(256 MiB): reads map the file instead of copying pages in
-//     with a system call each; with userinfo and introspection a read
-//     per request, that was a tenth of their CPU time. Mapped pages
-//     count in the process's RSS, up to the size of the database file.
 const sqliteParams = "_txlock=immediate" +
 	"&_pragma=busy_timeout(10000)" +
 	"&_pragma=journal_mode(WAL)" +
 	"&_pragma=foreign_keys(1)" +
 	"&_pragma=synchronous(NORMAL)" +
-	"&_pragma=wal_autocheckpoint(0)" +
-	"&_pragma=mmap_size(268435456)"
+	"&_pragma=wal_autocheckpoint(0)"
 
 func sqliteDSN(path string) string { return path + "?" + sqliteParams }
 
