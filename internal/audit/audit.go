@@ -72,17 +72,21 @@ func (r *Recorder) Record(ctx context.Context, st storage.Storage, e storage.Eve
 	case LoginFailure, LoginThrottled, Locked:
 		level = slog.LevelWarn
 	}
-	r.logger.LogAttrs(ctx, level, "audit",
-		slog.String("event", e.Kind),
-		slog.String("account_id", e.AccountID),
-		slog.String("email", e.Email),
-		slog.String("client_ip", e.ClientIP),
-		slog.String("reason", e.Reason),
-		slog.String("ref", e.Ref),
-	)
 	if err := st.AppendEvent(ctx, e); err != nil {
 		r.logger.ErrorContext(ctx, "audit event not stored", slog.String("event", e.Kind), slog.Any("error", err))
 		return err
 	}
+	// Logged once stored for good: a rolled-back registration logs
+	// nothing, as it leaves no row.
+	st.AfterCommit(func() {
+		r.logger.LogAttrs(ctx, level, "audit",
+			slog.String("event", e.Kind),
+			slog.String("account_id", e.AccountID),
+			slog.String("email", e.Email),
+			slog.String("client_ip", e.ClientIP),
+			slog.String("reason", e.Reason),
+			slog.String("ref", e.Ref),
+		)
+	})
 	return nil
 }

@@ -150,6 +150,11 @@ type Storage interface {
 	// InTx runs fn with a Storage bound to one transaction: every call made
 	// through tx commits together or not at all. fn's error rolls back.
 	InTx(ctx context.Context, fn func(tx Storage) error) error
+	// AfterCommit runs fn once the transaction the Storage is bound to
+	// commits, and never if it rolls back; on a Storage not bound to a
+	// transaction, at once. For effects outside the database that must
+	// not claim what did not happen, such as log lines.
+	AfterCommit(fn func())
 
 	// OIDCStorage is what the OpenID Connect provider keeps; see oidc.go.
 	OIDCStorage

@@ -85,6 +85,9 @@ type Store struct {
 	// run under a savepoint on PostgreSQL; see guard.
 	callerTx bool
 
+	// afterCommit collects AfterCommit's functions in a transaction.
+	afterCommit *[]func()
+
 	stmts  *stmtCache  // SQLite's prepared statements; nil on PostgreSQL
 	writer *writeLock  // SQLite's writers in this process; nil on PostgreSQL
 	bg     *background // SQLite's background work, waited for by Close
@@ -225,7 +228,8 @@ func (s *Store) begin(ctx context.Context, callerTx bool, fn func(tx *Store) err
 			_ = sqlTx.Rollback()
 		}
 	}()
-	tx := &Store{db: s.db, q: sqlTx, tx: sqlTx, dialect: s.dialect, callerTx: callerTx, stmts: s.stmts, writer: s.writer}
+	tx := &Store{db: s.db, q: sqlTx, tx: sqlTx, dialect: s.dialect, callerTx: callerTx, stmts: s.stmts, writer: s.writer,
+		afterCommit: new([]func())}
 	if s.stmts != nil {
 		tx.q = txStmts{tx: sqlTx, c: s.stmts}
 	}
@@ -236,7 +240,19 @@ func (s *Store) begin(ctx context.Context, callerTx bool, fn func(tx *Store) err
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("sqlstore: commit: %w", classify(err))
 	}
+	for _, f := range *tx.afterCommit {
+		f()
+	}
 	return nil
+}
+
+// AfterCommit implements storage.Storage.
+func (s *Store) AfterCommit(fn func()) {
+	if s.tx == nil {
+		fn()
+		return
+	}
+	*s.afterCommit = append(*s.afterCommit, fn)
 }
 
 // guard runs one write that may violate a constraint. On PostgreSQL any

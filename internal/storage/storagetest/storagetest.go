@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Storage) {
 		{"InTx/Commit", testInTxCommit},
 		{"InTx/Rollback", testInTxRollback},
 		{"InTx/Nested", testInTxNested},
+		{"InTx/AfterCommit", testInTxAfterCommit},
 		{"InTx/ContinueAfterError", testInTxContinueAfterError},
 		{"DeleteExpired", testDeleteExpired},
 		{"Close", testClose},
@@ -1109,6 +1110,55 @@ func testInTxRollback(t *testing.T, s storage.Storage) {
 	must(t, "Attempts", err)
 	if n != 0 {
 		t.Errorf("Attempts = %d after rollback, want 0", n)
+	}
+}
+
+// testInTxAfterCommit: AfterCommit's functions run after the commit, in
+// order, also from a nested InTx; never after a rollback; at once outside
+// a transaction.
+func testInTxAfterCommit(t *testing.T, s storage.Storage) {
+	ctx := t.Context()
+	var ran []string
+	err := s.InTx(ctx, func(tx storage.Storage) error {
+		if err := tx.CreateAccount(ctx, sampleAccount("acc1", "alice@example.com")); err != nil {
+			return err
+		}
+		tx.AfterCommit(func() {
+			// The commit is visible to everyone by now.
+			if _, err := s.GetAccount(ctx, "acc1"); err != nil {
+				t.Errorf("GetAccount in AfterCommit: %v", err)
+			}
+			ran = append(ran, "outer")
+		})
+		if err := tx.InTx(ctx, func(inner storage.Storage) error {
+			inner.AfterCommit(func() { ran = append(ran, "inner") })
+			return nil
+		}); err != nil {
+			return err
+		}
+		if len(ran) != 0 {
+			t.Errorf("AfterCommit ran before the commit: %q", ran)
+		}
+		return nil
+	})
+	must(t, "InTx", err)
+	if !slices.Equal(ran, []string{"outer", "inner"}) {
+		t.Errorf("after the commit ran %q, want [outer inner]", ran)
+	}
+
+	ran = nil
+	err = s.InTx(ctx, func(tx storage.Storage) error {
+		tx.AfterCommit(func() { ran = append(ran, "rolled back") })
+		return errTest
+	})
+	checkErrorIs(t, "InTx", err, errTest)
+	if len(ran) != 0 {
+		t.Errorf("AfterCommit ran after a rollback: %q", ran)
+	}
+
+	s.AfterCommit(func() { ran = append(ran, "now") })
+	if !slices.Equal(ran, []string{"now"}) {
+		t.Errorf("outside a transaction AfterCommit ran %q, want [now]", ran)
 	}
 }
 
