@@ -88,11 +88,21 @@ func (s *Service) Status(ctx context.Context, a storage.Account) (Status, error)
 	return st, nil
 }
 
-// Unlock clears the account's lock and failure count.
+// Unlock clears the lock and failure count of the account and of the
+// owner's known browsers.
 func (s *Service) Unlock(ctx context.Context, email string, m Meta) (storage.Account, error) {
-	return s.operatorUpdate(ctx, email, m, audit.Unlocked, func(a *storage.Account) {
+	a, err := s.operatorUpdate(ctx, email, m, audit.Unlocked, func(a *storage.Account) {
 		a.FailedLogins, a.LockedUntil = 0, time.Time{}
 	})
+	if err != nil {
+		return a, err
+	}
+	// The owner's own browsers count their failures apart (see
+	// KnownDevice): the helpdesk's unlock must reach those too.
+	if err := s.cfg.Store.ClearDeviceLocks(ctx, a.ID); err != nil {
+		return a, fmt.Errorf("%s: %w", audit.Unlocked, err)
+	}
+	return a, nil
 }
 
 // Disable stops the account from logging in and ends its sessions.

@@ -728,6 +728,27 @@ func TestLockout(t *testing.T) {
 		mustLogIn(t, env, owner, email, newPW)
 	})
 
+	t.Run("the helpdesk's unlock reaches the owner's browser too", func(t *testing.T) {
+		env := apptest.Start(t, nil)
+		const email = "liisa@example.fi"
+		activated(t, env, email, pw)
+		owner := env.Browser(t)
+		mustLogIn(t, env, owner, email, pw)
+		mustLogOut(t, env, owner)
+		stranger := env.Browser(t)
+		for range 5 {
+			mustFailLogin(t, env, owner, email, wrong)
+			mustFailLogin(t, env, stranger, email, wrong)
+		}
+		mustBeLocked(t, env, owner, email, pw)
+		mustBeLocked(t, env, stranger, email, pw)
+		if _, err := env.App.Accounts.Unlock(context.Background(), email, account.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		mustLogIn(t, env, owner, email, pw)
+		mustLogIn(t, env, stranger, email, pw)
+	})
+
 	t.Run("configured threshold and duration", func(t *testing.T) {
 		env := apptest.Start(t, map[string]string{"PORTTI_LOCKOUT_THRESHOLD": "3", "PORTTI_LOCKOUT_DURATION": "1h"})
 		const email = "kaisa@example.fi"

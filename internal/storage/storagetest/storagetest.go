@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Storage) {
 		{"KnownDevice/Upsert", testKnownDeviceUpsert},
 		{"KnownDevice/UpsertFnError", testKnownDeviceUpsertFnError},
 		{"KnownDevice/UpsertConcurrent", testKnownDeviceUpsertConcurrent},
+		{"KnownDevice/ClearLocks", testClearDeviceLocks},
 		{"Attempt/Window", testAttemptWindow},
 		{"Attempt/Concurrent", testAttemptConcurrent},
 		{"Event/AppendAndList", testEvents},
@@ -698,6 +699,35 @@ func testDeleteSessionsKeep(t *testing.T, s storage.Storage) {
 }
 
 // --- Known devices ---
+
+// testClearDeviceLocks: every device of the account is unlocked and its
+// count reset, other fields kept; other accounts' devices are untouched.
+func testClearDeviceLocks(t *testing.T, s storage.Storage) {
+	ctx := t.Context()
+	createAccount(t, s, "acc1", "alice@example.com")
+	createAccount(t, s, "acc2", "bob@example.com")
+	locked := func(acc, dev string) storage.KnownDevice {
+		d, err := s.UpsertKnownDevice(ctx, acc, dev, func(d storage.KnownDevice) (storage.KnownDevice, error) {
+			d.FirstSeenAt, d.LastSeenAt = at(0), at(time.Minute)
+			d.FailedLogins, d.LockedUntil = 5, at(time.Hour)
+			return d, nil
+		})
+		must(t, "UpsertKnownDevice", err)
+		return d
+	}
+	d1, d2, other := locked("acc1", "dev1"), locked("acc1", "dev2"), locked("acc2", "dev1")
+	must(t, "ClearDeviceLocks", s.ClearDeviceLocks(ctx, "acc1"))
+	must(t, "ClearDeviceLocks of an account without devices", s.ClearDeviceLocks(ctx, "missing"))
+	for _, want := range []storage.KnownDevice{d1, d2} {
+		want.FailedLogins, want.LockedUntil = 0, time.Time{}
+		got, err := s.GetKnownDevice(ctx, want.AccountID, want.DeviceID)
+		must(t, "GetKnownDevice", err)
+		checkRecord(t, "an unlocked device", got, want)
+	}
+	got, err := s.GetKnownDevice(ctx, "acc2", "dev1")
+	must(t, "GetKnownDevice", err)
+	checkRecord(t, "another account's device", got, other)
+}
 
 func testKnownDeviceUpsert(t *testing.T, s storage.Storage) {
 	ctx := t.Context()
