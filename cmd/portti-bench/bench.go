@@ -35,7 +35,8 @@ type bench struct {
 	base      string // http://listen
 	secret    string // the bench client's
 	transport *http.Transport
-	client    *http.Client // no cookies, no redirects
+	client    *http.Client // no cookies, no redirects; for the set-up and (c)
+	wires     []*wire      // one per worker, for (a), (b), (d), (e) and (f)
 	srv       *server
 	peak      int64 // VmHWM over the whole run, bytes
 }
@@ -255,7 +256,7 @@ func (b *bench) run(ctx context.Context, want map[string]bool) (*results, error)
 	if err := srv.stop(); err != nil {
 		return nil, err
 	}
-	introspectBody := "token=" + userToken + "&token_type_hint=access_token"
+	reqs := b.loadRequests(userToken)
 
 	// 4. Start-up on the existing database; the last start stays up.
 	for i := range b.opt.starts {
@@ -271,6 +272,8 @@ func (b *bench) run(ctx context.Context, want map[string]bool) (*results, error)
 	}
 	b.srv = srv
 	defer srv.stop()
+	b.wires = b.newWires(maxConc)
+	defer closeWires(b.wires)
 	sorted := slices.Clone(res.startups)
 	slices.Sort(sorted)
 	res.startup = sorted[len(sorted)/2]
@@ -284,9 +287,11 @@ func (b *bench) run(ctx context.Context, want map[string]bool) (*results, error)
 	conc := b.opt.concurrency
 	scenarios := []scenario{
 		{key: "a", name: "client_credentials", unit: "grants/s", target: 5000, conc: conc,
-			op: func(ctx context.Context, _ int) error { return b.clientCredentials(ctx) }},
+			op: func(ctx context.Context, w int) error {
+				return b.clientCredentials(ctx, b.wires[w], reqs.clientCredentials)
+			}},
 		{key: "b", name: "refresh (rotation)", unit: "grants/s", target: 2000, conc: conc,
-			op: func(ctx context.Context, w int) error { return b.refresh(ctx, &chains[w]) }},
+			op: func(ctx context.Context, w int) error { return b.refresh(ctx, b.wires[w], &chains[w]) }},
 		{key: "c", name: "password login (full flow)", unit: "logins/s", conc: b.opt.loginConc,
 			setup: func(ctx context.Context) error {
 				b.logf("measuring the password-hash limit for %s …", b.opt.hashDuration)
@@ -306,11 +311,20 @@ func (b *bench) run(ctx context.Context, want map[string]bool) (*results, error)
 			},
 			op: func(ctx context.Context, _ int) error { return b.login(ctx) }},
 		{key: "d", name: "userinfo", unit: "req/s", target: 10000, conc: conc,
-			op: func(ctx context.Context, _ int) error { return b.userinfo(ctx, userToken) }},
+			op: func(ctx context.Context, w int) error {
+				_, err := b.wires[w].expect(ctx, reqs.userinfo, "userinfo", wantSub)
+				return err
+			}},
 		{key: "e", name: "introspection", unit: "req/s", target: 10000, conc: conc,
-			op: func(ctx context.Context, _ int) error { return b.introspect(ctx, introspectBody) }},
+			op: func(ctx context.Context, w int) error {
+				_, err := b.wires[w].expect(ctx, reqs.introspect, "introspection", wantActive)
+				return err
+			}},
 		{key: "f", name: "JWKS", unit: "req/s", target: 20000, conc: conc,
-			op: func(ctx context.Context, _ int) error { return b.jwks(ctx) }},
+			op: func(ctx context.Context, w int) error {
+				_, err := b.wires[w].expect(ctx, reqs.jwks, "jwks", wantKeys)
+				return err
+			}},
 	}
 
 	// The login runs last: its password hashes leave tens of megabytes
@@ -356,6 +370,7 @@ func (b *bench) run(ctx context.Context, want map[string]bool) (*results, error)
 // server's CPU time and peak RSS around it.
 func (b *bench) measure(ctx context.Context, sc scenario) (row, error) {
 	b.logf("(%s) %s: %d workers, warm-up %s, run %s …", sc.key, sc.name, sc.conc, b.opt.warmup, b.opt.duration)
+	closeWires(b.wires) // each scenario dials its own connections
 	if b.opt.warmup > 0 {
 		load(ctx, sc.conc, b.opt.warmup, sc.op)
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -186,24 +185,36 @@ func (b *bench) codeFlow(ctx context.Context, c *http.Client, scope string) (tok
 	}, "code exchange")
 }
 
-// clientCredentials is scenario (a).
-func (b *bench) clientCredentials(ctx context.Context) error {
-	_, err := b.postToken(ctx, "grant_type=client_credentials", "client_credentials")
+// clientCredentials is scenario (a); req is the prepared grant request.
+func (b *bench) clientCredentials(ctx context.Context, w *wire, req []byte) error {
+	_, err := w.expect(ctx, req, "client_credentials", []byte(`"access_token"`))
 	return err
 }
 
 // refresh is scenario (b): it presents the newest token of the chain
 // and keeps the rotated one.
-func (b *bench) refresh(ctx context.Context, chain *string) error {
-	tr, err := b.postToken(ctx, "grant_type=refresh_token&refresh_token="+url.QueryEscape(*chain), "refresh")
+func (b *bench) refresh(ctx context.Context, w *wire, chain *string) error {
+	req := b.rawRequest(http.MethodPost, "/oauth2/token", "grant_type=refresh_token&refresh_token="+url.QueryEscape(*chain),
+		"Content-Type", "application/x-www-form-urlencoded", "Authorization", b.basicAuth())
+	body, err := w.expect(ctx, req, "refresh", []byte(`"refresh_token"`))
 	if err != nil {
 		return err
 	}
-	if tr.RefreshToken == "" || tr.RefreshToken == *chain {
+	var tr tokenResponse
+	if err := json.Unmarshal(body, &tr); err != nil {
+		return fmt.Errorf("refresh: %w", err)
+	}
+	if tr.AccessToken == "" || tr.RefreshToken == "" || tr.RefreshToken == *chain {
 		return errors.New("refresh: the refresh token was not rotated")
 	}
 	*chain = tr.RefreshToken
 	return nil
+}
+
+// basicAuth is the bench client's client_secret_basic header. Its ID and
+// secret need no form-encoding (RFC 6749 2.3.1): letters, digits, - and _.
+func (b *bench) basicAuth() string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(benchClient+":"+b.secret))
 }
 
 // login is scenario (c): a whole sign-in with a password in a new browser.
@@ -215,46 +226,25 @@ func (b *bench) login(ctx context.Context) error {
 	return err
 }
 
-var activeTrue = []byte(`"active":true`)
-
-// userinfo is scenario (d).
-func (b *bench) userinfo(ctx context.Context, accessToken string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.base+"/oauth2/userinfo", nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+accessToken)
-	_, body, err := do(b.client, req, http.StatusOK, "userinfo")
-	if err == nil && !bytes.Contains(body, []byte(`"sub":`)) {
-		err = fmt.Errorf("userinfo without sub: %s", body)
-	}
-	return err
+// The prepared requests and expected answers of (a), (d), (e) and (f).
+type loadRequests struct {
+	clientCredentials, userinfo, introspect, jwks []byte
 }
 
-// introspect is scenario (e).
-func (b *bench) introspect(ctx context.Context, body string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.base+"/oauth2/introspect", strings.NewReader(body))
-	if err != nil {
-		return err
+func (b *bench) loadRequests(userToken string) loadRequests {
+	form := "application/x-www-form-urlencoded"
+	return loadRequests{
+		clientCredentials: b.rawRequest(http.MethodPost, "/oauth2/token", "grant_type=client_credentials",
+			"Content-Type", form, "Authorization", b.basicAuth()),
+		userinfo: b.rawRequest(http.MethodGet, "/oauth2/userinfo", "", "Authorization", "Bearer "+userToken),
+		introspect: b.rawRequest(http.MethodPost, "/oauth2/introspect", "token="+url.QueryEscape(userToken)+"&token_type_hint=access_token",
+			"Content-Type", form, "Authorization", b.basicAuth()),
+		jwks: b.rawRequest(http.MethodGet, "/oauth2/jwks", ""),
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(benchClient, b.secret)
-	_, resp, err := do(b.client, req, http.StatusOK, "introspection")
-	if err == nil && !bytes.Contains(resp, activeTrue) {
-		err = fmt.Errorf("introspection: token not active: %s", resp)
-	}
-	return err
 }
 
-// jwks is scenario (f): the whole document, no conditional request.
-func (b *bench) jwks(ctx context.Context) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.base+"/oauth2/jwks", nil)
-	if err != nil {
-		return err
-	}
-	_, body, err := do(b.client, req, http.StatusOK, "jwks")
-	if err == nil && !bytes.Contains(body, []byte(`"keys"`)) {
-		err = fmt.Errorf("jwks: %s", body)
-	}
-	return err
-}
+var (
+	wantSub    = []byte(`"sub":`)
+	wantActive = []byte(`"active":true`)
+	wantKeys   = []byte(`"keys"`)
+)
