@@ -147,6 +147,7 @@ type results struct {
 	concurrency      int
 	loginConcurrency int
 	profileDir       string
+	database         string // where the server kept its data, without a password
 }
 
 func loadavg() string {
@@ -172,7 +173,17 @@ func (b *bench) run(ctx context.Context, want map[string]bool) (*results, error)
 		return nil, err
 	}
 	b.base = "http://" + b.listen
-	env := serverEnv("PORTTI_LISTEN="+b.listen, "PORTTI_DATABASE_URL=sqlite:"+filepath.Join(b.tmp, "bench.db"))
+	dbURL, drop, err := benchDatabase(ctx, b.opt.database, b.tmp)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err := drop(); err != nil {
+			b.logf("removing the benchmark's database: %v", err)
+		}
+	}()
+	res.database = redactedURL(dbURL)
+	env := serverEnv("PORTTI_LISTEN="+b.listen, "PORTTI_DATABASE_URL="+dbURL)
 	serveEnv := append(slices.Clip(env), b.opt.serverEnv...)
 	if b.opt.profileDir != "" {
 		if b.pprof, err = freePort(); err != nil {

@@ -9,12 +9,15 @@
 //	go run ./cmd/portti-bench [--duration 10s] [--concurrency N] [--markdown | --markdown-file F]
 //	                          [--portti PATH] [--scenarios a,b,c,d,e,f]
 //	                          [--profile DIR] [--server-env KEY=VALUE] [--keep]
+//	                          [--database postgres://…]
 //
 // What it does:
 //
 //  1. Builds ./cmd/portti into a temporary directory (or uses --portti),
-//     starts `portti serve` once on sqlite:TMP/bench.db to create and
-//     migrate the database and the signing keys, and stops it.
+//     starts `portti serve` once on sqlite:TMP/bench.db (or, with
+//     --database, in a new schema of that PostgreSQL database, dropped at
+//     the end) to create and migrate the database and the signing keys,
+//     and stops it.
 //  2. Seeds an activated user (`portti user add --password-stdin`) and a
 //     confidential client "bench" with the grants authorization_code,
 //     refresh_token and client_credentials (`portti client add
@@ -100,6 +103,7 @@ type options struct {
 	profileDir   string
 	scenarios    string
 	serverEnv    []string
+	database     string
 }
 
 // envList collects a repeatable KEY=VALUE flag.
@@ -138,6 +142,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.markdownFile, "markdown-file", "", "also write the tables as Markdown to this file")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (database, server log)")
 	fs.StringVar(&o.profileDir, "profile", "", "save a server CPU profile of each scenario in this directory (PORTTI_PPROF)")
+	fs.StringVar(&o.database, "database", "", "a postgres:// URL to run the server on PostgreSQL, in a schema of its own that is dropped at the end (default: SQLite in the temporary directory)")
 	fs.StringVar(&o.scenarios, "scenarios", "a,b,c,d,e,f", "scenarios to run, by letter")
 	fs.Var((*envList)(&o.serverEnv), "server-env", "KEY=VALUE for the server's environment only, e.g. GOGC=50 (repeatable)")
 	fs.Usage = func() {

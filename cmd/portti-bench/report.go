@@ -77,8 +77,8 @@ func (res *results) cells(r row) []string {
 var header = []string{"scenario", "workers", "requests", "rate", "target", "p50", "p99", "errors", "server CPU s", "server CPU/op", "load gen. CPU/op", "others / idle CPU s", "peak RSS", "result"}
 
 func (res *results) print(w io.Writer, markdown bool) {
-	fmt.Fprintf(w, "portti-bench: %d CPUs, GOMAXPROCS %d, %s per scenario (warm-up %s); load average %s at start, %s at end\n",
-		runtime.NumCPU(), runtime.GOMAXPROCS(0), res.opt.duration, res.opt.warmup, res.loadStart, res.loadEnd)
+	fmt.Fprintf(w, "portti-bench: %d CPUs, GOMAXPROCS %d, %s per scenario (warm-up %s); database %s; load average %s at start, %s at end\n",
+		runtime.NumCPU(), runtime.GOMAXPROCS(0), res.opt.duration, res.opt.warmup, res.database, res.loadStart, res.loadEnd)
 	if markdown {
 		fmt.Fprintln(w)
 	}
@@ -142,9 +142,13 @@ func (res *results) print(w io.Writer, markdown bool) {
 		idle += r.idle
 	}
 	if known && len(res.rows) > 0 {
+		note := "near 0 on an otherwise idle machine"
+		if res.opt.database != "" {
+			note = "PostgreSQL's among them, when it runs on this machine"
+		}
 		summary = append(summary, []string{
 			"other processes' CPU during the scenarios", fmt.Sprintf("%.2f s", others.Seconds()), "",
-			fmt.Sprintf("idle %.2f s; near 0 on an otherwise idle machine", idle.Seconds()), "",
+			fmt.Sprintf("idle %.2f s; %s", idle.Seconds(), note), "",
 		})
 	}
 	sumHeader := []string{"measure", "value", "target", "note", "result"}
