@@ -1235,6 +1235,11 @@ func testInTxContinueAfterError(t *testing.T, s storage.Storage) {
 	ctx := t.Context()
 	createAccount(t, s, "acc0", "taken@example.com")
 	err := s.InTx(ctx, func(tx storage.Storage) error {
+		// A write that succeeds before the failing one is kept: undoing
+		// the failure must not undo it.
+		if err := tx.CreateToken(ctx, sampleToken("kept", "acc0", storage.TokenRecovery)); err != nil {
+			return err
+		}
 		err := tx.CreateAccount(ctx, sampleAccount("acc1", "taken@example.com"))
 		if !errors.Is(err, storage.ErrConflict) {
 			return fmt.Errorf("CreateAccount with a taken e-mail: error %v, want ErrConflict", err)
@@ -1251,6 +1256,8 @@ func testInTxContinueAfterError(t *testing.T, s storage.Storage) {
 	must(t, "GetAccountByEmail after commit", err)
 	_, err = s.GetKnownDevice(ctx, "acc0", "dev1")
 	checkErrorIs(t, "GetKnownDevice after the aborted upsert", err, storage.ErrNotFound)
+	_, err = s.GetToken(ctx, "kept")
+	must(t, "GetToken of the write before the failed one", err)
 }
 
 // --- Housekeeping ---
