@@ -60,7 +60,7 @@ func clientCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	switch verb {
 	case "add":
 		var spec oidc.ClientSpec
-		var redirects, postLogout, grants, networks clientFlagList
+		var redirects, postLogout, grants, networks, scopes clientFlagList
 		fs.StringVar(&spec.ID, "id", "", "client ID: letters, digits, - _ . ~ (public: it is in every sign-in URL)")
 		fs.StringVar(&spec.Name, "name", "", "the application's name, shown to people")
 		fs.Var(&redirects, "redirect-uri", "where sign-ins return; matched exactly (repeatable)")
@@ -72,6 +72,7 @@ func clientCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		fs.StringVar(&spec.BackchannelLogoutURI, "backchannel-logout-uri", "", "where portti sends logout tokens")
 		fs.BoolVar(&spec.ThirdParty, "third-party", false, "ask people for consent before sharing their data")
 		fs.StringVar(&spec.IDTokenAlg, "id-token-alg", "", "id_token signature: RS256 (default) or ES256")
+		fs.Var(&scopes, "scope", "a scope client_credentials may grant, such as books:read (repeatable; needs --grant client_credentials)")
 		if err := fs.Parse(args); err != nil {
 			return err
 		}
@@ -79,7 +80,7 @@ func clientCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 			return fmt.Errorf("client add: unexpected argument %q (every value goes with a flag, e.g. --id)", fs.Arg(0))
 		}
 		spec.RedirectURIs, spec.PostLogoutRedirectURIs = redirects, postLogout
-		spec.GrantTypes, spec.AllowedNetworks = grants, networks
+		spec.GrantTypes, spec.AllowedNetworks, spec.Scopes = grants, networks, scopes
 		if *secretStdin {
 			if spec.Public {
 				return errors.New("client add: a public client has no secret; leave out --secret-stdin")
@@ -113,6 +114,9 @@ func clientCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		fmt.Fprintf(stdout, "issuer:        %s\n", a.OIDC.Issuer())
 		fmt.Fprintf(stdout, "discovery:     %s%s\n", a.OIDC.Issuer(), oidc.PathDiscovery)
 		fmt.Fprintf(stdout, "grant types:   %s\n", strings.Join(rec.GrantTypes, ", "))
+		if len(rec.Scopes) > 0 {
+			fmt.Fprintf(stdout, "scopes:        %s\n", strings.Join(rec.Scopes, " "))
+		}
 		if !rec.Public && !*secretStdin {
 			// Printed once; portti keeps only its SHA-256.
 			fmt.Fprintf(stdout, "client secret: %s\n", clientSecret)
@@ -138,7 +142,7 @@ func clientCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 			return nil
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tTYPE\tFROM\tGRANTS\tREDIRECT URIS\tNETWORKS\tNAME")
+		fmt.Fprintln(tw, "ID\tTYPE\tFROM\tGRANTS\tSCOPES\tREDIRECT URIS\tNETWORKS\tNAME")
 		for _, c := range clients {
 			kind := "confidential"
 			if c.Public {
@@ -155,8 +159,12 @@ func clientCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 			if c.Source == storage.ClientSourceConfig {
 				from = "config file"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, kind, from, strings.Join(c.GrantTypes, ","),
-				strings.Join(c.RedirectURIs, " "), nets, c.Name)
+			scopes := strings.Join(c.Scopes, " ")
+			if scopes == "" {
+				scopes = "-"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, kind, from, strings.Join(c.GrantTypes, ","),
+				scopes, strings.Join(c.RedirectURIs, " "), nets, c.Name)
 		}
 		return tw.Flush()
 

@@ -56,8 +56,12 @@ func TestClientCommands(t *testing.T) {
 		t.Fatalf("public add: %v\n%s", err, out)
 	}
 	given := "operator-chosen-secret-with-enough-randomness-0123"
-	if out, err := runCmd(t, given+"\n", "client", "add", "--id", "svc", "--secret-stdin", "--grant", "client_credentials"); err != nil || strings.Contains(out, given) {
+	if out, err := runCmd(t, given+"\n", "client", "add", "--id", "svc", "--secret-stdin", "--grant", "client_credentials",
+		"--scope", "grades:read", "--scope", "grades:write"); err != nil || strings.Contains(out, given) || !strings.Contains(out, "scopes:        grades:read grades:write") {
 		t.Fatalf("stdin add: %v\n%s", err, out)
+	}
+	if out, err := runCmd(t, "", "client", "list"); err != nil || !strings.Contains(out, "grades:read grades:write") {
+		t.Errorf("list shows no scopes: %v\n%s", err, out)
 	}
 
 	// Only hashes are stored.

@@ -33,6 +33,7 @@ clients:
     name: Reporting
     grants: [client_credentials]
     secret_env: REPORTING_SECRET
+    scopes: [grades:read]
   - id: backup
     grants: client_credentials
     secret_sha256: ` + secret.Hash(backupSecret) + `
@@ -50,7 +51,7 @@ func TestClientsFromConfigFile(t *testing.T) {
 
 	// POST /oauth2/token with HTTP Basic (postJSON fails on anything but 200).
 	tok := postJSON(t, tokenURL, cc, "reporting", reportingSecret)
-	if tok["access_token"] == "" || !strings.EqualFold(tok["token_type"].(string), "bearer") {
+	if tok["access_token"] == "" || !strings.EqualFold(tok["token_type"].(string), "bearer") || tok["scope"] != "grades:read" {
 		t.Fatalf("token response: %v", tok)
 	}
 	// The token verifies against the JWKS, as a resource server checks it,

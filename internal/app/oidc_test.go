@@ -117,7 +117,7 @@ func TestOpenIDConnect(t *testing.T) {
 	}
 	svcSecret := "service-secret-0123456789-0123456789-xyz"
 	if _, _, err := oidc.RegisterClient(ctx, env.App.Store, oidc.ClientSpec{
-		ID: "svc", Secret: svcSecret, GrantTypes: []string{oidc.GrantClientCredentials},
+		ID: "svc", Secret: svcSecret, GrantTypes: []string{oidc.GrantClientCredentials}, Scopes: []string{"grades:read", "grades:write"},
 	}, env.Clock.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -229,15 +229,26 @@ func TestOpenIDConnect(t *testing.T) {
 		t.Error("access token of a revoked chain still works")
 	}
 
-	// client_credentials: a JWT access token that verifies with the JWKS.
-	cc := clientcredentials.Config{ClientID: "svc", ClientSecret: svcSecret, TokenURL: provider.Endpoint().TokenURL}
+	// client_credentials: a JWT access token that verifies with the JWKS,
+	// with the scope asked for.
+	cc := clientcredentials.Config{ClientID: "svc", ClientSecret: svcSecret, TokenURL: provider.Endpoint().TokenURL, Scopes: []string{"grades:read"}}
 	ccTok, err := cc.Token(ctx)
 	if err != nil {
 		t.Fatalf("client_credentials: %v", err)
 	}
+	if ccTok.Extra("scope") != "grades:read" {
+		t.Errorf("client_credentials scope %v", ccTok.Extra("scope"))
+	}
 	ccVerifier := provider.Verifier(&gooidc.Config{ClientID: "svc", SupportedSigningAlgs: []string{"ES256"}, Now: env.Clock.Now})
-	if at, err := ccVerifier.Verify(ctx, ccTok.AccessToken); err != nil || at.Subject != "svc" {
-		t.Errorf("client_credentials token: %v", err)
+	var ccClaims struct {
+		Scope string `json:"scope"`
+	}
+	if at, err := ccVerifier.Verify(ctx, ccTok.AccessToken); err != nil || at.Subject != "svc" || at.Claims(&ccClaims) != nil || ccClaims.Scope != "grades:read" {
+		t.Errorf("client_credentials token: %v, scope %q", err, ccClaims.Scope)
+	}
+	cc.Scopes = []string{"grades:delete"}
+	if _, err := cc.Token(ctx); !errors.As(err, &re) || re.ErrorCode != "invalid_scope" {
+		t.Errorf("a scope the client may not have: %v", err)
 	}
 
 	// Introspection of an active and of a revoked token, and revocation.

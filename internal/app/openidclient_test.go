@@ -78,6 +78,7 @@ func TestOpenIDClient(t *testing.T) {
 	_, secret, err := oidc.RegisterClient(ctx, env.App.Store, oidc.ClientSpec{
 		ID: "openid-client", Name: "openid-client (npm)", RedirectURIs: []string{redirectURI},
 		GrantTypes: []string{oidc.GrantAuthorizationCode, oidc.GrantRefreshToken, oidc.GrantClientCredentials},
+		Scopes:     []string{"grades:read", "grades:write"},
 	}, env.Clock.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -122,6 +123,7 @@ func TestOpenIDClient(t *testing.T) {
 		RefreshRotated       bool   `json:"refresh_rotated"`
 		ReusedRefreshToken   string `json:"reused_refresh_token"`
 		ClientCredentialsTyp string `json:"client_credentials_token_type"`
+		ClientCredentialsSc  string `json:"client_credentials_scope"`
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
 		t.Fatalf("summary: %v\nstdout:\n%s\nstderr:\n%s", err, &stdout, &stderr)
@@ -129,7 +131,7 @@ func TestOpenIDClient(t *testing.T) {
 	if !got.OK || got.Issuer != env.URL || got.Sub != aino.ID || got.Email != email || !got.EmailVerified ||
 		got.Name != "Aino Virtanen" || got.SID == "" || got.IDTokenAlg != "RS256" ||
 		got.UserinfoSub != aino.ID || got.UserinfoEmail != email || !got.RefreshRotated ||
-		got.ReusedRefreshToken != "invalid_grant" || got.ClientCredentialsTyp == "" {
+		got.ReusedRefreshToken != "invalid_grant" || got.ClientCredentialsTyp == "" || got.ClientCredentialsSc != "grades:read" {
 		t.Errorf("summary does not match (account %s):\n%s\nstderr:\n%s", aino.ID, &stdout, &stderr)
 	}
 	t.Logf("openid-client summary:\n%s", &stdout)

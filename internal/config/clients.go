@@ -40,6 +40,7 @@ var clientKeys = []clientKey{
 	{key: "allowed_networks", list: func(c *Client) *[]string { return &c.AllowedNetworks }},
 	{key: "third_party", flag: func(c *Client) *bool { return &c.ThirdParty }},
 	{key: "id_token_alg", str: func(c *Client) *string { return &c.IDTokenAlg }},
+	{key: "scopes", list: func(c *Client) *[]string { return &c.Scopes }},
 }
 
 func lookupClientKey(key string) (clientKey, bool) {

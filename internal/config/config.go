@@ -151,6 +151,7 @@ type Client struct {
 	AllowedNetworks      []string `yaml:"allowed_networks"`
 	ThirdParty           bool     `yaml:"third_party"`
 	IDTokenAlg           string   `yaml:"id_token_alg"` // RS256 (default) or ES256
+	Scopes               []string `yaml:"scopes"`       // what client_credentials may grant
 
 	envSecretHash string // SHA-256 of SecretEnv's value, set by Load
 }
@@ -172,6 +173,7 @@ func (c Client) Spec() oidc.ClientSpec {
 		RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
 		GrantTypes: c.Grants, BackchannelLogoutURI: c.BackchannelLogoutURI,
 		AllowedNetworks: c.AllowedNetworks, ThirdParty: c.ThirdParty, IDTokenAlg: c.IDTokenAlg,
+		Scopes: c.Scopes,
 	}
 }
 

@@ -210,8 +210,9 @@ func (p *Provider) authenticated(ctx context.Context, a *authRequest, se storage
 		if err != nil {
 			return r, err
 		}
-		// TODO(issue 3): take the methods from the session once sessions
-		// record them (MFA: "otp", "hwk", "mfa").
+		// A password is the only way to sign in so far; when sessions
+		// record more (a second factor), the methods come from the
+		// session.
 		d.data.AMR = []string{"pwd"}
 		if r.Data, err = encodeData(d.data); err != nil {
 			return r, err

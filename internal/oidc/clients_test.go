@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -45,6 +46,11 @@ func TestNewClientValidation(t *testing.T) {
 		{"alg", ClientSpec{ID: "a", RedirectURIs: web, IDTokenAlg: "HS256"}, "HS256"},
 		{"backchannel http", ClientSpec{ID: "a", RedirectURIs: web, BackchannelLogoutURI: "http://app.example.org/logout"}, "back-channel"},
 		{"post-logout fragment", ClientSpec{ID: "a", RedirectURIs: web, PostLogoutRedirectURIs: []string{"https://app.example.org/#bye"}}, "post-logout"},
+		{"scope with a space", ClientSpec{ID: "a", GrantTypes: []string{GrantClientCredentials}, Scopes: []string{"grades read"}}, `scope "grades read"`},
+		{"scope with a quote", ClientSpec{ID: "a", GrantTypes: []string{GrantClientCredentials}, Scopes: []string{`a"b`}}, "RFC 6749"},
+		{"empty scope", ClientSpec{ID: "a", GrantTypes: []string{GrantClientCredentials}, Scopes: []string{""}}, "1 to 128"},
+		{"person scope", ClientSpec{ID: "a", GrantTypes: []string{GrantClientCredentials}, Scopes: []string{"openid"}}, "about a person"},
+		{"scopes without client_credentials", ClientSpec{ID: "a", RedirectURIs: web, Scopes: []string{"grades:read"}}, "client_credentials only"},
 	}
 	for _, tc := range bad {
 		_, _, err := NewClient(tc.spec, now, nil)
@@ -65,6 +71,7 @@ func TestNewClientValidation(t *testing.T) {
 		{ID: "local", RedirectURIs: []string{"http://localhost:3000/cb", "http://127.0.0.1/cb", "http://[::1]:8080/cb"}},
 		{ID: "native", Public: true, RedirectURIs: []string{"com.example.app:/oauth2redirect", "http://127.0.0.1:8765/cb"}},
 		{ID: "svc", GrantTypes: []string{GrantClientCredentials}},
+		{ID: "api", GrantTypes: []string{GrantClientCredentials}, Scopes: []string{"grades:read", "https://api.example.org/grades.write", "grades:read"}},
 		{ID: "full", Name: "Moodle", RedirectURIs: web, PostLogoutRedirectURIs: []string{"https://app.example.org/bye"},
 			BackchannelLogoutURI: "https://app.example.org/bcl", AllowedNetworks: []string{"10.0.0.0/8", "2001:db8::/32"},
 			ThirdParty: true, IDTokenAlg: "ES256", GrantTypes: []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials}},
@@ -83,6 +90,9 @@ func TestNewClientValidation(t *testing.T) {
 		}
 		if rec.IDTokenAlg == "" || len(rec.GrantTypes) == 0 {
 			t.Errorf("%s: defaults not filled: %+v", spec.ID, rec)
+		}
+		if spec.ID == "api" && !slices.Equal(rec.Scopes, []string{"grades:read", "https://api.example.org/grades.write"}) {
+			t.Errorf("api: scopes %q, want each once in the given order", rec.Scopes)
 		}
 	}
 }

@@ -41,6 +41,9 @@ type ClientSpec struct {
 	AllowedNetworks      []string // CIDRs
 	ThirdParty           bool
 	IDTokenAlg           string // RS256 (default) or ES256
+	// Scopes are what client_credentials may grant the client (its API
+	// permissions); a token asks for some or, asking none, gets them all.
+	Scopes []string
 }
 
 // SpecProblem is one thing wrong with a ClientSpec.
@@ -171,6 +174,20 @@ func (spec ClientSpec) record() (storage.Client, []SpecProblem) {
 			nets = append(nets, p.String())
 		}
 	}
+	var scopes []string
+	for i, sc := range spec.Scopes {
+		switch {
+		case !validScope(sc):
+			bad(at("scopes", i), "scope %q must be 1 to 128 printable ASCII characters without spaces, \" or \\ (RFC 6749 3.3)", sc)
+		case slices.Contains(personScopes, sc):
+			bad(at("scopes", i), "scope %q is about a person: client_credentials tokens are the client's own", sc)
+		case !slices.Contains(scopes, sc):
+			scopes = append(scopes, sc)
+		}
+	}
+	if len(scopes) > 0 && !slices.Contains(cleanGrants, GrantClientCredentials) {
+		bad("scopes", "scopes are granted with %s only: add that grant, or leave the scopes out", GrantClientCredentials)
+	}
 	alg := spec.IDTokenAlg
 	switch alg {
 	case "":
@@ -199,8 +216,27 @@ func (spec ClientSpec) record() (storage.Client, []SpecProblem) {
 		ID: spec.ID, Name: spec.Name, Public: spec.Public,
 		RedirectURIs: spec.RedirectURIs, PostLogoutRedirectURIs: spec.PostLogoutRedirectURIs,
 		GrantTypes: cleanGrants, BackchannelLogoutURI: spec.BackchannelLogoutURI,
-		AllowedNetworks: nets, ThirdParty: spec.ThirdParty, IDTokenAlg: alg,
+		AllowedNetworks: nets, ThirdParty: spec.ThirdParty, IDTokenAlg: alg, Scopes: scopes,
 	}, problems
+}
+
+// personScopes are the OpenID Connect scopes, which name a person's data
+// and sign-in; a client's own token has no person.
+var personScopes = []string{"openid", "profile", "email", "phone", "address", "offline_access"}
+
+// validScope: a scope-token of RFC 6749 3.3 (%x21 / %x23-5B / %x5D-7E),
+// at most 128 characters.
+func validScope(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // NewClient validates spec and returns the record to store (a client of

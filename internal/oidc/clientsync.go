@@ -150,7 +150,8 @@ func sameClient(a, b storage.Client) bool {
 		slices.Equal(a.GrantTypes, b.GrantTypes) &&
 		a.BackchannelLogoutURI == b.BackchannelLogoutURI &&
 		slices.Equal(a.AllowedNetworks, b.AllowedNetworks) &&
-		a.ThirdParty == b.ThirdParty && a.IDTokenAlg == b.IDTokenAlg && a.Source == b.Source
+		a.ThirdParty == b.ThirdParty && a.IDTokenAlg == b.IDTokenAlg && a.Source == b.Source &&
+		slices.Equal(a.Scopes, b.Scopes)
 }
 
 // SyncClients runs SyncClients on the provider's database at its clock.

@@ -36,6 +36,8 @@ func TestSpecProblemFields(t *testing.T) {
 		{"whole lists", ClientSpec{ID: "a", Public: true, GrantTypes: []string{GrantRefreshToken, GrantClientCredentials}},
 			[]string{"grants", "grants"}},
 		{"no redirect", ClientSpec{ID: "a"}, []string{"redirect_uris"}},
+		{"scopes", ClientSpec{ID: "a", RedirectURIs: web, Scopes: []string{"ok", "not ok", "email"}},
+			[]string{"scopes[1]", "scopes[2]", "scopes"}},
 		{"single values", ClientSpec{ID: "a", RedirectURIs: web, BackchannelLogoutURI: "ftp://x", IDTokenAlg: "none"},
 			[]string{"backchannel_logout_uri", "id_token_alg"}},
 		{"hash not hex", ClientSpec{ID: "a", RedirectURIs: web, SecretHash: "xyz"}, []string{"secret"}},

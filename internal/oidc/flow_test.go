@@ -443,10 +443,36 @@ func TestVerifySecretHash(t *testing.T) {
 
 func TestClientCredentials(t *testing.T) {
 	e := newEnv(t)
-	sec := e.client(ClientSpec{ID: "svc", GrantTypes: []string{GrantClientCredentials}})
+	sec := e.client(ClientSpec{ID: "svc", GrantTypes: []string{GrantClientCredentials}, Scopes: []string{"grades:read", "grades:write"}})
 	rs := e.client(ClientSpec{ID: "rs", GrantTypes: []string{GrantClientCredentials}})
-	status, tok := e.token(url.Values{"grant_type": {"client_credentials"}, "scope": {"openid admin"}}, "svc", sec)
-	if status != http.StatusOK || tok["expires_in"].(float64) != 600 || tok["scope"] != nil {
+
+	// Scopes: none asked gives all of the client's; some asked gives
+	// those; one the client may not have is refused, with its name.
+	for _, c := range []struct{ ask, want string }{
+		{"", "grades:read grades:write"},
+		{"grades:write", "grades:write"},
+		{"grades:write grades:read grades:write", "grades:read grades:write"},
+	} {
+		status, tok := e.token(url.Values{"grant_type": {"client_credentials"}, "scope": {c.ask}}, "svc", sec)
+		if status != http.StatusOK || tok["scope"] != c.want {
+			t.Errorf("scope %q: %d %v, want scope %q", c.ask, status, tok, c.want)
+			continue
+		}
+		if claims := e.verifyIDToken(str(tok, "access_token"), "ES256"); claims["scope"] != c.want {
+			t.Errorf("scope %q: the token's scope claim is %v, want %q", c.ask, claims["scope"], c.want)
+		}
+	}
+	if status, tok := e.token(url.Values{"grant_type": {"client_credentials"}, "scope": {"grades:read admin"}}, "svc", sec); status != http.StatusBadRequest ||
+		tok["error"] != "invalid_scope" || !strings.Contains(str(tok, "error_description"), `"admin"`) {
+		t.Errorf("a scope the client may not have: %d %v", status, tok)
+	}
+	// A client without scopes gets a token without any.
+	if status, tok := e.token(url.Values{"grant_type": {"client_credentials"}}, "rs", rs); status != http.StatusOK || tok["scope"] != nil {
+		t.Errorf("client without scopes: %d %v", status, tok)
+	}
+
+	status, tok := e.token(url.Values{"grant_type": {"client_credentials"}, "scope": {"grades:read"}}, "svc", sec)
+	if status != http.StatusOK || tok["expires_in"].(float64) != 600 {
 		t.Fatalf("grant: %d %v", status, tok)
 	}
 	at := str(tok, "access_token")
@@ -468,7 +494,7 @@ func TestClientCredentials(t *testing.T) {
 
 	// Introspection: active for its own client, not for another; userinfo
 	// is for people.
-	if status, m := e.post(PathIntrospect, url.Values{"token": {at}}, "svc", sec); status != http.StatusOK || m["active"] != true || m["client_id"] != "svc" {
+	if status, m := e.post(PathIntrospect, url.Values{"token": {at}}, "svc", sec); status != http.StatusOK || m["active"] != true || m["client_id"] != "svc" || m["scope"] != "grades:read" {
 		t.Errorf("introspect: %d %v", status, m)
 	}
 	if status, m := e.post(PathIntrospect, url.Values{"token": {at}}, "rs", rs); status != http.StatusOK || m["active"] != false {

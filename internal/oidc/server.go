@@ -161,7 +161,7 @@ func (s *server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Refr
 }
 
 func (s *server) ClientCredentialsExchange(ctx context.Context, r *op.ClientRequest[oidc.ClientCredentialsRequest]) (*op.Response, error) {
-	resp, err := s.p.clientCredentials(ctx, r.Client.(*client))
+	resp, err := s.p.clientCredentials(ctx, r.Client.(*client), r.Data.Scope)
 	if err != nil {
 		return nil, err
 	}

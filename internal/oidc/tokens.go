@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -284,11 +285,22 @@ func (p *Provider) refresh(ctx context.Context, c *client, req *oidc.RefreshToke
 	return resp, nil
 }
 
-// clientCredentials issues a client its own access token (RFC 6749 4.4).
-// No scope is granted: portti keeps no list of the scopes a client may
-// have, so resource servers authorise by client_id.
-// TODO(issue 3): per-client allowed scopes and resource indicators.
-func (p *Provider) clientCredentials(ctx context.Context, c *client) (*oidc.AccessTokenResponse, error) {
+// clientCredentials issues a client its own access token (RFC 6749 4.4)
+// with the scopes it asked for, all of which must be among the client's
+// (ClientSpec.Scopes); asking for none grants all of them (RFC 6749 3.3
+// lets the server choose the default). A client without scopes gets a
+// token resource servers authorise by client_id.
+func (p *Provider) clientCredentials(ctx context.Context, c *client, asked []string) (*oidc.AccessTokenResponse, error) {
+	scopes := c.rec.Scopes
+	asked = slices.DeleteFunc(slices.Clone(asked), func(s string) bool { return s == "" }) // "scope=" asks for none
+	if len(asked) > 0 {
+		for _, s := range asked {
+			if !slices.Contains(c.rec.Scopes, s) {
+				return nil, oidc.ErrInvalidScope().WithDescription("scope %q is not one this client may have", s)
+			}
+		}
+		scopes = slices.Compact(slices.Sorted(slices.Values(asked)))
+	}
 	k, err := p.keys.signer(ctx, algES256)
 	if err != nil {
 		return nil, serverError(err)
@@ -301,6 +313,7 @@ func (p *Provider) clientCredentials(ctx context.Context, c *client) (*oidc.Acce
 	payload, err := json.Marshal(accessTokenClaims{
 		Issuer: p.issuer, Subject: c.rec.ID, Audience: []string{c.rec.ID},
 		Expiry: now.Add(p.cfg.AccessTokenTTL).Unix(), IssuedAt: now.Unix(), JWTID: jti, ClientID: c.rec.ID,
+		Scope: strings.Join(scopes, " "),
 	})
 	if err != nil {
 		return nil, serverError(err)
@@ -309,7 +322,8 @@ func (p *Provider) clientCredentials(ctx context.Context, c *client) (*oidc.Acce
 	if err != nil {
 		return nil, serverError(err)
 	}
-	return &oidc.AccessTokenResponse{AccessToken: token, TokenType: oidc.BearerToken, ExpiresIn: uint64(p.cfg.AccessTokenTTL.Seconds())}, nil
+	return &oidc.AccessTokenResponse{AccessToken: token, TokenType: oidc.BearerToken, Scope: scopes,
+		ExpiresIn: uint64(p.cfg.AccessTokenTTL.Seconds())}, nil
 }
 
 // accessTokenClaims is a client_credentials access token (RFC 9068).

@@ -19,6 +19,9 @@ type Client struct {
 	AllowedNetworks        []string // CIDRs; empty = anywhere
 	ThirdParty             bool     // consent is asked and remembered
 	IDTokenAlg             string   // RS256 (default) or ES256
+	// Scopes are what client_credentials may grant the client: its API
+	// permissions, for resource servers to check. Empty: none.
+	Scopes []string
 	// Source says who manages the client: ClientSourceCLI or
 	// ClientSourceConfig ("" is treated as ClientSourceCLI).
 	Source    string

@@ -173,10 +173,11 @@ check(reuse === 'invalid_grant', `refresh with the rotated-out refresh token: ${
 const basic = new client.Configuration(server, clientId, metadata, client.ClientSecretBasic(clientSecret))
 for (const f of execute) f(basic)
 basic[client.customFetch] = recordingFetch
-const cc = await step('client credentials grant', () => client.clientCredentialsGrant(basic))
+const cc = await step('client credentials grant', () => client.clientCredentialsGrant(basic, { scope: 'grades:read' }))
 check(cc.access_token, 'client credentials: no access_token')
 check(cc.token_type?.toLowerCase() === 'bearer', `client credentials: token_type ${cc.token_type}`)
 check(!cc.refresh_token, 'client credentials: a refresh_token (RFC 6749 4.4.3 says it should not)')
+check(cc.scope === 'grades:read', `client credentials: scope ${cc.scope}, want the one asked for`)
 
 // RFC 6749 5.1: a response carrying tokens MUST say Cache-Control: no-store.
 const tokenResponses = exchanges.filter((e) => e.url === server.token_endpoint && e.status === 200)
@@ -205,6 +206,7 @@ const summary = {
   reused_refresh_token: reuse,
   client_credentials_token_type: cc.token_type,
   client_credentials_expires_in: cc.expires_in,
+  client_credentials_scope: cc.scope,
   requests: exchanges.map((e) => `${e.method} ${new URL(e.url).pathname} ${e.status}`),
 }
 process.stdout.write(JSON.stringify(summary, null, 2) + '\n')

@@ -14,15 +14,15 @@ const (
 	clientColumns = `id, name, secret_hash, is_public, redirect_uris,
 	post_logout_redirect_uris, grant_types, backchannel_logout_uri,
 	allowed_networks, third_party, id_token_alg, created_at, updated_at,
-	source`
+	source, scopes`
 
 	insertClient = `INSERT INTO clients (` + clientColumns + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`
 	updateClient = `UPDATE clients SET name = $2, secret_hash = $3,
 	is_public = $4, redirect_uris = $5, post_logout_redirect_uris = $6,
 	grant_types = $7, backchannel_logout_uri = $8, allowed_networks = $9,
 	third_party = $10, id_token_alg = $11, created_at = $12, updated_at = $13,
-	source = $14
+	source = $14, scopes = $15
 	WHERE id = $1`
 	selectClient = `SELECT ` + clientColumns + ` FROM clients WHERE id = $1`
 	listClients  = `SELECT ` + clientColumns + ` FROM clients ORDER BY id`
@@ -36,7 +36,7 @@ func clientArgs(c storage.Client) []any {
 		c.ID, c.Name, c.SecretHash, dbBool(c.Public), dbList(c.RedirectURIs),
 		dbList(c.PostLogoutRedirectURIs), dbList(c.GrantTypes), c.BackchannelLogoutURI,
 		dbList(c.AllowedNetworks), dbBool(c.ThirdParty), c.IDTokenAlg,
-		dbTime(c.CreatedAt), dbTime(c.UpdatedAt), c.Source,
+		dbTime(c.CreatedAt), dbTime(c.UpdatedAt), c.Source, dbList(c.Scopes),
 	}
 }
 
@@ -45,10 +45,11 @@ func scanClient(r scanner) (storage.Client, error) {
 		c                                   storage.Client
 		public, thirdParty, created, update int64
 		redirects, postLogout, grants, nets string
+		scopes                              string
 	)
 	err := r.Scan(&c.ID, &c.Name, &c.SecretHash, &public, &redirects,
 		&postLogout, &grants, &c.BackchannelLogoutURI,
-		&nets, &thirdParty, &c.IDTokenAlg, &created, &update, &c.Source)
+		&nets, &thirdParty, &c.IDTokenAlg, &created, &update, &c.Source, &scopes)
 	if err != nil {
 		return storage.Client{}, classify(err)
 	}
@@ -57,6 +58,7 @@ func scanClient(r scanner) (storage.Client, error) {
 	c.PostLogoutRedirectURIs = d.list(postLogout)
 	c.GrantTypes = d.list(grants)
 	c.AllowedNetworks = d.list(nets)
+	c.Scopes = d.list(scopes)
 	if d.err != nil {
 		return storage.Client{}, d.err
 	}
@@ -73,6 +75,7 @@ func roundTripClient(c storage.Client) storage.Client {
 	c.PostLogoutRedirectURIs = roundTripList(c.PostLogoutRedirectURIs)
 	c.GrantTypes = roundTripList(c.GrantTypes)
 	c.AllowedNetworks = roundTripList(c.AllowedNetworks)
+	c.Scopes = roundTripList(c.Scopes)
 	c.CreatedAt = roundTrip(c.CreatedAt)
 	c.UpdatedAt = roundTrip(c.UpdatedAt)
 	return c

@@ -53,6 +53,7 @@ func sampleClient(id string) storage.Client {
 		AllowedNetworks:        []string{"192.0.2.0/24", "2001:db8::/32"},
 		ThirdParty:             true,
 		IDTokenAlg:             "ES256",
+		Scopes:                 []string{"books:read", "loans:write"},
 		Source:                 storage.ClientSourceConfig,
 		CreatedAt:              at(-48 * time.Hour),
 		UpdatedAt:              at(-time.Hour),
@@ -259,6 +260,7 @@ func testClientCreateGetUpdate(t *testing.T, s storage.Storage) {
 		c.RedirectURIs = []string{"https://app1.example/new"}
 		c.AllowedNetworks = nil
 		c.GrantTypes = append(c.GrantTypes, "client_credentials")
+		c.Scopes = []string{"books:read"}
 		c.ThirdParty = false
 		c.UpdatedAt = at(time.Minute)
 		return c, nil
@@ -269,6 +271,7 @@ func testClientCreateGetUpdate(t *testing.T, s storage.Storage) {
 	want.RedirectURIs = []string{"https://app1.example/new"}
 	want.AllowedNetworks = nil
 	want.GrantTypes = []string{"authorization_code", "refresh_token", "client_credentials"}
+	want.Scopes = []string{"books:read"}
 	want.ThirdParty = false
 	want.UpdatedAt = at(time.Minute)
 	checkRecord(t, "UpdateClient result", updated, want)
