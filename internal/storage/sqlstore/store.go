@@ -209,18 +209,32 @@ func (s *Store) withTx(ctx context.Context, fn func(tx *Store) error) error {
 }
 
 func (s *Store) begin(ctx context.Context, callerTx bool, fn func(tx *Store) error) error {
+	after, err := s.runTx(ctx, callerTx, fn)
+	if err != nil {
+		return err
+	}
+	// Committed, and the write lock released: nobody waits for these.
+	for _, f := range after {
+		f()
+	}
+	return nil
+}
+
+// runTx runs fn in a new transaction and commits it, returning the
+// functions fn gave AfterCommit.
+func (s *Store) runTx(ctx context.Context, callerTx bool, fn func(tx *Store) error) (after []func(), err error) {
 	// On SQLite the DSN's _txlock=immediate makes this BEGIN IMMEDIATE: the
 	// write lock is taken (or waited for, up to busy_timeout) now, rather than
 	// at the first write, where a conflicting writer would fail the
 	// transaction with SQLITE_BUSY instead of waiting.
 	release, err := s.writer.acquire(ctx)
 	if err != nil {
-		return fmt.Errorf("sqlstore: begin transaction: %w", err)
+		return nil, fmt.Errorf("sqlstore: begin transaction: %w", err)
 	}
 	defer release()
 	sqlTx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("sqlstore: begin transaction: %w", err)
+		return nil, fmt.Errorf("sqlstore: begin transaction: %w", err)
 	}
 	done := false
 	defer func() {
@@ -234,16 +248,13 @@ func (s *Store) begin(ctx context.Context, callerTx bool, fn func(tx *Store) err
 		tx.q = txStmts{tx: sqlTx, c: s.stmts}
 	}
 	if err := fn(tx); err != nil {
-		return err
+		return nil, err
 	}
 	done = true
 	if err := sqlTx.Commit(); err != nil {
-		return fmt.Errorf("sqlstore: commit: %w", classify(err))
+		return nil, fmt.Errorf("sqlstore: commit: %w", classify(err))
 	}
-	for _, f := range *tx.afterCommit {
-		f()
-	}
-	return nil
+	return *tx.afterCommit, nil
 }
 
 // AfterCommit implements storage.Storage.
