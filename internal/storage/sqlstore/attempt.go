@@ -38,8 +38,8 @@ const (
 // the current window, this attempt included.
 func (s *Store) CountAttempt(ctx context.Context, key string, now time.Time, window time.Duration) (int, error) {
 	var n int
-	err := s.guard(ctx, func() error {
-		return s.q.QueryRowContext(ctx, countAttempt, key, dbTime(now), dbTime(now.Add(-window))).Scan(&n)
+	err := s.write(ctx, func(q querier) error {
+		return q.QueryRowContext(ctx, countAttempt, key, dbTime(now), dbTime(now.Add(-window))).Scan(&n)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("sqlstore: count attempt: %w", classify(err))

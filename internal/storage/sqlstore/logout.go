@@ -96,8 +96,8 @@ func scanLogout(r scanner) (storage.LogoutDelivery, error) {
 // is ignored. ErrNotFound when the client does not exist.
 func (s *Store) EnqueueLogout(ctx context.Context, d storage.LogoutDelivery) (int64, error) {
 	var id int64
-	err := s.guard(ctx, func() error {
-		return s.q.QueryRowContext(ctx, insertLogout, d.ClientID, d.URI, d.Token,
+	err := s.write(ctx, func(q querier) error {
+		return q.QueryRowContext(ctx, insertLogout, d.ClientID, d.URI, d.Token,
 			dbTime(d.CreatedAt), dbTime(d.NextAttemptAt), d.Attempts, d.LastError,
 			dbTime(d.DeliveredAt)).Scan(&id)
 	})

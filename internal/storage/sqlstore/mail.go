@@ -49,8 +49,8 @@ func scanMail(r scanner) (storage.Mail, error) {
 // EnqueueMail stores a message to send and returns its ID; m.ID is ignored.
 func (s *Store) EnqueueMail(ctx context.Context, m storage.Mail) (int64, error) {
 	var id int64
-	err := s.guard(ctx, func() error {
-		return s.q.QueryRowContext(ctx, insertMail, m.To, m.Subject, m.Text, m.HTML,
+	err := s.write(ctx, func(q querier) error {
+		return q.QueryRowContext(ctx, insertMail, m.To, m.Subject, m.Text, m.HTML,
 			dbTime(m.CreatedAt), dbTime(m.NextAttemptAt), m.Attempts, m.LastError,
 			dbTime(m.SentAt)).Scan(&id)
 	})

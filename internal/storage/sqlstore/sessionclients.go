@@ -21,9 +21,9 @@ const deleteSessionClients = `DELETE FROM session_clients WHERE session_id = $1
 // order ListSessionClients gives.
 func (s *Store) DeleteSessionClients(ctx context.Context, sessionID string) ([]storage.SessionClient, error) {
 	var out []storage.SessionClient
-	err := s.guard(ctx, func() error {
+	err := s.write(ctx, func(q querier) error {
 		var err error
-		out, err = queryAll(ctx, s.q, scanSessionClient, deleteSessionClients, sessionID)
+		out, err = queryAll(ctx, q, scanSessionClient, deleteSessionClients, sessionID)
 		return err
 	})
 	if err != nil {

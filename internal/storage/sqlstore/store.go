@@ -209,7 +209,11 @@ func (s *Store) withTx(ctx context.Context, fn func(tx *Store) error) error {
 }
 
 func (s *Store) begin(ctx context.Context, callerTx bool, fn func(tx *Store) error) error {
-	after, err := s.runTx(ctx, callerTx, fn)
+	run := s.runTx
+	if s.writer != nil { // SQLite: group commit
+		run = s.runGrouped
+	}
+	after, err := run(ctx, callerTx, fn)
 	if err != nil {
 		return err
 	}
@@ -220,18 +224,9 @@ func (s *Store) begin(ctx context.Context, callerTx bool, fn func(tx *Store) err
 	return nil
 }
 
-// runTx runs fn in a new transaction and commits it, returning the
-// functions fn gave AfterCommit.
+// runTx runs fn in a new transaction of its own (PostgreSQL) and commits
+// it, returning the functions fn gave AfterCommit.
 func (s *Store) runTx(ctx context.Context, callerTx bool, fn func(tx *Store) error) (after []func(), err error) {
-	// On SQLite the DSN's _txlock=immediate makes this BEGIN IMMEDIATE: the
-	// write lock is taken (or waited for, up to busy_timeout) now, rather than
-	// at the first write, where a conflicting writer would fail the
-	// transaction with SQLITE_BUSY instead of waiting.
-	release, err := s.writer.acquire(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore: begin transaction: %w", err)
-	}
-	defer release()
 	sqlTx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: begin transaction: %w", err)
@@ -242,11 +237,7 @@ func (s *Store) runTx(ctx context.Context, callerTx bool, fn func(tx *Store) err
 			_ = sqlTx.Rollback()
 		}
 	}()
-	tx := &Store{db: s.db, q: sqlTx, tx: sqlTx, dialect: s.dialect, callerTx: callerTx, stmts: s.stmts, writer: s.writer,
-		afterCommit: new([]func())}
-	if s.stmts != nil {
-		tx.q = txStmts{tx: sqlTx, c: s.stmts}
-	}
+	tx := &Store{db: s.db, q: sqlTx, tx: sqlTx, dialect: s.dialect, callerTx: callerTx, afterCommit: new([]func())}
 	if err := fn(tx); err != nil {
 		return nil, err
 	}
@@ -293,18 +284,22 @@ func (s *Store) guard(ctx context.Context, write func() error) error {
 	return nil
 }
 
-// exec runs a write under guard and returns the number of affected rows.
-func (s *Store) exec(ctx context.Context, query string, args ...any) (int64, error) {
-	if s.tx == nil { // a transaction of its own: a writer
-		release, err := s.writer.acquire(ctx)
-		if err != nil {
-			return 0, err
-		}
-		defer release()
+// write runs one statement that writes, through q. On SQLite outside a
+// transaction it runs in one of its own, so that it queues for the write
+// lock with every other writer (and may share a group's commit); in a
+// transaction, or on PostgreSQL, it runs under guard.
+func (s *Store) write(ctx context.Context, stmt func(q querier) error) error {
+	if s.tx == nil && s.writer != nil {
+		return s.begin(ctx, false, func(tx *Store) error { return stmt(tx.q) })
 	}
+	return s.guard(ctx, func() error { return stmt(s.q) })
+}
+
+// exec runs a write and returns the number of affected rows.
+func (s *Store) exec(ctx context.Context, query string, args ...any) (int64, error) {
 	var n int64
-	err := s.guard(ctx, func() error {
-		res, err := s.q.ExecContext(ctx, query, args...)
+	err := s.write(ctx, func(q querier) error {
+		res, err := q.ExecContext(ctx, query, args...)
 		if err != nil {
 			return classify(err)
 		}
