@@ -23,6 +23,7 @@ import (
 	"encoding/binary"
 	"runtime"
 	"sync"
+	"time"
 
 	"golang.org/x/crypto/blake2b"
 )
@@ -40,43 +41,91 @@ const (
 type block [blockLength]uint64
 
 // Buffer is the working memory of one key derivation at a time. The zero
-// value is ready to use; it grows to the largest memory asked of it, and
-// its memory is returned to the system when the Buffer is garbage
-// collected. A Buffer is not safe for concurrent use.
+// value is ready to use; it grows to the largest memory asked of it. Its
+// memory goes back to the system when the Buffer is garbage collected, or
+// earlier with ReleaseAfter. A Buffer is not safe for concurrent use
+// (ReleaseAfter's timer aside).
 type Buffer struct {
+	mu      sync.Mutex // between the user and the idle timer
 	blocks  []block
 	free    func()
 	cleanup runtime.Cleanup
+	inUse   bool
+	idle    *time.Timer // ReleaseAfter's
 }
 
 // Size is the memory the buffer holds, in KiB.
-func (b *Buffer) Size() uint32 { return uint32(len(b.blocks)) }
+func (b *Buffer) Size() uint32 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return uint32(len(b.blocks))
+}
 
 // IDKey derives a key of keyLen bytes from password and salt with
-// Argon2id: time passes over memory KiB in threads lanes. It returns what
+// Argon2id: passes over memory KiB in threads lanes. It returns what
 // [golang.org/x/crypto/argon2.IDKey] returns for the same arguments, and
-// panics as it does when time or threads is zero.
-func (b *Buffer) IDKey(password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte {
-	checkCosts(time, threads)
+// panics as it does when passes or threads is zero. It cancels a
+// pending ReleaseAfter.
+func (b *Buffer) IDKey(password, salt []byte, passes, memory uint32, threads uint8, keyLen uint32) []byte {
+	checkCosts(passes, threads)
+	b.mu.Lock()
+	b.inUse = true
+	if b.idle != nil {
+		b.idle.Stop()
+	}
 	if n := blockCount(memory, threads); uint32(len(b.blocks)) < n {
-		if b.free != nil {
-			b.cleanup.Stop()
-			b.free()
-		}
+		b.releaseLocked()
 		b.blocks, b.free = allocBlocks(n)
 		b.cleanup = runtime.AddCleanup(b, func(free func()) { free() }, b.free)
 	}
-	return deriveKey(b.blocks, password, salt, time, memory, threads, keyLen)
+	blocks := b.blocks
+	b.mu.Unlock()
+	defer func() {
+		b.mu.Lock()
+		b.inUse = false
+		b.mu.Unlock()
+	}()
+	return deriveKey(blocks, password, salt, passes, memory, threads, keyLen)
+}
+
+// ReleaseAfter returns the buffer's memory to the system once d has passed
+// without a derivation; the next IDKey allocates it again. A server keeps
+// its buffers through a burst of logins and lets them go when it is
+// quiet.
+func (b *Buffer) ReleaseAfter(d time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.idle == nil {
+		b.idle = time.AfterFunc(d, b.releaseIdle)
+		return
+	}
+	b.idle.Reset(d)
+}
+
+func (b *Buffer) releaseIdle() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.inUse {
+		b.releaseLocked()
+	}
+}
+
+func (b *Buffer) releaseLocked() {
+	if b.free != nil {
+		b.cleanup.Stop()
+		b.free()
+	}
+	b.blocks, b.free = nil, nil
 }
 
 // IDKey is [Buffer.IDKey] with memory from the Go heap, for one-off use.
-func IDKey(password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte {
-	checkCosts(time, threads)
-	return deriveKey(make([]block, blockCount(memory, threads)), password, salt, time, memory, threads, keyLen)
+func IDKey(password, salt []byte, passes, memory uint32, threads uint8, keyLen uint32) []byte {
+	checkCosts(passes, threads)
+	return deriveKey(make([]block, blockCount(memory, threads)), password, salt, passes, memory, threads, keyLen)
 }
 
-func checkCosts(time uint32, threads uint8) {
-	if time < 1 {
+func checkCosts(passes uint32, threads uint8) {
+	if passes < 1 {
 		panic("argon2: number of rounds too small")
 	}
 	if threads < 1 {
@@ -93,17 +142,17 @@ func blockCount(memory uint32, threads uint8) uint32 {
 
 // deriveKey runs Argon2id in the first blockCount(memory, threads) of B,
 // whatever they hold.
-func deriveKey(B []block, password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte {
+func deriveKey(B []block, password, salt []byte, passes, memory uint32, threads uint8, keyLen uint32) []byte {
 	// H0 takes the memory asked for; the blocks are what it rounds to.
-	h0 := initHash(password, salt, time, memory, uint32(threads), keyLen)
+	h0 := initHash(password, salt, passes, memory, uint32(threads), keyLen)
 	n := blockCount(memory, threads)
 	B = B[:n]
 	initBlocks(B, &h0, n, uint32(threads))
-	processBlocks(B, time, n, uint32(threads))
+	processBlocks(B, passes, n, uint32(threads))
 	return extractKey(B, n, uint32(threads), keyLen)
 }
 
-func initHash(password, salt []byte, time, memory, threads, keyLen uint32) [blake2b.Size + 8]byte {
+func initHash(password, salt []byte, passes, memory, threads, keyLen uint32) [blake2b.Size + 8]byte {
 	var (
 		h0     [blake2b.Size + 8]byte
 		params [24]byte
@@ -114,7 +163,7 @@ func initHash(password, salt []byte, time, memory, threads, keyLen uint32) [blak
 	binary.LittleEndian.PutUint32(params[0:4], threads)
 	binary.LittleEndian.PutUint32(params[4:8], keyLen)
 	binary.LittleEndian.PutUint32(params[8:12], memory)
-	binary.LittleEndian.PutUint32(params[12:16], time)
+	binary.LittleEndian.PutUint32(params[12:16], passes)
 	binary.LittleEndian.PutUint32(params[16:20], uint32(Version))
 	binary.LittleEndian.PutUint32(params[20:24], uint32(argon2id))
 	b2.Write(params[:])
@@ -153,7 +202,7 @@ func initBlocks(B []block, h0 *[blake2b.Size + 8]byte, memory, threads uint32) {
 	}
 }
 
-func processBlocks(B []block, time, memory, threads uint32) {
+func processBlocks(B []block, passes, memory, threads uint32) {
 	lanes := memory / threads
 	segments := lanes / syncPoints
 
@@ -167,7 +216,7 @@ func processBlocks(B []block, time, memory, threads uint32) {
 			in[1] = uint64(lane)
 			in[2] = uint64(slice)
 			in[3] = uint64(memory)
-			in[4] = uint64(time)
+			in[4] = uint64(passes)
 			in[5] = uint64(argon2id)
 		}
 
@@ -210,7 +259,7 @@ func processBlocks(B []block, time, memory, threads uint32) {
 		}
 	}
 
-	for n := uint32(0); n < time; n++ {
+	for n := uint32(0); n < passes; n++ {
 		for slice := uint32(0); slice < syncPoints; slice++ {
 			if threads == 1 {
 				// One lane: no goroutine to start and wait for.

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"testing"
+	"time"
 
 	xargon2 "golang.org/x/crypto/argon2"
 )
@@ -103,4 +104,33 @@ func BenchmarkIDKey(b *testing.B) {
 			buf.IDKey(password, salt, 2, 19*1024, 1, 32)
 		}
 	})
+}
+
+// TestReleaseAfter: an idle buffer gives its memory back and still
+// derives the right keys afterwards; a derivation in between cancels the
+// release.
+func TestReleaseAfter(t *testing.T) {
+	password, salt := []byte("salasana"), []byte("suolasuola")
+	want := xargon2.IDKey(password, salt, 1, 256, 1, 32)
+	var b Buffer
+	if got := b.IDKey(password, salt, 1, 256, 1, 32); !bytes.Equal(got, want) {
+		t.Fatalf("got %x, want %x", got, want)
+	}
+	b.ReleaseAfter(50 * time.Millisecond)
+	b.IDKey(password, salt, 1, 256, 1, 32) // cancels it
+	time.Sleep(150 * time.Millisecond)
+	if b.Size() == 0 {
+		t.Fatal("released although a derivation came before the idle time was up")
+	}
+	b.ReleaseAfter(10 * time.Millisecond)
+	deadline := time.Now().Add(5 * time.Second)
+	for b.Size() != 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if b.Size() != 0 {
+		t.Fatalf("still %d KiB after the idle time", b.Size())
+	}
+	if got := b.IDKey(password, salt, 1, 256, 1, 32); !bytes.Equal(got, want) || b.Size() == 0 {
+		t.Fatalf("after the release: %x, %d KiB", got, b.Size())
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/text/unicode/norm"
@@ -188,7 +189,8 @@ func (h *Hasher) verifyArgon2(password, encoded string) (ok, needsRehash bool, e
 // misses, not throughput: a login waiting for a slot costs no CPU. Reusing
 // the memory spares the runtime zeroing it and the kernel faulting it in
 // for every hash (a tenth of a login's CPU with x/crypto's argon2), and
-// keeps the server's memory flat at GOMAXPROCS × Memory once warm.
+// keeps the server's memory flat at GOMAXPROCS × Memory while logins
+// come; a slot unused for slotIdleRelease gives its memory back.
 var hashSlots = func() chan *argon2.Buffer {
 	slots := make(chan *argon2.Buffer, runtime.GOMAXPROCS(0))
 	for range cap(slots) {
@@ -202,11 +204,17 @@ var hashSlots = func() chan *argon2.Buffer {
 // is dropped afterwards, so one such account does not pin its memory.
 const maxKeptMemory = 64 * 1024
 
+// slotIdleRelease is how long a slot keeps its memory without a hash.
+const slotIdleRelease = time.Minute
+
 // deriveKey is argon2id over the NFC form of password.
 func deriveKey(password string, salt []byte, p Params) []byte {
 	pw := []byte(norm.NFC.String(password))
 	buf := <-hashSlots
-	defer func() { hashSlots <- buf }()
+	defer func() {
+		buf.ReleaseAfter(slotIdleRelease)
+		hashSlots <- buf
+	}()
 	if p.Memory > maxKeptMemory {
 		return argon2.IDKey(pw, salt, p.Time, p.Memory, p.Threads, p.KeyLen)
 	}
