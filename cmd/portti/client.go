@@ -20,7 +20,12 @@ const clientUsage = `  portti client add --id ID --redirect-uri URI [--redirect-
         [--public] [--secret-stdin] [--grant TYPE ...] [--name NAME]
         [--post-logout-redirect-uri URI ...] [--backchannel-logout-uri URI]
         [--allowed-network CIDR ...] [--third-party] [--id-token-alg RS256|ES256]
+        [--scope SCOPE ...]
                                                register an application (OpenID Connect client)
+  portti client update --id ID [the flags of add] [--new-secret | --secret-stdin]
+                                               change one in place: the flags given replace those
+                                               fields (a list flag its whole list; '' empties it);
+                                               its tokens and sign-ins stay
   portti client list                           the registered applications
   portti client remove ID                      remove one; its tokens stop working
                                                (not one from the configuration file's clients:)
@@ -51,7 +56,7 @@ func openForCommand(ctx context.Context, configPath string, stderr io.Writer) (*
 // clientCmd runs `portti client add|list|remove`.
 func clientCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("client: say add, list or remove")
+		return errors.New("client: say add, update, list or remove")
 	}
 	verb, args := args[0], args[1:]
 	fs := flag.NewFlagSet("client "+verb, flag.ContinueOnError)
@@ -60,38 +65,24 @@ func clientCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	switch verb {
 	case "add":
 		var spec oidc.ClientSpec
-		var redirects, postLogout, grants, networks, scopes clientFlagList
-		fs.StringVar(&spec.ID, "id", "", "client ID: letters, digits, - _ . ~ (public: it is in every sign-in URL)")
-		fs.StringVar(&spec.Name, "name", "", "the application's name, shown to people")
-		fs.Var(&redirects, "redirect-uri", "where sign-ins return; matched exactly (repeatable)")
-		fs.Var(&postLogout, "post-logout-redirect-uri", "where sign-outs may return; matched exactly (repeatable)")
-		fs.Var(&grants, "grant", "authorization_code, refresh_token or client_credentials (repeatable; default the first two)")
-		fs.Var(&networks, "allowed-network", "CIDR the application may be used from (repeatable; default anywhere)")
-		fs.BoolVar(&spec.Public, "public", false, "a native or browser app: no secret, PKCE required")
+		flags := bindSpecFlags(fs, &spec)
 		secretStdin := fs.Bool("secret-stdin", false, "read the client secret from the first line of standard input instead of generating one")
-		fs.StringVar(&spec.BackchannelLogoutURI, "backchannel-logout-uri", "", "where portti sends logout tokens")
-		fs.BoolVar(&spec.ThirdParty, "third-party", false, "ask people for consent before sharing their data")
-		fs.StringVar(&spec.IDTokenAlg, "id-token-alg", "", "id_token signature: RS256 (default) or ES256")
-		fs.Var(&scopes, "scope", "a scope client_credentials may grant, such as books:read (repeatable; needs --grant client_credentials)")
 		if err := fs.Parse(args); err != nil {
 			return err
 		}
 		if fs.NArg() > 0 {
 			return fmt.Errorf("client add: unexpected argument %q (every value goes with a flag, e.g. --id)", fs.Arg(0))
 		}
-		spec.RedirectURIs, spec.PostLogoutRedirectURIs = redirects, postLogout
-		spec.GrantTypes, spec.AllowedNetworks, spec.Scopes = grants, networks, scopes
+		flags.lists(&spec)
 		if *secretStdin {
 			if spec.Public {
 				return errors.New("client add: a public client has no secret; leave out --secret-stdin")
 			}
-			line, err := bufio.NewReader(stdin).ReadString('\n')
-			if err != nil && !errors.Is(err, io.EOF) {
-				return fmt.Errorf("client add: read secret: %w", err)
+			secret, err := readSecret(stdin, "client add")
+			if err != nil {
+				return err
 			}
-			if spec.Secret = strings.TrimRight(line, "\r\n"); spec.Secret == "" {
-				return errors.New("client add: --secret-stdin given but standard input is empty")
-			}
+			spec.Secret = secret
 		}
 		a, err := openForCommand(ctx, *configPath, stderr)
 		if err != nil {
@@ -106,22 +97,53 @@ func clientCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		if err != nil {
 			return err
 		}
-		kind := "confidential"
-		if rec.Public {
-			kind = "public, PKCE S256 required"
+		describeClient(stdout, "added", a, rec, clientSecret, !*secretStdin)
+		return nil
+
+	case "update":
+		var given oidc.ClientSpec
+		flags := bindSpecFlags(fs, &given)
+		secretStdin := fs.Bool("secret-stdin", false, "replace the client secret with the first line of standard input")
+		newSecret := fs.Bool("new-secret", false, "replace the client secret with a generated one, printed once")
+		if err := fs.Parse(args); err != nil {
+			return err
 		}
-		fmt.Fprintf(stdout, "added client %s (%s)\n", rec.ID, kind)
-		fmt.Fprintf(stdout, "issuer:        %s\n", a.OIDC.Issuer())
-		fmt.Fprintf(stdout, "discovery:     %s%s\n", a.OIDC.Issuer(), oidc.PathDiscovery)
-		fmt.Fprintf(stdout, "grant types:   %s\n", strings.Join(rec.GrantTypes, ", "))
-		if len(rec.Scopes) > 0 {
-			fmt.Fprintf(stdout, "scopes:        %s\n", strings.Join(rec.Scopes, " "))
+		if fs.NArg() > 0 {
+			return fmt.Errorf("client update: unexpected argument %q (every value goes with a flag, e.g. --id)", fs.Arg(0))
 		}
-		if !rec.Public && !*secretStdin {
-			// Printed once; portti keeps only its SHA-256.
-			fmt.Fprintf(stdout, "client secret: %s\n", clientSecret)
-			fmt.Fprintln(stdout, "Store the secret now: it is not shown again. To replace it, remove the client and add it again.")
+		if given.ID == "" {
+			return errors.New("client update: give --id")
 		}
+		if *secretStdin && *newSecret {
+			return errors.New("client update: give --secret-stdin or --new-secret, not both")
+		}
+		flags.lists(&given)
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if *secretStdin {
+			secret, err := readSecret(stdin, "client update")
+			if err != nil {
+				return err
+			}
+			given.Secret = secret
+		}
+		a, err := openForCommand(ctx, *configPath, stderr)
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		rec, clientSecret, err := oidc.UpdateClient(ctx, a.Store, given.ID, func(spec *oidc.ClientSpec) {
+			flags.copySet(spec, &given, set)
+			spec.Secret = given.Secret
+		}, *newSecret, time.Now())
+		var ce *oidc.ClientError
+		if errors.As(err, &ce) {
+			return fmt.Errorf("the client was not changed:\n  %s", strings.Join(ce.Problems, "\n  "))
+		}
+		if err != nil {
+			return err
+		}
+		describeClient(stdout, "updated", a, rec, clientSecret, clientSecret != "" && !*secretStdin)
 		return nil
 
 	case "list":
@@ -209,7 +231,97 @@ func clientCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		fmt.Fprintf(stdout, "removed client %s: its tokens are gone, and every portti node refuses it within seconds\n", id)
 		return nil
 	}
-	return fmt.Errorf("client: unknown command %q (add, list, remove)", verb)
+	return fmt.Errorf("client: unknown command %q (add, update, list, remove)", verb)
+}
+
+// specFlags are the flags that describe a client, shared by client add
+// and client update.
+type specFlags struct {
+	redirects, postLogout, grants, networks, scopes clientFlagList
+}
+
+func bindSpecFlags(fs *flag.FlagSet, spec *oidc.ClientSpec) *specFlags {
+	f := &specFlags{}
+	fs.StringVar(&spec.ID, "id", "", "client ID: letters, digits, - _ . ~ (public: it is in every sign-in URL)")
+	fs.StringVar(&spec.Name, "name", "", "the application's name, shown to people")
+	fs.Var(&f.redirects, "redirect-uri", "where sign-ins return; matched exactly (repeatable)")
+	fs.Var(&f.postLogout, "post-logout-redirect-uri", "where sign-outs may return; matched exactly (repeatable)")
+	fs.Var(&f.grants, "grant", "authorization_code, refresh_token or client_credentials (repeatable; default the first two)")
+	fs.Var(&f.networks, "allowed-network", "CIDR the application may be used from (repeatable; default anywhere)")
+	fs.Var(&f.scopes, "scope", "a scope client_credentials may grant, such as books:read (repeatable; needs --grant client_credentials)")
+	fs.BoolVar(&spec.Public, "public", false, "a native or browser app: no secret, PKCE required")
+	fs.StringVar(&spec.BackchannelLogoutURI, "backchannel-logout-uri", "", "where portti sends logout tokens")
+	fs.BoolVar(&spec.ThirdParty, "third-party", false, "ask people for consent before sharing their data")
+	fs.StringVar(&spec.IDTokenAlg, "id-token-alg", "", "id_token signature: RS256 (default) or ES256")
+	return f
+}
+
+// lists puts the repeatable flags into spec. A list flag given once with
+// an empty value ("--allowed-network ”") is an empty list.
+func (f *specFlags) lists(spec *oidc.ClientSpec) {
+	list := func(l clientFlagList) []string {
+		if len(l) == 1 && l[0] == "" {
+			return []string{}
+		}
+		return l
+	}
+	spec.RedirectURIs, spec.PostLogoutRedirectURIs = list(f.redirects), list(f.postLogout)
+	spec.GrantTypes, spec.AllowedNetworks, spec.Scopes = list(f.grants), list(f.networks), list(f.scopes)
+}
+
+// copySet copies into spec the fields of given whose flags were set: what
+// client update changes. A list flag replaces the whole list.
+func (f *specFlags) copySet(spec, given *oidc.ClientSpec, set map[string]bool) {
+	for name, copyField := range map[string]func(){
+		"name":                     func() { spec.Name = given.Name },
+		"redirect-uri":             func() { spec.RedirectURIs = given.RedirectURIs },
+		"post-logout-redirect-uri": func() { spec.PostLogoutRedirectURIs = given.PostLogoutRedirectURIs },
+		"grant":                    func() { spec.GrantTypes = given.GrantTypes },
+		"allowed-network":          func() { spec.AllowedNetworks = given.AllowedNetworks },
+		"scope":                    func() { spec.Scopes = given.Scopes },
+		"public":                   func() { spec.Public = given.Public },
+		"backchannel-logout-uri":   func() { spec.BackchannelLogoutURI = given.BackchannelLogoutURI },
+		"third-party":              func() { spec.ThirdParty = given.ThirdParty },
+		"id-token-alg":             func() { spec.IDTokenAlg = given.IDTokenAlg },
+	} {
+		if set[name] {
+			copyField()
+		}
+	}
+}
+
+// readSecret reads a client secret from the first line of stdin.
+func readSecret(stdin io.Reader, cmd string) (string, error) {
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("%s: read secret: %w", cmd, err)
+	}
+	secret := strings.TrimRight(line, "\r\n")
+	if secret == "" {
+		return "", fmt.Errorf("%s: --secret-stdin given but standard input is empty", cmd)
+	}
+	return secret, nil
+}
+
+// describeClient prints what client add and client update did, with the
+// client secret when portti made one (printed once; it keeps only its
+// SHA-256).
+func describeClient(stdout io.Writer, done string, a *app.App, rec storage.Client, clientSecret string, showSecret bool) {
+	kind := "confidential"
+	if rec.Public {
+		kind = "public, PKCE S256 required"
+	}
+	fmt.Fprintf(stdout, "%s client %s (%s)\n", done, rec.ID, kind)
+	fmt.Fprintf(stdout, "issuer:        %s\n", a.OIDC.Issuer())
+	fmt.Fprintf(stdout, "discovery:     %s%s\n", a.OIDC.Issuer(), oidc.PathDiscovery)
+	fmt.Fprintf(stdout, "grant types:   %s\n", strings.Join(rec.GrantTypes, ", "))
+	if len(rec.Scopes) > 0 {
+		fmt.Fprintf(stdout, "scopes:        %s\n", strings.Join(rec.Scopes, " "))
+	}
+	if !rec.Public && showSecret {
+		fmt.Fprintf(stdout, "client secret: %s\n", clientSecret)
+		fmt.Fprintln(stdout, "Store the secret now: it is not shown again. To replace it: portti client update --id "+rec.ID+" --new-secret")
+	}
 }
 
 // keysCmd runs `portti keys rotate|list`.

@@ -6,10 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/portti/portti/internal/secret"
+	"github.com/portti/portti/internal/storage"
 	"github.com/portti/portti/internal/storage/sqlstore"
 )
 
@@ -110,6 +112,96 @@ func TestClientCommands(t *testing.T) {
 	}
 	if out, _ := runCmd(t, "", "client", "list"); strings.Contains(out, "com.example.app") {
 		t.Errorf("removed client listed:\n%s", out)
+	}
+}
+
+// TestClientUpdate: client update changes the fields given and nothing
+// else, keeps the client's record (its tokens and sign-ins with it),
+// replaces the secret only when asked, and refuses what add refuses.
+func TestClientUpdate(t *testing.T) {
+	dbURL := clientEnv(t)
+	ctx := context.Background()
+	out, err := runCmd(t, "", "client", "add", "--id", "moodle", "--name", "Moodle",
+		"--redirect-uri", "https://moodle.example.fi/auth/oidc/", "--allowed-network", "10.0.0.0/8")
+	if err != nil {
+		t.Fatalf("add: %v\n%s", err, out)
+	}
+	first := regexp.MustCompile(`client secret: (\S+)`).FindStringSubmatch(out)[1]
+	stored := func() storage.Client {
+		t.Helper()
+		store, err := sqlstore.Open(ctx, dbURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer store.Close()
+		c, err := store.GetClient(ctx, "moodle")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	before := stored()
+
+	out, err = runCmd(t, "", "client", "update", "--id", "moodle", "--name", "Moodle 4.5",
+		"--redirect-uri", "https://moodle.example.fi/new/", "--redirect-uri", "https://moodle.example.fi/login")
+	if err != nil || !strings.Contains(out, "updated client moodle") || strings.Contains(out, "client secret") {
+		t.Fatalf("update: %v\n%s", err, out)
+	}
+	c := stored()
+	if c.Name != "Moodle 4.5" || !slices.Equal(c.RedirectURIs, []string{"https://moodle.example.fi/new/", "https://moodle.example.fi/login"}) ||
+		!slices.Equal(c.AllowedNetworks, before.AllowedNetworks) || c.SecretHash != secret.Hash(first) ||
+		!c.CreatedAt.Equal(before.CreatedAt) || !c.UpdatedAt.After(before.UpdatedAt) {
+		t.Errorf("after update: %+v", c)
+	}
+
+	// '' empties a list.
+	if out, err := runCmd(t, "", "client", "update", "--id", "moodle", "--allowed-network", ""); err != nil {
+		t.Fatalf("emptying a list: %v\n%s", err, out)
+	}
+	if c := stored(); len(c.AllowedNetworks) != 0 {
+		t.Errorf("allowed networks %q, want none", c.AllowedNetworks)
+	}
+
+	// A new secret, generated or given.
+	out, err = runCmd(t, "", "client", "update", "--id", "moodle", "--new-secret")
+	m := regexp.MustCompile(`client secret: (\S+)`).FindStringSubmatch(out)
+	if err != nil || m == nil || m[1] == first || stored().SecretHash != secret.Hash(m[1]) {
+		t.Fatalf("--new-secret: %v\n%s", err, out)
+	}
+	given := "operator-chosen-secret-with-enough-randomness-4567"
+	if out, err := runCmd(t, given+"\n", "client", "update", "--id", "moodle", "--secret-stdin"); err != nil || strings.Contains(out, given) {
+		t.Fatalf("--secret-stdin: %v\n%s", err, out)
+	}
+	if stored().SecretHash != secret.Hash(given) {
+		t.Error("--secret-stdin did not replace the secret")
+	}
+
+	// Refused: nothing changes.
+	before = stored()
+	if _, err := runCmd(t, "", "client", "update", "--id", "moodle", "--redirect-uri", "http://evil.example/cb"); err == nil || !strings.Contains(err.Error(), "not changed") {
+		t.Errorf("bad update: %v", err)
+	}
+	if _, err := runCmd(t, "", "client", "update", "--id", "nobody", "--name", "x"); err == nil || !strings.Contains(err.Error(), `no client "nobody"`) {
+		t.Errorf("unknown client: %v", err)
+	}
+	if _, err := runCmd(t, "", "client", "update", "--name", "x"); err == nil {
+		t.Error("update without --id accepted")
+	}
+	if c := stored(); !slices.Equal(c.RedirectURIs, before.RedirectURIs) || c.SecretHash != before.SecretHash {
+		t.Errorf("a refused update changed the client: %+v", c)
+	}
+
+	// A client of the configuration file is changed there.
+	store, err := sqlstore.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.CreateClient(ctx, storage.Client{ID: "from-file", Source: storage.ClientSourceConfig, GrantTypes: []string{"client_credentials"}, SecretHash: secret.Hash(given)}); err != nil {
+		t.Fatal(err)
+	}
+	store.Close()
+	if _, err := runCmd(t, "", "client", "update", "--id", "from-file", "--name", "x"); err == nil || !strings.Contains(err.Error(), "configuration file") {
+		t.Errorf("update of a configuration file's client: %v", err)
 	}
 }
 

@@ -97,6 +97,40 @@ func TestNewClientValidation(t *testing.T) {
 	}
 }
 
+// TestUpdateClientKeepsTokens: an updated client keeps its tokens; the
+// secret changes only when asked, and follows a switch between public and
+// confidential.
+func TestUpdateClientKeepsTokens(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	acc := e.account("upd@example.fi")
+	sec := e.client(ClientSpec{ID: "web", RedirectURIs: []string{webRedirect}})
+	b := e.browser()
+	b.signIn(acc.ID)
+	_, tok := e.token(url.Values{"grant_type": {"authorization_code"}, "code": {e.codeFor(b, authQuery("web", webRedirect, ""))}, "redirect_uri": {webRedirect}}, "web", sec)
+
+	rec, newSecret, err := UpdateClient(ctx, e.store, "web", func(s *ClientSpec) { s.Name = "Web 2" }, false, e.clock.Now())
+	if err != nil || newSecret != "" || rec.Name != "Web 2" || rec.SecretHash != secret.Hash(sec) {
+		t.Fatalf("rename: %+v %q %v", rec, newSecret, err)
+	}
+	e.clock.Advance(3 * time.Second) // past the client cache
+	if status, _ := e.userinfo(str(tok, "access_token")); status != http.StatusOK {
+		t.Errorf("access token after the update: %d", status)
+	}
+	if status, _ := e.token(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {str(tok, "refresh_token")}}, "web", sec); status != http.StatusOK {
+		t.Errorf("refresh with the old secret after the update: %d", status)
+	}
+
+	// Public: no secret; confidential again: a new one.
+	if rec, _, err := UpdateClient(ctx, e.store, "web", func(s *ClientSpec) { s.Public = true }, false, e.clock.Now()); err != nil || rec.SecretHash != "" {
+		t.Fatalf("to public: %+v %v", rec, err)
+	}
+	rec, newSecret, err = UpdateClient(ctx, e.store, "web", func(s *ClientSpec) { s.Public = false }, false, e.clock.Now())
+	if err != nil || !secret.Plausible(newSecret) || rec.SecretHash != secret.Hash(newSecret) {
+		t.Fatalf("to confidential: %+v %q %v", rec, newSecret, err)
+	}
+}
+
 func TestRegisterClientConflict(t *testing.T) {
 	e := newEnv(t)
 	e.client(ClientSpec{ID: "dup", RedirectURIs: []string{webRedirect}})

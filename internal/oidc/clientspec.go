@@ -247,11 +247,7 @@ func validScope(s string) bool {
 func NewClient(spec ClientSpec, now time.Time, random io.Reader) (storage.Client, string, error) {
 	rec, problems := spec.record()
 	if len(problems) > 0 {
-		e := &ClientError{Fields: problems}
-		for _, p := range problems {
-			e.Problems = append(e.Problems, p.Message)
-		}
-		return storage.Client{}, "", e
+		return storage.Client{}, "", clientError(problems)
 	}
 	rec.Source = storage.ClientSourceCLI
 	rec.CreatedAt, rec.UpdatedAt = now.UTC(), now.UTC()
@@ -290,10 +286,81 @@ func RegisterClient(ctx context.Context, store storage.OIDCStorage, spec ClientS
 	return rec, clientSecret, nil
 }
 
+// SpecOf is the spec that describes a stored client, its secret given by
+// its hash.
+func SpecOf(c storage.Client) ClientSpec {
+	return ClientSpec{
+		ID: c.ID, Name: c.Name, Public: c.Public, SecretHash: c.SecretHash,
+		RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
+		GrantTypes: c.GrantTypes, BackchannelLogoutURI: c.BackchannelLogoutURI,
+		AllowedNetworks: c.AllowedNetworks, ThirdParty: c.ThirdParty, IDTokenAlg: c.IDTokenAlg,
+		Scopes: c.Scopes,
+	}
+}
+
+// UpdateClient changes a client of `portti client add` in place: change
+// edits its spec, which is then checked as NewClient checks one. Its
+// tokens, consents and signed-in sessions stay. A Secret that change sets
+// replaces the secret; with newSecret, or when a public client becomes
+// confidential without one, portti generates one. The new secret is
+// returned in the clear, to be shown once. Clients from the configuration
+// file are changed there.
+func UpdateClient(ctx context.Context, store storage.OIDCStorage, id string, change func(*ClientSpec), newSecret bool, now time.Time) (storage.Client, string, error) {
+	var clientSecret string
+	rec, err := store.UpdateClient(ctx, id, func(old storage.Client) (storage.Client, error) {
+		if old.Source == storage.ClientSourceConfig {
+			return old, &ClientError{Problems: []string{fmt.Sprintf(
+				"client %q comes from the configuration file (clients:): change it there, then reload portti (SIGHUP)", id)}}
+		}
+		spec := SpecOf(old)
+		change(&spec)
+		spec.ID = old.ID
+		switch {
+		case spec.Public:
+			spec.Secret, spec.SecretHash = "", ""
+		case spec.Secret != "":
+			spec.SecretHash = ""
+		case newSecret || spec.SecretHash == "":
+			s, _, err := secret.New(randomReader(nil))
+			if err != nil {
+				return old, err
+			}
+			spec.Secret, spec.SecretHash = s, ""
+		}
+		rec, problems := spec.record()
+		if len(problems) > 0 {
+			return old, clientError(problems)
+		}
+		switch {
+		case spec.Secret != "":
+			rec.SecretHash, clientSecret = secret.Hash(spec.Secret), spec.Secret
+		default:
+			rec.SecretHash = strings.ToLower(spec.SecretHash)
+		}
+		rec.Source, rec.CreatedAt, rec.UpdatedAt = old.Source, old.CreatedAt, now.UTC()
+		return rec, nil
+	})
+	if errors.Is(err, storage.ErrNotFound) {
+		return storage.Client{}, "", &ClientError{Problems: []string{fmt.Sprintf("no client %q", id)}}
+	}
+	if err != nil {
+		return storage.Client{}, "", err
+	}
+	return rec, clientSecret, nil
+}
+
 // ClientError lists everything wrong with a ClientSpec.
 type ClientError struct {
 	Problems []string      // the messages, one per problem
 	Fields   []SpecProblem // the same with their fields, when known
+}
+
+func clientError(problems []SpecProblem) *ClientError {
+	e := &ClientError{Fields: problems}
+	for _, p := range problems {
+		e.Problems = append(e.Problems, p.Message)
+	}
+	return e
 }
 
 func (e *ClientError) Error() string {
