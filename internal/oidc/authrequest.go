@@ -145,7 +145,8 @@ var errRequestGone = errors.New("authorization request not found or expired")
 // createAuthRequest stores a validated authorization request.
 func (p *Provider) createAuthRequest(ctx context.Context, req *oidc.AuthRequest, hintSubject string) (*authRequest, error) {
 	// The ID travels in the browser's URLs; it is random so it cannot be
-	// guessed, and the callback also checks the browser's session.
+	// guessed, and the code is issued only against the browser's own
+	// session (authenticate).
 	id, _, err := secret.New(p.cfg.Random)
 	if err != nil {
 		return nil, err

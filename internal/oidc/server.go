@@ -12,7 +12,7 @@ import (
 )
 
 // server is zitadel's LegacyServer (request parsing, validation, protocol
-// errors, the code callback) with portti's own token handling: zitadel's
+// errors) with portti's own token handling: zitadel's
 // storage interface has no room for per-client id_token algorithms,
 // hashed opaque tokens, refresh rotation with reuse detection or a
 // client_credentials grant that touches no database.
