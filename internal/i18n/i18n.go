@@ -1,8 +1,10 @@
 // Package i18n is portti's translation catalogue: every string a person
 // reads, in Finnish, Swedish and English, and the choice among them.
 //
-// The catalogue is one flat JSON file per language (key → text) embedded in
-// the binary. Texts name their arguments in braces, "{Min}", filled by T.
+// The catalogue is flat JSON files (key → text) embedded in the binary:
+// messages/LANG.json for the pages that stand, and messages/AREA.LANG.json
+// for each feature area (mfa.fi.json, …), so that a feature keeps its texts
+// beside each other. A key may live in one file only. Texts name their arguments in braces, "{Min}", filled by T.
 // A test keeps the three files in step, so a missing translation fails the
 // build's tests instead of showing a key to a person. (We dropped go-i18n:
 // its plural machinery is not needed by these texts, and a flat map is
@@ -13,6 +15,8 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"io/fs"
+	"path"
 	"sort"
 	"strings"
 
@@ -39,21 +43,57 @@ func Load() (*Catalog, error) {
 	c := &Catalog{texts: map[string]map[string]string{}}
 	tags := []language.Tag{language.English} // first: the matcher's fallback
 	for _, lang := range Languages {
-		b, err := files.ReadFile("messages/" + lang + ".json")
+		c.texts[lang] = map[string]string{}
+		if lang != "en" {
+			tags = append(tags, language.MustParse(lang))
+		}
+	}
+	names, err := fs.Glob(files, "messages/*.json")
+	if err != nil {
+		return nil, fmt.Errorf("i18n: %w", err)
+	}
+	for _, name := range names {
+		lang := fileLanguage(name)
+		if !Supported(lang) {
+			return nil, fmt.Errorf("i18n: %s: not LANG.json or AREA.LANG.json of a supported language", name)
+		}
+		b, err := files.ReadFile(name)
 		if err != nil {
 			return nil, fmt.Errorf("i18n: %w", err)
 		}
 		m := map[string]string{}
 		if err := json.Unmarshal(b, &m); err != nil {
-			return nil, fmt.Errorf("i18n: %s.json: %w", lang, err)
+			return nil, fmt.Errorf("i18n: %s: %w", name, err)
 		}
-		c.texts[lang] = m
-		if lang != "en" {
-			tags = append(tags, language.MustParse(lang))
+		for k, v := range m {
+			if _, dup := c.texts[lang][k]; dup {
+				return nil, fmt.Errorf("i18n: %s: key %q is also in another %s file", name, k, lang)
+			}
+			c.texts[lang][k] = v
 		}
 	}
 	c.matcher = language.NewMatcher(tags)
 	return c, nil
+}
+
+// fileLanguage reads the language from "messages/fi.json" or
+// "messages/mfa.fi.json".
+func fileLanguage(name string) string {
+	base := strings.TrimSuffix(path.Base(name), ".json")
+	return base[strings.LastIndex(base, ".")+1:]
+}
+
+// Files returns the catalogue's file names for lang, sorted; tests read
+// them to check key order and duplicates file by file.
+func Files(lang string) []string {
+	names, _ := fs.Glob(files, "messages/*.json")
+	var out []string
+	for _, n := range names {
+		if fileLanguage(n) == lang {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // Supported reports whether lang is one of Languages.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"path"
 	"regexp"
 	"slices"
 	"strings"
@@ -20,41 +21,53 @@ var sameAsEnglish = map[string]map[string]bool{
 	"sv": {},
 }
 
-// orderedKeys returns the keys of one catalogue file in file order, failing
-// on duplicates (which json.Unmarshal would silently merge).
-func orderedKeys(t *testing.T, lang string) []string {
+// orderedKeys returns the keys of one language's catalogue files, file by
+// file in file order (the area prefix stripped from each file's name, so
+// fi's mfa.fi.json lines up with en's mfa.en.json), failing on duplicates
+// (which json.Unmarshal would silently merge).
+func orderedKeys(t *testing.T, lang string) map[string][]string {
 	t.Helper()
-	b, err := files.ReadFile("messages/" + lang + ".json")
+	out := map[string][]string{}
+	for _, name := range Files(lang) {
+		area := strings.TrimSuffix(strings.TrimSuffix(path.Base(name), ".json"), lang)
+		out[area] = orderedFileKeys(t, name)
+	}
+	return out
+}
+
+func orderedFileKeys(t *testing.T, name string) []string {
+	t.Helper()
+	b, err := files.ReadFile(name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		t.Fatalf("%s.json: want an object, got %v %v", lang, tok, err)
+		t.Fatalf("%s: want an object, got %v %v", name, tok, err)
 	}
 	var keys []string
 	seen := map[string]bool{}
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			t.Fatalf("%s.json: %v", lang, err)
+			t.Fatalf("%s: %v", name, err)
 		}
 		key := tok.(string)
 		if seen[key] {
-			t.Errorf("%s.json: duplicate key %q", lang, key)
+			t.Errorf("%s: duplicate key %q", name, key)
 		}
 		seen[key] = true
 		keys = append(keys, key)
 		var value string
 		if err := dec.Decode(&value); err != nil {
-			t.Fatalf("%s.json: %s: %v", lang, key, err)
+			t.Fatalf("%s: %s: %v", name, key, err)
 		}
 	}
 	if _, err := dec.Token(); err != nil {
-		t.Fatalf("%s.json: %v", lang, err)
+		t.Fatalf("%s: %v", name, err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		t.Errorf("%s.json: trailing data after the object", lang)
+		t.Errorf("%s: trailing data after the object", name)
 	}
 	return keys
 }
@@ -71,15 +84,23 @@ func TestCatalogComplete(t *testing.T) {
 		t.Fatal(err)
 	}
 	enKeys := orderedKeys(t, "en")
-	if len(enKeys) == 0 {
+	if len(enKeys[""]) == 0 {
 		t.Fatal("en.json is empty")
 	}
 	for _, lang := range Languages {
 		if lang == "en" {
 			continue
 		}
-		if keys := orderedKeys(t, lang); !slices.Equal(keys, enKeys) {
-			t.Errorf("%s.json: keys or key order differ from en.json", lang)
+		keys := orderedKeys(t, lang)
+		for area, want := range enKeys {
+			if !slices.Equal(keys[area], want) {
+				t.Errorf("%s%s.json: keys or key order differ from %sen.json", area, lang, area)
+			}
+		}
+		for area := range keys {
+			if _, ok := enKeys[area]; !ok {
+				t.Errorf("%s%s.json has no English file %sen.json", area, lang, area)
+			}
 		}
 	}
 
