@@ -150,6 +150,24 @@ func listSetting(key string, field func(*Config) *[]string) setting {
 // the environment, and Validate's findings — is collected and returned
 // together as Problems. On error the returned Config is the zero value.
 func Load(path string, lookupEnv func(string) (string, bool)) (Config, error) {
+	return load(path, lookupEnv, nil)
+}
+
+// LoadEnviron is Load with the environment given as environ ("NAME=value",
+// as os.Environ returns it), which the binary uses: seeing every name, it
+// also reports the PORTTI_* variables that are no setting (see KnownEnv),
+// with the nearest one, as unknown keys in the file are.
+func LoadEnviron(path string, environ []string) (Config, error) {
+	vars := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if name, value, ok := strings.Cut(kv, "="); ok {
+			vars[name] = value
+		}
+	}
+	return load(path, func(name string) (string, bool) { v, ok := vars[name]; return v, ok }, environ)
+}
+
+func load(path string, lookupEnv func(string) (string, bool), environ []string) (Config, error) {
 	l := loader{cfg: Default(), origins: map[string]string{}, lookupEnv: lookupEnv}
 	// Derived values are decided after the file and the environment.
 	l.cfg.PublicURL = ""
@@ -164,6 +182,7 @@ func Load(path string, lookupEnv func(string) (string, bool)) (Config, error) {
 	if lookupEnv != nil {
 		l.env(lookupEnv)
 	}
+	l.unknownEnv(environ) // after the file: its secret_env names are known
 
 	if l.cfg.PublicURL == "" {
 		if u := derivePublicURL(l.cfg.Listen); u != "" {
@@ -417,10 +436,20 @@ func sectionKeys(section string) []string {
 
 // closestKey suggests the known key nearest to a misspelt one, or "".
 func closestKey(key string) string {
-	best, bestDist := "", 4 // suggest only within 3 edits
-	for _, s := range settings {
-		if d := editDistance(key, s.key); d < bestDist {
-			best, bestDist = s.key, d
+	keys := make([]string, len(settings))
+	for i, s := range settings {
+		keys[i] = s.key
+	}
+	return closest(key, keys)
+}
+
+// closest returns the candidate nearest to a misspelt name, or "" when
+// none is within 3 edits.
+func closest(name string, candidates []string) string {
+	best, bestDist := "", 4
+	for _, c := range candidates {
+		if d := editDistance(name, c); d < bestDist {
+			best, bestDist = c, d
 		}
 	}
 	return best
