@@ -29,7 +29,8 @@ const clientUsage = `  portti client add --id ID --redirect-uri URI [--redirect-
   portti client list                           the registered applications
   portti client remove ID                      remove one; its tokens stop working
                                                (not one from the configuration file's clients:)
-  portti keys rotate                           new signing keys (published now, signing in 10 min)
+  portti keys rotate                           new signing keys: in every node's JWKS within 30 s,
+                                               signing in 10 min
   portti keys list                             the signing keys and their timeline
 `
 
@@ -60,18 +61,18 @@ func clientCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	}
 	verb, args := args[0], args[1:]
 	fs := flag.NewFlagSet("client "+verb, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "YAML configuration file")
+	configPath := fs.String("config", "", configUsage)
 	switch verb {
 	case "add":
 		var spec oidc.ClientSpec
 		flags := bindSpecFlags(fs, &spec)
 		secretStdin := fs.Bool("secret-stdin", false, "read the client secret from the first line of standard input instead of generating one")
-		if err := fs.Parse(args); err != nil {
+		positional, err := parseArgs(fs, args, stdout)
+		if err != nil {
 			return err
 		}
-		if fs.NArg() > 0 {
-			return fmt.Errorf("client add: unexpected argument %q (every value goes with a flag, e.g. --id)", fs.Arg(0))
+		if err := noArgs(fs, positional); err != nil {
+			return err
 		}
 		flags.lists(&spec)
 		if *secretStdin {
@@ -105,11 +106,12 @@ func clientCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		flags := bindSpecFlags(fs, &given)
 		secretStdin := fs.Bool("secret-stdin", false, "replace the client secret with the first line of standard input")
 		newSecret := fs.Bool("new-secret", false, "replace the client secret with a generated one, printed once")
-		if err := fs.Parse(args); err != nil {
+		positional, err := parseArgs(fs, args, stdout)
+		if err != nil {
 			return err
 		}
-		if fs.NArg() > 0 {
-			return fmt.Errorf("client update: unexpected argument %q (every value goes with a flag, e.g. --id)", fs.Arg(0))
+		if err := noArgs(fs, positional); err != nil {
+			return err
 		}
 		if given.ID == "" {
 			return errors.New("client update: give --id")
@@ -147,7 +149,11 @@ func clientCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		return nil
 
 	case "list":
-		if err := fs.Parse(args); err != nil {
+		positional, err := parseArgs(fs, args, stdout)
+		if err != nil {
+			return err
+		}
+		if err := noArgs(fs, positional); err != nil {
 			return err
 		}
 		a, err := openForCommand(ctx, *configPath, stderr)
@@ -193,19 +199,12 @@ func clientCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	case "remove":
 		// Flags may follow the ID ("client remove ID --config F"): a
 		// --config left unread would remove from another database.
-		var positional []string
-		for {
-			if err := fs.Parse(args); err != nil {
-				return err
-			}
-			if fs.NArg() == 0 {
-				break
-			}
-			positional = append(positional, fs.Arg(0))
-			args = fs.Args()[1:]
+		positional, err := parseArgs(fs, args, stdout)
+		if err != nil {
+			return err
 		}
 		if len(positional) != 1 {
-			return errors.New("client remove: give one client ID")
+			return fmt.Errorf("client remove: give one client ID, not %q\n\n%s", positional, flagUsage(fs))
 		}
 		id := positional[0]
 		a, err := openForCommand(ctx, *configPath, stderr)
@@ -242,7 +241,7 @@ type specFlags struct {
 
 func bindSpecFlags(fs *flag.FlagSet, spec *oidc.ClientSpec) *specFlags {
 	f := &specFlags{}
-	fs.StringVar(&spec.ID, "id", "", "client ID: letters, digits, - _ . ~ (public: it is in every sign-in URL)")
+	fs.StringVar(&spec.ID, "id", "", "client `ID`: letters, digits, - _ . ~ (public: it is in every sign-in URL)")
 	fs.StringVar(&spec.Name, "name", "", "the application's name, shown to people")
 	fs.Var(&f.redirects, "redirect-uri", "where sign-ins return; matched exactly (repeatable)")
 	fs.Var(&f.postLogout, "post-logout-redirect-uri", "where sign-outs may return; matched exactly (repeatable)")
@@ -324,43 +323,75 @@ func describeClient(stdout io.Writer, done string, a *app.App, rec storage.Clien
 	}
 }
 
+// describeRotation says when the keys just made reach whom. The CLI only
+// stores them: each running node publishes them when it next reloads its
+// keys (oidc.KeyReloadInterval), and relying parties may hold the JWKS
+// they fetched before for oidc.JWKSMaxAge more, which is why a new key
+// signs only after the publish delay.
+func describeRotation(w io.Writer, ids []string, keys []storage.SigningKey, now time.Time) {
+	var signFrom time.Time
+	for _, k := range keys {
+		for _, id := range ids {
+			if k.ID == id && (signFrom.IsZero() || k.SignFrom.Before(signFrom)) {
+				signFrom = k.SignFrom
+			}
+		}
+	}
+	nodes := now.Add(oidc.KeyReloadInterval)
+	caches := nodes.Add(oidc.JWKSMaxAge)
+	fmt.Fprintf(w, "new signing keys %s stored.\n", strings.Join(ids, ", "))
+	fmt.Fprintf(w, "  in the JWKS of every running portti node by %s (each reloads the keys every %s)\n", when(nodes), span(oidc.KeyReloadInterval))
+	fmt.Fprintf(w, "  in the applications' cached JWKS by %s (cached for up to %s)\n", when(caches), span(oidc.JWKSMaxAge))
+	fmt.Fprintf(w, "  signing from %s; the keys they replace stay published until the tokens they signed have expired\n\n", when(signFrom))
+}
+
+// span writes a whole number of minutes or seconds as people do: "5 min",
+// "30 s".
+func span(d time.Duration) string {
+	if d >= time.Minute && d%time.Minute == 0 {
+		return fmt.Sprintf("%d min", d/time.Minute)
+	}
+	if d%time.Second == 0 {
+		return fmt.Sprintf("%d s", d/time.Second)
+	}
+	return d.String()
+}
+
 // keysCmd runs `portti keys rotate|list`.
 func keysCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return errors.New("keys: say rotate or list")
 	}
 	verb, args := args[0], args[1:]
-	fs := flag.NewFlagSet("keys "+verb, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "YAML configuration file")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
 	if verb != "rotate" && verb != "list" {
 		return fmt.Errorf("keys: unknown command %q (rotate, list)", verb)
+	}
+	fs := flag.NewFlagSet("keys "+verb, flag.ContinueOnError)
+	configPath := fs.String("config", "", configUsage)
+	positional, err := parseArgs(fs, args, stdout)
+	if err != nil {
+		return err
+	}
+	if err := noArgs(fs, positional); err != nil {
+		return err
 	}
 	a, err := openForCommand(ctx, *configPath, stderr)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
+	var rotated []string
 	if verb == "rotate" {
-		ids, err := a.OIDC.RotateKeys(ctx)
-		if err != nil {
+		if rotated, err = a.OIDC.RotateKeys(ctx); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "new signing keys %s: published now, signing from SIGNS FROM below;\n", strings.Join(ids, ", "))
-		fmt.Fprintln(stdout, "the keys they replace stay published until the tokens they signed have expired")
 	}
 	keys, err := a.OIDC.SigningKeys(ctx)
 	if err != nil {
 		return err
 	}
-	when := func(t time.Time) string {
-		if t.IsZero() {
-			return "-"
-		}
-		return t.UTC().Format(time.RFC3339)
+	if len(rotated) > 0 {
+		describeRotation(stdout, rotated, keys, time.Now())
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "KID\tALG\tCREATED\tSIGNS FROM\tRETIRED\tLEAVES JWKS")

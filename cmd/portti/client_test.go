@@ -218,7 +218,7 @@ func TestKeysCommands(t *testing.T) {
 	if err != nil {
 		t.Fatalf("rotate: %v\n%s", err, out)
 	}
-	if strings.Count(out, "RS256") != 2 || strings.Count(out, "ES256") != 2 || !strings.Contains(out, "published now") {
+	if strings.Count(out, "RS256") != 2 || strings.Count(out, "ES256") != 2 || !strings.Contains(out, "in the JWKS of every running portti node by") {
 		t.Errorf("after rotation:\n%s", out)
 	}
 	if _, err := runCmd(t, "", "keys", "shred"); err == nil {

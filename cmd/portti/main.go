@@ -22,14 +22,21 @@ import (
 
 	"github.com/portti/portti/internal/account"
 	"github.com/portti/portti/internal/app"
+	"github.com/portti/portti/internal/buildinfo"
 	"github.com/portti/portti/internal/config"
 	"github.com/portti/portti/internal/i18n"
 	"github.com/portti/portti/internal/storage"
 )
 
+// version is the release, stamped by a release build with
+// -ldflags "-X main.version=v1.4.0"; empty, the Go toolchain's record of
+// the module version and git revision tells (see buildinfo).
+var version string
+
 const usage = `portti — login service and self-service account portal
 
 Usage:
+  portti --version                             the version and the revision it was built from
   portti serve [--config FILE]                 run the server; on SIGHUP it re-reads FILE
                                                and syncs its clients (other settings: restart)
   portti user add --email E --given-name G --family-name F --password-stdin
@@ -39,7 +46,9 @@ Usage:
   portti user enable E                         let it log in again
 ` + clientUsage + `
 Every command reads the same configuration: --config FILE (YAML) and the
-PORTTI_* environment variables, which override the file.
+PORTTI_* environment variables, which override the file. An unknown
+PORTTI_* variable is refused, as an unknown key in the file is.
+Each command's --help lists its flags.
 `
 
 func main() {
@@ -52,11 +61,25 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	err := dispatch(ctx, args, stdin, stdout, stderr)
+	if errors.Is(err, errHelp) {
+		return nil
+	}
+	return err
+}
+
+func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
 	switch args[0] {
+	case "--version", "-version", "version":
+		if len(args) > 1 {
+			return fmt.Errorf("%s: unexpected argument %q: it takes none", args[0], args[1])
+		}
+		fmt.Fprintln(stdout, "portti", buildinfo.Read(version))
+		return nil
 	case "serve":
 		hup := make(chan os.Signal, 1)
 		signal.Notify(hup, syscall.SIGHUP)
@@ -75,9 +98,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return fmt.Errorf("unknown command %q\n\n%s", args[0], usage)
 }
 
-// loadConfig reads --config and the environment.
+// loadConfig reads --config and the environment, refusing PORTTI_*
+// variables that are no setting.
 func loadConfig(path string) (config.Config, error) {
-	return config.Load(path, os.LookupEnv)
+	return config.LoadEnviron(path, os.Environ())
 }
 
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
@@ -94,12 +118,16 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 // the binary; a channel of their own in tests) reloads the configuration.
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer, reload <-chan os.Signal) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "YAML configuration file")
-	if err := fs.Parse(args); err != nil {
+	configPath := fs.String("config", "", configUsage)
+	positional, err := parseArgs(fs, args, stdout)
+	if err != nil {
+		return err
+	}
+	if err := noArgs(fs, positional); err != nil {
 		return err
 	}
 	started := time.Now()
+	build := buildinfo.Read(version)
 	cfg, err := loadConfig(*configPath)
 	if err != nil {
 		return err
@@ -107,11 +135,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, reload 
 	logger := newLogger(cfg, stderr)
 	// zitadel/oidc logs through slog.Default; send it where ours goes.
 	slog.SetDefault(logger)
-	a, err := app.New(ctx, cfg, logger, app.Options{})
+	a, err := app.New(ctx, cfg, logger, app.Options{Build: build})
 	if err != nil {
 		return err
 	}
 	defer a.Close()
+	a.OIDC.WarnUnsealedKeys()
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -149,7 +178,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, reload 
 	if a.Outbox.DevMode() {
 		mode = "dev outbox (no SMTP configured: links are logged and listed at " + cfg.PublicURL + "/dev/mail)"
 	}
-	logger.Info("portti is serving", "url", cfg.PublicURL, "listen", ln.Addr().String(),
+	logger.Info("portti is serving", "version", build.String(), "url", cfg.PublicURL, "listen", ln.Addr().String(),
 		"database", cfg.Dialect(), "mail", mode, "startup", time.Since(started).Round(time.Millisecond).String())
 	fmt.Fprintf(stdout, "portti is serving at %s\n", cfg.PublicURL)
 
@@ -202,27 +231,24 @@ func reloadConfig(ctx context.Context, path string, running config.Config, a *ap
 }
 
 func user(ctx context.Context, verb string, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	switch verb {
+	case "add", "show", "unlock", "disable", "enable":
+	default:
+		return fmt.Errorf("user: unknown command %q (add, show, unlock, disable, enable)", verb)
+	}
 	fs := flag.NewFlagSet("user "+verb, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "YAML configuration file")
-	email := fs.String("email", "", "e-mail address (the login name)")
-	given := fs.String("given-name", "", "first name")
-	family := fs.String("family-name", "", "last name")
-	passwordStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
-	// Flags may come after the address too ("user show E --config F"):
-	// the flag package stops at the first argument that is not a flag, and
-	// a --config silently left unread would point the command at another
-	// database.
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		positional = append(positional, fs.Arg(0))
-		args = fs.Args()[1:]
+	configPath := fs.String("config", "", configUsage)
+	email := fs.String("email", "", "the account's e-mail `ADDRESS` (its login name; or give it as the argument)")
+	var given, family *string
+	var passwordStdin *bool
+	if verb == "add" {
+		given = fs.String("given-name", "", "first `NAME`")
+		family = fs.String("family-name", "", "last `NAME`")
+		passwordStdin = fs.Bool("password-stdin", false, "read the password from the first line of standard input")
+	}
+	positional, err := parseArgs(fs, args, stdout)
+	if err != nil {
+		return err
 	}
 	if *email != "" {
 		positional = append(positional, *email)
@@ -233,7 +259,7 @@ func user(ctx context.Context, verb string, args []string, stdin io.Reader, stdo
 	case 1:
 		*email = positional[0]
 	default:
-		return fmt.Errorf("user %s: give one e-mail address, not %q", verb, positional)
+		return fmt.Errorf("user %s: give one e-mail address, not %q\n\n%s", verb, positional, flagUsage(fs))
 	}
 	if *email == "" {
 		return fmt.Errorf("user %s: give the account's e-mail address", verb)
@@ -275,13 +301,16 @@ func user(ctx context.Context, verb string, args []string, stdin io.Reader, stdo
 	case "show":
 		acc, err = a.Accounts.Find(ctx, *email)
 	case "unlock":
-		acc, err = a.Accounts.Unlock(ctx, *email, m)
+		var u account.Unlocked
+		u, err = a.Accounts.Unlock(ctx, *email, m)
+		acc = u.Account
+		if err == nil {
+			fmt.Fprintln(stdout, describeUnlock(u))
+		}
 	case "disable":
 		acc, err = a.Accounts.Disable(ctx, *email, m)
 	case "enable":
 		acc, err = a.Accounts.Enable(ctx, *email, m)
-	default:
-		return fmt.Errorf("user: unknown command %q (add, show, unlock, disable, enable)", verb)
 	}
 	if errors.Is(err, storage.ErrNotFound) {
 		return fmt.Errorf("no account with e-mail address %s", *email)
@@ -295,6 +324,37 @@ func user(ctx context.Context, verb string, args []string, stdin io.Reader, stdo
 	}
 	printStatus(stdout, st)
 	return nil
+}
+
+// describeUnlock says what `user unlock` did, so that the helpdesk can
+// tell the person what was wrong, or that nothing was.
+func describeUnlock(u account.Unlocked) string {
+	var did []string
+	if !u.LockedUntil.IsZero() {
+		did = append(did, "lock until "+when(u.LockedUntil)+" lifted")
+	}
+	switch u.FailedLogins {
+	case 0:
+	case 1:
+		did = append(did, "1 failed attempt cleared")
+	default:
+		did = append(did, fmt.Sprintf("%d failed attempts cleared", u.FailedLogins))
+	}
+	switch u.Browsers {
+	case 0:
+	case 1:
+		did = append(did, "failed attempts of 1 of the owner's own browsers cleared")
+	default:
+		did = append(did, fmt.Sprintf("failed attempts of %d of the owner's own browsers cleared", u.Browsers))
+	}
+	e := u.Account.Email
+	switch {
+	case !u.Changed():
+		return e + " was not locked and had no failed attempts: nothing to clear"
+	case u.LockedUntil.IsZero():
+		return e + " was not locked; " + strings.Join(did, ", ")
+	}
+	return "unlocked " + e + ": " + strings.Join(did, ", ")
 }
 
 // describeValidation says what is wrong in the words the registration form
@@ -316,12 +376,6 @@ func describeValidation(v account.ValidationError) error {
 
 func printStatus(w io.Writer, st account.Status) {
 	a := st.Account
-	when := func(t time.Time) string {
-		if t.IsZero() {
-			return "-"
-		}
-		return t.UTC().Format(time.RFC3339)
-	}
 	yes := func(b bool) string {
 		if b {
 			return "yes"

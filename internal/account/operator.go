@@ -88,21 +88,49 @@ func (s *Service) Status(ctx context.Context, a storage.Account) (Status, error)
 	return st, nil
 }
 
+// Unlocked says what Unlock cleared, so that the helpdesk can tell the
+// person what was wrong.
+type Unlocked struct {
+	Account storage.Account // as it is now
+	// FailedLogins is the account's count of consecutive failed logins
+	// before the unlock.
+	FailedLogins int
+	// LockedUntil is the end of the lock that was lifted; zero when the
+	// account was not locked (never, or the lock had already run out).
+	LockedUntil time.Time
+	// Browsers is how many of the owner's own browsers had failed logins
+	// or a lock of their own (see KnownDevice) that were cleared.
+	Browsers int
+}
+
+// Changed reports whether the unlock cleared anything.
+func (u Unlocked) Changed() bool {
+	return u.FailedLogins > 0 || !u.LockedUntil.IsZero() || u.Browsers > 0
+}
+
 // Unlock clears the lock and failure count of the account and of the
-// owner's known browsers.
-func (s *Service) Unlock(ctx context.Context, email string, m Meta) (storage.Account, error) {
+// owner's known browsers, and says what there was to clear.
+func (s *Service) Unlock(ctx context.Context, email string, m Meta) (Unlocked, error) {
+	var u Unlocked
 	a, err := s.operatorUpdate(ctx, email, m, audit.Unlocked, func(a *storage.Account) {
+		// Read inside the update's transaction: the state this unlock
+		// replaced, not one a login changed a moment before.
+		u.FailedLogins, u.LockedUntil = a.FailedLogins, time.Time{}
+		if a.LockedUntil.After(s.now()) {
+			u.LockedUntil = a.LockedUntil
+		}
 		a.FailedLogins, a.LockedUntil = 0, time.Time{}
 	})
+	u.Account = a
 	if err != nil {
-		return a, err
+		return u, err
 	}
 	// The owner's own browsers count their failures apart (see
 	// KnownDevice): the helpdesk's unlock must reach those too.
-	if err := s.cfg.Store.ClearDeviceLocks(ctx, a.ID); err != nil {
-		return a, fmt.Errorf("%s: %w", audit.Unlocked, err)
+	if u.Browsers, err = s.cfg.Store.ClearDeviceLocks(ctx, a.ID); err != nil {
+		return u, fmt.Errorf("%s: %w", audit.Unlocked, err)
 	}
-	return a, nil
+	return u, nil
 }
 
 // Disable stops the account from logging in and ends its sessions.

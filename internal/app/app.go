@@ -14,6 +14,7 @@ import (
 
 	"github.com/portti/portti/internal/account"
 	"github.com/portti/portti/internal/audit"
+	"github.com/portti/portti/internal/buildinfo"
 	"github.com/portti/portti/internal/config"
 	"github.com/portti/portti/internal/i18n"
 	"github.com/portti/portti/internal/mail"
@@ -46,6 +47,8 @@ type Options struct {
 	// run with another --config than the server (or none), and must not
 	// remove the server's clients.
 	KeepClients bool
+	// Build is the running version, shown by /healthz.
+	Build buildinfo.Info
 }
 
 // New opens the database (running migrations), wires every part, and
@@ -169,6 +172,7 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 		MailFrom: cfg.MailFrom, DevMail: cfg.DevMail, Secure: cfg.SecureCookies(),
 		TrustedProxies: trusted, RememberTTL: cfg.SessionTTL, Now: opt.Now,
 		OnLogout: sessionEnded,
+		Build:    opt.Build,
 	})
 	if err != nil {
 		return nil, err

@@ -547,6 +547,31 @@ func (kr *keyring) rotate(ctx context.Context) ([]storage.SigningKey, error) {
 	return created, kr.reload(ctx)
 }
 
+// WarnUnsealedKeys logs a warning when the signing keys are stored
+// unencrypted (no key_encryption_key), or some of them are (stored before
+// it was set). The server calls it once at start; operator commands do
+// not, so that their output is their answer and the warning is said where
+// it can be acted on, in the server's log.
+func (p *Provider) WarnUnsealedKeys() {
+	if !p.keys.sealer.encrypted() {
+		p.log.Warn("oidc: token signing keys are stored UNENCRYPTED in the database; anyone with a copy of it can sign tokens. "+
+			"Set key_encryption_key (PORTTI_KEY_ENCRYPTION_KEY) to 32 random bytes in base64 (openssl rand -base64 32) outside development",
+			"issuer", p.issuer)
+	} else if ids := p.keys.plainKeys(); len(ids) > 0 {
+		p.log.Warn("oidc: some signing keys were stored before key_encryption_key was set and are not encrypted; "+
+			"run `portti keys rotate` to replace them", "kids", strings.Join(ids, ","))
+	}
+}
+
+// KeyReloadInterval is how old a running node's copy of the signing keys
+// may get: a key created elsewhere (another node, `portti keys rotate`) is
+// in its JWKS at most this long after it was stored. JWKSMaxAge is how
+// long relying parties may cache that JWKS on top.
+const (
+	KeyReloadInterval = keyRefresh
+	JWKSMaxAge        = docMaxAge
+)
+
 // plainKeys returns the IDs of keys stored unencrypted.
 func (kr *keyring) plainKeys() []string {
 	kr.mu.RLock()

@@ -139,6 +139,12 @@ func TestPlainKeysInDevelopment(t *testing.T) {
 			t.Errorf("key %s format %d", r.ID, r.Private[0])
 		}
 	}
+	// Said by WarnUnsealedKeys (portti serve), not by New, which every
+	// operator command runs too.
+	if strings.Contains(logs.String(), "UNENCRYPTED") {
+		t.Errorf("New warned:\n%s", logs.String())
+	}
+	e.p.WarnUnsealedKeys()
 	if !strings.Contains(logs.String(), "UNENCRYPTED") {
 		t.Errorf("no warning:\n%s", logs.String())
 	}
@@ -146,9 +152,11 @@ func TestPlainKeysInDevelopment(t *testing.T) {
 	logs.Reset()
 	cfg := e.cfg
 	cfg.KeyEncryptionKey = []byte(testKEK)
-	if _, err := New(cfg); err != nil {
+	p, err := New(cfg)
+	if err != nil {
 		t.Fatal(err)
 	}
+	p.WarnUnsealedKeys()
 	if !strings.Contains(logs.String(), "keys rotate") {
 		t.Errorf("no advice to rotate:\n%s", logs.String())
 	}

@@ -206,14 +206,6 @@ func New(cfg Config) (*Provider, error) {
 	if err := p.keys.ensure(ctx); err != nil {
 		return nil, fmt.Errorf("oidc: %w", err)
 	}
-	if !seal.encrypted() {
-		p.log.Warn("oidc: token signing keys are stored UNENCRYPTED in the database; anyone with a copy of it can sign tokens. "+
-			"Set key_encryption_key (PORTTI_KEY_ENCRYPTION_KEY) to 32 random bytes in base64 (openssl rand -base64 32) outside development",
-			"issuer", issuer)
-	} else if ids := p.keys.plainKeys(); len(ids) > 0 {
-		p.log.Warn("oidc: some signing keys were stored before key_encryption_key was set and are not encrypted; "+
-			"run `portti keys rotate` to replace them", "kids", strings.Join(ids, ","))
-	}
 
 	endpoints := op.Endpoints{
 		Authorization: op.NewEndpoint(PathAuthorize),

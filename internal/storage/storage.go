@@ -191,8 +191,9 @@ type Storage interface {
 	// record with AccountID and DeviceID set when there is none, and writes it.
 	UpsertKnownDevice(ctx context.Context, accountID, deviceID string, fn func(KnownDevice) (KnownDevice, error)) (KnownDevice, error)
 	// ClearDeviceLocks sets the failed logins and lock of every known
-	// device of the account back to zero (an operator's unlock).
-	ClearDeviceLocks(ctx context.Context, accountID string) error
+	// device of the account back to zero (an operator's unlock). It
+	// returns how many devices had failed logins or a lock to clear.
+	ClearDeviceLocks(ctx context.Context, accountID string) (int, error)
 
 	// CountAttempt adds one to the counter named key in a fixed window of
 	// the given length and returns the count in the current window, this

@@ -9,6 +9,7 @@ package web
 import (
 	"context"
 	"embed"
+	"encoding/json"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/portti/portti/internal/account"
+	"github.com/portti/portti/internal/buildinfo"
 	"github.com/portti/portti/internal/i18n"
 	"github.com/portti/portti/internal/session"
 	"github.com/portti/portti/internal/storage"
@@ -49,6 +51,10 @@ type Config struct {
 	// are told (the OpenID Connect provider's back-channel logout). Nil:
 	// nobody is told.
 	OnLogout func(ctx context.Context, sessionID string)
+
+	// Build is the running version, told by /healthz so that a monitor
+	// or a load balancer's operator can see which build each node runs.
+	Build buildinfo.Info
 }
 
 // Server serves portti's pages.
@@ -70,6 +76,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Product == "" {
 		cfg.Product = "portti"
+	}
+	if cfg.Build.Version == "" {
+		cfg.Build = buildinfo.Read("")
 	}
 	pages, err := parseTemplates()
 	if err != nil {
@@ -129,10 +138,17 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	if _, err := s.cfg.Store.GetAccount(ctx, "healthz"); err != nil && !isNotFound(err) {
 		s.cfg.Logger.ErrorContext(ctx, "health check failed", "error", err)
 		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte(`{"status":"unavailable"}` + "\n"))
+		_ = json.NewEncoder(w).Encode(health{Status: "unavailable", Info: s.cfg.Build})
 		return
 	}
-	_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
+	_ = json.NewEncoder(w).Encode(health{Status: "ok", Info: s.cfg.Build})
+}
+
+// health is /healthz's answer: {"status":"ok","version":"v1.4.0",
+// "revision":"1a2b…",…}.
+type health struct {
+	Status string `json:"status"`
+	buildinfo.Info
 }
 
 func (s *Server) home(w http.ResponseWriter, r *http.Request) error {

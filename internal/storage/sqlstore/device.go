@@ -99,11 +99,11 @@ func (s *Store) UpsertKnownDevice(ctx context.Context, accountID, deviceID strin
 }
 
 // ClearDeviceLocks implements storage.Storage.
-func (s *Store) ClearDeviceLocks(ctx context.Context, accountID string) error {
-	_, err := s.exec(ctx, `UPDATE known_devices SET failed_logins = 0, locked_until = 0
+func (s *Store) ClearDeviceLocks(ctx context.Context, accountID string) (int, error) {
+	n, err := s.exec(ctx, `UPDATE known_devices SET failed_logins = 0, locked_until = 0
 		WHERE account_id = $1 AND (failed_logins <> 0 OR locked_until <> 0)`, accountID)
 	if err != nil {
-		return fmt.Errorf("sqlstore: clear device locks: %w", err)
+		return 0, fmt.Errorf("sqlstore: clear device locks: %w", err)
 	}
-	return nil
+	return int(n), nil
 }

@@ -716,8 +716,25 @@ func testClearDeviceLocks(t *testing.T, s storage.Storage) {
 		return d
 	}
 	d1, d2, other := locked("acc1", "dev1"), locked("acc1", "dev2"), locked("acc2", "dev1")
-	must(t, "ClearDeviceLocks", s.ClearDeviceLocks(ctx, "acc1"))
-	must(t, "ClearDeviceLocks of an account without devices", s.ClearDeviceLocks(ctx, "missing"))
+	// A device without failures is not counted.
+	_, err := s.UpsertKnownDevice(ctx, "acc1", "dev3", func(d storage.KnownDevice) (storage.KnownDevice, error) {
+		d.FirstSeenAt, d.LastSeenAt = at(0), at(time.Minute)
+		return d, nil
+	})
+	must(t, "UpsertKnownDevice", err)
+	n, err := s.ClearDeviceLocks(ctx, "acc1")
+	must(t, "ClearDeviceLocks", err)
+	if n != 2 {
+		t.Errorf("ClearDeviceLocks cleared %d devices, want 2", n)
+	}
+	if n, err := s.ClearDeviceLocks(ctx, "acc1"); err != nil || n != 0 {
+		t.Errorf("ClearDeviceLocks again: %d, %v; want 0, nil", n, err)
+	}
+	n, err = s.ClearDeviceLocks(ctx, "missing")
+	must(t, "ClearDeviceLocks of an account without devices", err)
+	if n != 0 {
+		t.Errorf("ClearDeviceLocks of an account without devices: %d", n)
+	}
 	for _, want := range []storage.KnownDevice{d1, d2} {
 		want.FailedLogins, want.LockedUntil = 0, time.Time{}
 		got, err := s.GetKnownDevice(ctx, want.AccountID, want.DeviceID)
