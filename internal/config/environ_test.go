@@ -125,8 +125,13 @@ func TestDocumentedEnvKnown(t *testing.T) {
 			// String literals only: comments may show a misspelt one.
 			name = regexp.MustCompile(`(")(PORTTI_[A-Z0-9_]*[A-Z0-9])["=]`)
 		}
-		for _, m := range name.FindAllStringSubmatch(string(data), -1) {
-			if n := m[2]; !KnownEnv(n) {
+		text := string(data)
+		for _, loc := range name.FindAllStringSubmatchIndex(text, -1) {
+			n, before, after := text[loc[4]:loc[5]], text[:loc[4]], text[loc[5]:]
+			if strings.HasPrefix(after, "_*") || strings.HasSuffix(before, "unknown variable ") {
+				continue // a family (PORTTI_TEST_*), or the example of a refused one
+			}
+			if !KnownEnv(n) {
 				t.Errorf("%s mentions %s, which LoadEnviron refuses as unknown", path, n)
 			}
 		}
