@@ -241,7 +241,7 @@ type specFlags struct {
 
 func bindSpecFlags(fs *flag.FlagSet, spec *oidc.ClientSpec) *specFlags {
 	f := &specFlags{}
-	fs.StringVar(&spec.ID, "id", "", "client `ID`: letters, digits, - _ . ~ (public: it is in every sign-in URL)")
+	fs.StringVar(&spec.ID, "id", "", "client ID: letters, digits, - _ . ~ (public: it is in every sign-in URL)")
 	fs.StringVar(&spec.Name, "name", "", "the application's name, shown to people")
 	fs.Var(&f.redirects, "redirect-uri", "where sign-ins return; matched exactly (repeatable)")
 	fs.Var(&f.postLogout, "post-logout-redirect-uri", "where sign-outs may return; matched exactly (repeatable)")

@@ -76,6 +76,7 @@ var flagDash = regexp.MustCompile(`(: |flag |for )-([A-Za-z])`)
 func dashes(msg string) string { return flagDash.ReplaceAllString(msg, "$1--$2") }
 
 // flagUsage lists fs's flags as "--name VALUE  what it is", sorted.
+// VALUE is the usage's `quoted` word, else the flag name's last word.
 func flagUsage(fs *flag.FlagSet) string {
 	var flags []*flag.Flag
 	fs.VisitAll(func(f *flag.Flag) { flags = append(flags, f) })
@@ -91,7 +92,9 @@ func flagUsage(fs *flag.FlagSet) string {
 		switch name {
 		case "":
 		case "string", "value":
-			name = " VALUE"
+			// No `NAME` in the usage: the flag's last word says what it
+			// takes (--redirect-uri URI, --grant GRANT).
+			name = " " + strings.ToUpper(f.Name[strings.LastIndex(f.Name, "-")+1:])
 		default:
 			name = " " + name
 		}

@@ -41,7 +41,7 @@ Usage:
                                                and syncs its clients (other settings: restart)
   portti user add --email E --given-name G --family-name F --password-stdin
   portti user show E                           an account's state
-  portti user unlock E                         clear a lockout
+  portti user unlock E                         clear a lockout, saying what it cleared
   portti user disable E                        stop an account from logging in
   portti user enable E                         let it log in again
 ` + clientUsage + `
