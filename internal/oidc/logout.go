@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -31,12 +32,13 @@ const loggedOutPath = "/login?notice=logged_out"
 //
 // Ending a session revokes its refresh tokens and sends a back-channel
 // logout token to every application used in it that has a back-channel
-// logout URI (backchannel.go). When there were any, the logged-out page
-// lists which confirmed (within Config.LogoutWait) and which will be told
-// when they can be reached, with a link on to post_logout_redirect_uri;
-// otherwise the browser goes straight there (or to the login page saying
-// "you have logged out"). post_logout_redirect_uri must be registered for
-// the client exactly: any other is an error page, never a redirect.
+// logout URI (backchannel.go). With a post_logout_redirect_uri registered
+// for the client (exactly: any other is an error page, never a redirect)
+// the browser always goes back there with 303 See Other and the state
+// unchanged, whoever else was told (see loggedOut). Without one, the
+// logged-out page lists the applications told — which confirmed, which
+// will be told when they can be reached — or, when there were none, the
+// login page says "you have logged out".
 func (p *Provider) serveEndSession(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		w.Header().Set("Allow", "GET, POST")
@@ -101,18 +103,7 @@ func (p *Provider) serveEndSession(w http.ResponseWriter, r *http.Request) {
 			p.fail(w, r, problemRedirectURI) // shown, never followed
 			return
 		}
-		redirect = plr
-		if state := r.Form.Get("state"); state != "" {
-			u, err := url.Parse(plr)
-			if err != nil {
-				p.fail(w, r, problemLogout)
-				return
-			}
-			q := u.Query()
-			q.Set("state", state)
-			u.RawQuery = q.Encode()
-			redirect = u.String()
-		}
+		redirect = withState(plr, r.Form.Get("state"))
 	}
 
 	switch {
@@ -122,7 +113,7 @@ func (p *Provider) serveEndSession(w http.ResponseWriter, r *http.Request) {
 			p.failInternal(w, r, err)
 			return
 		}
-		p.loggedOut(w, r, apps, c, redirect)
+		p.loggedOut(w, r, apps, redirect)
 	case !confirmed:
 		p.confirmLogout(w, r, c, redirect)
 	default:
@@ -131,7 +122,7 @@ func (p *Provider) serveEndSession(w http.ResponseWriter, r *http.Request) {
 			p.failInternal(w, r, err)
 			return
 		}
-		p.loggedOut(w, r, apps, c, redirect)
+		p.loggedOut(w, r, apps, redirect)
 	}
 }
 
@@ -151,7 +142,7 @@ func (p *Provider) confirmLogout(w http.ResponseWriter, r *http.Request, c *clie
 		}
 	}
 	if len(accounts) == 0 {
-		p.loggedOut(w, r, nil, c, redirect)
+		p.loggedOut(w, r, nil, redirect)
 		return
 	}
 	app, clientID := "", ""
@@ -169,34 +160,54 @@ func (p *Provider) confirmLogout(w http.ResponseWriter, r *http.Request, c *clie
 	})
 }
 
-// loggedOut ends an RP-initiated logout: straight on to redirect (or the
-// login page) when no application was to be told, else the page listing
-// them after delivering the logout tokens.
-func (p *Provider) loggedOut(w http.ResponseWriter, r *http.Request, apps []loggedOutApp, c *client, redirect string) {
-	code := http.StatusFound
-	if r.Method == http.MethodPost {
-		code = http.StatusSeeOther
-	}
-	if len(apps) == 0 {
-		if redirect == "" {
-			redirect = p.basePath + loggedOutPath
-		}
-		http.Redirect(w, r, redirect, code)
+// loggedOut ends an RP-initiated logout. With a validated return address
+// the browser goes there, 303 See Other, always: RP-Initiated Logout 1.0
+// (section 3, and the working group's 2022 reading that a validated
+// post_logout_redirect_uri is always honoured) leaves the application in
+// charge of what the person sees next. The applications of the session
+// are told first, as the logged-out page would have told them: the
+// redirect waits for their answers up to Config.LogoutWait, so that in
+// the usual case every application has ended its session before the
+// browser arrives anywhere; those that did not answer are the worker's,
+// durably, as before. Without a return address, the page listing the
+// applications told, or the login page saying "you have logged out" when
+// there were none.
+func (p *Provider) loggedOut(w http.ResponseWriter, r *http.Request, apps []loggedOutApp, redirect string) {
+	p.deliverNow(r.Context(), apps)
+	if redirect != "" {
+		http.Redirect(w, r, redirect, http.StatusSeeOther)
 		return
 	}
-	p.deliverNow(r.Context(), apps)
-	data := map[string]any{
+	if len(apps) == 0 {
+		code := http.StatusFound
+		if r.Method == http.MethodPost {
+			code = http.StatusSeeOther
+		}
+		http.Redirect(w, r, p.basePath+loggedOutPath, code)
+		return
+	}
+	p.page(w, r, http.StatusOK, "logged_out", "logged_out.title", map[string]any{
 		"Apps":     apps,
 		"LoginURL": p.basePath + "/login",
 		// The language switcher must not replay the logout (its URL
 		// holds the id_token).
 		"Path": p.basePath + loggedOutPath,
+	})
+}
+
+// withState returns the registered post_logout_redirect_uri with the
+// application's state added as a query parameter, its value unchanged
+// (RP-Initiated Logout 1.0, section 3). The registered URI is kept as it
+// is, its own query included: only "state" is appended.
+func withState(uri, state string) string {
+	if state == "" {
+		return uri
 	}
-	if redirect != "" && c != nil {
-		data["ReturnURL"] = redirect
-		data["ReturnApp"] = c.displayName()
+	sep := "?"
+	if strings.Contains(uri, "?") {
+		sep = "&"
 	}
-	p.page(w, r, http.StatusOK, "logged_out", "logged_out.title", data)
+	return uri + sep + "state=" + url.QueryEscape(state)
 }
 
 // endSession ends the session of account sub whose derived sid is sid,
