@@ -196,13 +196,15 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 // provider under /.well-known/ and /oauth2/, the web pages everywhere
 // else. The provider has its own mux, so the pages' cross-origin form
 // protection never sees the token endpoint's server-to-server POSTs.
+// Every response, whichever side answers, carries Strict-Transport-Security
+// when the public URL is https (config hsts).
 func (a *App) Handler() http.Handler {
 	provider := a.OIDC.Handler()
 	mux := http.NewServeMux()
 	mux.Handle("/.well-known/", provider)
 	mux.Handle("/oauth2/", provider)
 	mux.Handle("/", a.Web.Handler())
-	return mux
+	return web.StrictTransportSecurity(a.Config.StrictTransportSecurity(), mux)
 }
 
 // RunWorkers delivers e-mail and back-channel logout tokens and cleans up

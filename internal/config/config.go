@@ -17,6 +17,7 @@ package config
 
 import (
 	"encoding/base64"
+	"fmt"
 	"net"
 	"net/netip"
 	"net/url"
@@ -118,6 +119,15 @@ type Config struct {
 	// they did not do and no reset link can help: an e-mail address, a
 	// phone number or a URL, named in e-mails. Empty: "the administrators".
 	SupportContact string `yaml:"support_contact"`
+
+	// RefreshReuseGrace is how long after a refresh token's rotation the
+	// same client may present it again and get the same successor instead
+	// of the chain's revocation (parallel refreshes); 0 turns it off.
+	RefreshReuseGrace time.Duration `yaml:"refresh_reuse_grace"`
+	// HSTS is the max-age of the Strict-Transport-Security header sent
+	// with every response when PublicURL is https, or HSTSOff. See
+	// StrictTransportSecurity.
+	HSTS HSTS `yaml:"hsts"`
 
 	LogLevel  string `yaml:"log_level"`  // debug|info|warn|error
 	LogFormat string `yaml:"log_format"` // text|json
@@ -241,12 +251,46 @@ func Default() Config {
 		PasswordMaxAge:    0,
 		Argon2:            Argon2{Memory: 19456, Time: 2, Threads: 1},
 		TermsVersion:      "2026-01",
+		RefreshReuseGrace: 5 * time.Second,
+		HSTS:              HSTS(365 * 24 * time.Hour),
 		LogLevel:          LogLevelInfo,
 		LogFormat:         LogFormatText,
 	}
 	c.PublicURL = derivePublicURL(c.Listen)
 	c.DevMail = c.SMTPURL == ""
 	return c
+}
+
+// HSTS is a Strict-Transport-Security max-age (RFC 6797), or HSTSOff. In
+// the file and the environment it is a duration (8760h) or "off"; 0s sends
+// max-age=0, which makes browsers forget an earlier policy.
+type HSTS time.Duration
+
+// HSTSOff sends no Strict-Transport-Security header.
+const HSTSOff HSTS = -1
+
+// String is the value as written in the configuration.
+func (h HSTS) String() string {
+	if h == HSTSOff {
+		return "off"
+	}
+	return time.Duration(h).String()
+}
+
+// MarshalYAML writes the value as the file takes it.
+func (h HSTS) MarshalYAML() (any, error) { return h.String(), nil }
+
+// StrictTransportSecurity returns the Strict-Transport-Security header
+// value to send with every response, or "" for none: none when HSTS is
+// off, and none unless PublicURL is https (over plain http browsers ignore
+// the header, RFC 6797 8.1, and a development server must not pin
+// localhost to https).
+func (c Config) StrictTransportSecurity() string {
+	u, err := url.Parse(c.PublicURL)
+	if err != nil || !strings.EqualFold(u.Scheme, "https") || c.HSTS < 0 {
+		return ""
+	}
+	return fmt.Sprintf("max-age=%d; includeSubDomains", int64(time.Duration(c.HSTS)/time.Second))
 }
 
 // KeyEncryptionKeyBytes returns KeyEncryptionKey decoded, or nil when it

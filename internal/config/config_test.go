@@ -83,6 +83,8 @@ func TestDefaults(t *testing.T) {
 		{"argon2.time", d.Argon2.Time, uint32(2)},
 		{"argon2.threads", d.Argon2.Threads, uint8(1)},
 		{"terms_version", d.TermsVersion, "2026-01"},
+		{"refresh_reuse_grace", d.RefreshReuseGrace, 5 * time.Second},
+		{"hsts", d.HSTS, HSTS(365 * 24 * time.Hour)},
 		{"log_level", d.LogLevel, "info"},
 		{"log_format", d.LogFormat, "text"},
 		{"clients", len(d.Clients), 0},
@@ -150,6 +152,8 @@ func TestEnvNames(t *testing.T) {
 		"throttle_limit":      "PORTTI_THROTTLE_LIMIT",
 		"terms_version":       "PORTTI_TERMS_VERSION",
 		"support_contact":     "PORTTI_SUPPORT_CONTACT",
+		"refresh_reuse_grace": "PORTTI_REFRESH_REUSE_GRACE",
+		"hsts":                "PORTTI_HSTS",
 		"log_level":           "PORTTI_LOG_LEVEL",
 		"log_format":          "PORTTI_LOG_FORMAT",
 		"dev_mail":            "PORTTI_DEV_MAIL",
@@ -193,6 +197,7 @@ func TestLoadTestdata(t *testing.T) {
 		PasswordPolicy: "classes", PasswordMaxAge: 2160 * time.Hour,
 		Argon2:       Argon2{Memory: 47104, Time: 1, Threads: 2},
 		TermsVersion: "2026-03", LogLevel: "warn", LogFormat: "json",
+		RefreshReuseGrace: 2 * time.Second, HSTS: HSTS(720 * time.Hour),
 		Clients: []Client{{
 			ID: "moodle", Name: "Moodle",
 			RedirectURIs:           []string{"https://moodle.example.org/auth/oidc/", "https://moodle.example.org/login"},
@@ -446,6 +451,12 @@ func TestBadValues(t *testing.T) {
 		{"log_level", "", map[string]string{"PORTTI_LOG_LEVEL": "verbose"}, "log_level", `must be one of debug, info, warn, error, got "verbose"`},
 		{"log_format", "log_format: xml", nil, "log_format", `must be one of text, json, got "xml"`},
 		{"duplicate key", "log_format: json\nlog_format: text", nil, "log_format", `given twice in the file (first on line 1)`},
+		{"refresh_reuse_grace not a duration", "", map[string]string{"PORTTI_REFRESH_REUSE_GRACE": "5"}, "refresh_reuse_grace", `must be a duration such as 30m, 24h or 2160h, got "5"`},
+		{"refresh_reuse_grace negative", "refresh_reuse_grace: -1s", nil, "refresh_reuse_grace", `must be 0s (no grace) or a duration up to 1m0s such as 5s, got -1s`},
+		{"refresh_reuse_grace too long", "", map[string]string{"PORTTI_REFRESH_REUSE_GRACE": "10m"}, "refresh_reuse_grace", `up to 1m0s`},
+		{"hsts not a duration", "", map[string]string{"PORTTI_HSTS": "yes"}, "hsts", `must be off or a duration such as 8760h (a year), got "yes"`},
+		{"hsts negative", "hsts: -1h", nil, "hsts", `must be off, 0s (browsers forget the policy) or a duration of at least 1s`},
+		{"hsts under a second", "", map[string]string{"PORTTI_HSTS": "500ms"}, "hsts", `at least 1s such as 8760h, got 500ms`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -715,7 +726,8 @@ func TestValidateZeroConfig(t *testing.T) {
 	}
 	// Everything except the keys whose zero value is fine (and public_url,
 	// which is not reported on top of a broken listen).
-	fine := map[string]bool{"trusted_proxies": true, "key_encryption_key": true, "smtp_url": true, "dev_mail": true, "password_max_age": true, "public_url": true, "support_contact": true, "clients": true}
+	fine := map[string]bool{"trusted_proxies": true, "key_encryption_key": true, "smtp_url": true, "dev_mail": true, "password_max_age": true, "public_url": true, "support_contact": true, "clients": true,
+		"refresh_reuse_grace": true, "hsts": true} // 0s: no grace; max-age=0
 	for _, s := range settings {
 		if !fine[s.key] && !seen[s.key] {
 			t.Errorf("zero %s not reported", s.key)
@@ -769,5 +781,45 @@ func TestKeyEncryptionKey(t *testing.T) {
 	}
 	if Default().KeyEncryptionKeyBytes() != nil {
 		t.Error("default has a key")
+	}
+}
+
+// TestStrictTransportSecurity: the header is sent only for an https
+// public URL, with the configured max-age in seconds; off sends none, and
+// 0s sends max-age=0 (RFC 6797 6.1.1: the browser forgets the host).
+func TestStrictTransportSecurity(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"https default", map[string]string{"PORTTI_PUBLIC_URL": "https://id.example.org", "PORTTI_SMTP_URL": "smtp://mail:25"}, "max-age=31536000; includeSubDomains"},
+		{"https with a path", map[string]string{"PORTTI_PUBLIC_URL": "https://example.org/id", "PORTTI_SMTP_URL": "smtp://mail:25", "PORTTI_HSTS": "720h"}, "max-age=2592000; includeSubDomains"},
+		{"https off", map[string]string{"PORTTI_PUBLIC_URL": "https://id.example.org", "PORTTI_SMTP_URL": "smtp://mail:25", "PORTTI_HSTS": "off"}, ""},
+		{"https forget", map[string]string{"PORTTI_PUBLIC_URL": "https://id.example.org", "PORTTI_SMTP_URL": "smtp://mail:25", "PORTTI_HSTS": "0s"}, "max-age=0; includeSubDomains"},
+		{"plain http", map[string]string{"PORTTI_PUBLIC_URL": "http://localhost:8080"}, ""},
+		{"plain http, set", map[string]string{"PORTTI_HSTS": "8760h"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load("", env(tt.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.StrictTransportSecurity(); got != tt.want {
+				t.Errorf("StrictTransportSecurity() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+	// "off" survives a round trip through YAML.
+	c := Default()
+	c.HSTS = HSTSOff
+	data, err := yaml.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(writeYAML(t, string(data)), env(nil))
+	if err != nil || got.HSTS != HSTSOff {
+		t.Errorf("round trip of hsts: off: %v %v", got.HSTS, err)
 	}
 }

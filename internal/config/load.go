@@ -78,6 +78,19 @@ var settings = []setting{
 	wholeSetting("argon2.threads", minArgon2Threads, maxArgon2Threads, func(c *Config) *uint8 { return &c.Argon2.Threads }),
 	stringSetting("terms_version", func(c *Config) *string { return &c.TermsVersion }),
 	stringSetting("support_contact", func(c *Config) *string { return &c.SupportContact }),
+	durationSetting("refresh_reuse_grace", func(c *Config) *time.Duration { return &c.RefreshReuseGrace }),
+	{key: "hsts", set: func(c *Config, raw string) string {
+		if strings.EqualFold(raw, "off") {
+			c.HSTS = HSTSOff
+			return ""
+		}
+		d, err := time.ParseDuration(raw)
+		if err != nil {
+			return fmt.Sprintf("must be off or a duration such as 8760h (a year), got %q", raw)
+		}
+		c.HSTS = HSTS(d)
+		return ""
+	}},
 	stringSetting("log_level", func(c *Config) *string { return &c.LogLevel }),
 	stringSetting("log_format", func(c *Config) *string { return &c.LogFormat }),
 	{key: "clients", setNode: (*loader).clients}, // clients.go

@@ -98,6 +98,7 @@ func (c Config) Validate() error {
 	validatePasswords(c, &ps)
 	validateArgon2(c.Argon2, &ps)
 	validateMisc(c, &ps)
+	validateProtocol(c, &ps)
 	validateClients(c, &ps)
 	if len(ps) == 0 {
 		return nil
@@ -351,4 +352,19 @@ func validateMisc(c Config, ps *Problems) {
 	}
 	checkChoice(ps, "log_level", c.LogLevel, LogLevelDebug, LogLevelInfo, LogLevelWarn, LogLevelError)
 	checkChoice(ps, "log_format", c.LogFormat, LogFormatText, LogFormatJSON)
+}
+
+// Longest refresh_reuse_grace: a minute, as other identity providers
+// allow. The grace is a window in which a stolen, already rotated refresh
+// token still works for its client, so it should be as short as parallel
+// requests need (seconds), never minutes.
+const maxRefreshReuseGrace = time.Minute
+
+func validateProtocol(c Config, ps *Problems) {
+	if c.RefreshReuseGrace < 0 || c.RefreshReuseGrace > maxRefreshReuseGrace {
+		ps.add("refresh_reuse_grace", "must be 0s (no grace) or a duration up to %s such as 5s, got %s", maxRefreshReuseGrace, c.RefreshReuseGrace)
+	}
+	if c.HSTS != HSTSOff && (c.HSTS < 0 || (c.HSTS > 0 && c.HSTS < HSTS(time.Second))) {
+		ps.add("hsts", "must be off, 0s (browsers forget the policy) or a duration of at least 1s such as 8760h, got %s", time.Duration(c.HSTS))
+	}
 }
