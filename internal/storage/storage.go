@@ -158,6 +158,9 @@ type Storage interface {
 
 	// OIDCStorage is what the OpenID Connect provider keeps; see oidc.go.
 	OIDCStorage
+	// RefreshGraceStorage keeps rotated refresh tokens' successors for
+	// the reuse grace period; see refreshgrace.go.
+	RefreshGraceStorage
 
 	CreateAccount(ctx context.Context, a Account) error // ErrConflict when the e-mail or ID is taken
 	GetAccount(ctx context.Context, id string) (Account, error)
