@@ -180,7 +180,8 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 	provider, err = oidc.New(oidc.Config{
 		Store: store, Sessions: sessions, Issuer: cfg.PublicURL,
 		KeyEncryptionKey: cfg.KeyEncryptionKeyBytes(), Logger: logger, Now: opt.Now,
-		Pages: srv,
+		RefreshReuseGrace: cfg.RefreshReuseGrace,
+		Pages:             srv,
 		ErrorPage: func(w http.ResponseWriter, r *http.Request, pr oidc.Problem) {
 			srv.RenderProblem(w, r, pr.Status, pr.Key, pr.Ref)
 		},

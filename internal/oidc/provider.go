@@ -55,6 +55,11 @@ type Config struct {
 	AccessTokenTTL  time.Duration // default 10 min
 	IDTokenTTL      time.Duration // default 1 h
 	RefreshTokenTTL time.Duration // default 30 days, renewed at every rotation
+	// RefreshReuseGrace is how long after a rotation the same client may
+	// present the rotated refresh token again and get the same successor
+	// rather than the chain's revocation (refreshgrace.go). 0: no grace,
+	// every reuse revokes. The configuration's default is 5 s.
+	RefreshReuseGrace time.Duration
 	AuthRequestTTL  time.Duration // default 30 min: how long a sign-in may take
 	// KeyPublishDelay is how long a new signing key is published in JWKS
 	// before it signs (default 10 min), so that relying parties' JWKS
@@ -137,6 +142,10 @@ type Provider struct {
 	protocolH    http.Handler
 
 	logouts logoutQueue // back-channel logout delivery (backchannel.go)
+
+	// graceSalt salts the keys sealing refresh successors; nil without a
+	// key encryption key (refreshgrace.go).
+	graceSalt []byte
 }
 
 // New returns a Provider. On first start it creates the signing keys.
@@ -196,6 +205,12 @@ func New(cfg Config) (*Provider, error) {
 	seal, err := newSealer(cfg.KeyEncryptionKey, cfg.Random)
 	if err != nil {
 		return nil, fmt.Errorf("oidc: %w", err)
+	}
+	if p.graceSalt, err = graceSaltFor(cfg.KeyEncryptionKey); err != nil {
+		return nil, fmt.Errorf("oidc: %w", err)
+	}
+	if cfg.RefreshReuseGrace < 0 {
+		return nil, fmt.Errorf("oidc: refresh reuse grace %s is negative", cfg.RefreshReuseGrace)
 	}
 	p.keys = &keyring{
 		store: cfg.Store, sealer: seal, random: cfg.Random, now: p.now, log: p.log,

@@ -194,7 +194,11 @@ func validVerifier(v string) bool {
 // marked used and replaced by a new one of the same chain. A used token
 // presented again means two parties hold the chain, so the whole chain
 // (and the access tokens it issued) is revoked and both must sign in
-// again (RFC 9700 4.14.2).
+// again (RFC 9700 4.14.2) — unless its own client presents it again
+// within Config.RefreshReuseGrace of the rotation, which is parallel
+// requests racing, not theft: those get the same successor
+// (refreshgrace.go). A rotated token presented by another client is
+// reuse too.
 func (p *Provider) refresh(ctx context.Context, c *client, req *oidc.RefreshTokenRequest) (*oidc.AccessTokenResponse, error) {
 	if !secret.Plausible(req.RefreshToken) {
 		return nil, invalidGrant("invalid refresh token")
@@ -202,6 +206,19 @@ func (p *Provider) refresh(ctx context.Context, c *client, req *oidc.RefreshToke
 	now := p.now()
 	asked := []string(req.Scopes)
 	hash := secret.Hash(req.RefreshToken)
+	grace := p.cfg.RefreshReuseGrace
+	// The successor is made, and sealed for the grace period, before the
+	// transaction: the write lock is held for writes only.
+	next, nextHash, err := secret.New(p.cfg.Random)
+	if err != nil {
+		return nil, serverError(err)
+	}
+	var sealed []byte
+	if grace > 0 {
+		if sealed, err = p.sealSuccessor(req.RefreshToken, hash, next); err != nil {
+			return nil, serverError(err)
+		}
+	}
 	var (
 		reusedChain string
 		rt          storage.RefreshToken
@@ -212,15 +229,26 @@ func (p *Provider) refresh(ctx context.Context, c *client, req *oidc.RefreshToke
 	// The rotation and the new tokens are one transaction: on SQLite one
 	// commit under the single write lock instead of three, and never a
 	// used token without its successor when issuing fails.
-	err := p.store.InTx(ctx, func(tx storage.Storage) error {
-		var err error
+	err = p.store.InTx(ctx, func(tx storage.Storage) error {
+		var (
+			old storage.RefreshToken
+			err error
+		)
 		rt, err = tx.UpdateRefreshToken(ctx, hash, func(t storage.RefreshToken) (storage.RefreshToken, error) {
+			old = t
 			switch {
 			case t.ClientID != c.rec.ID:
+				if !t.UsedAt.IsZero() && t.RevokedAt.IsZero() {
+					reusedChain = t.ChainID
+					return t, errTokenReused
+				}
 				return t, errWrongClient
 			case !t.RevokedAt.IsZero():
 				return t, errTokenRevoked
 			case !t.UsedAt.IsZero():
+				if grace > 0 && !now.After(t.UsedAt.Add(grace)) {
+					return t, errWithinGrace // nothing written
+				}
 				reusedChain = t.ChainID
 				return t, errTokenReused
 			case !t.ExpiresAt.After(now):
@@ -234,6 +262,18 @@ func (p *Provider) refresh(ctx context.Context, c *client, req *oidc.RefreshToke
 			t.UsedAt = now
 			return t, nil
 		})
+		if errors.Is(err, errWithinGrace) {
+			rt = old
+			resp, err = p.repeatRefresh(ctx, tx, c, old, req.RefreshToken, asked, now)
+			var ae *accountErr
+			switch {
+			case errors.As(err, &ae):
+				acctErr = ae.err
+			case errors.Is(err, errTokenReused):
+				reusedChain = old.ChainID
+			}
+			return err
+		}
 		if err != nil {
 			return err
 		}
@@ -255,8 +295,17 @@ func (p *Provider) refresh(ctx context.Context, c *client, req *oidc.RefreshToke
 		if resp.AccessToken, err = p.issueAccessTokenIn(ctx, tx, c, g, scopes, now); err != nil {
 			return err
 		}
-		resp.RefreshToken, err = p.issueRefreshTokenIn(ctx, tx, c, g, now)
-		return err
+		if err := p.storeRefreshTokenIn(ctx, tx, c, g, nextHash, now); err != nil {
+			return err
+		}
+		resp.RefreshToken = next
+		if sealed != nil {
+			err := tx.CreateRefreshSuccessor(ctx, storage.RefreshSuccessor{Hash: hash, Sealed: sealed, ExpiresAt: now.Add(grace)})
+			if err != nil {
+				return fmt.Errorf("store refresh successor: %w", err)
+			}
+		}
+		return nil
 	})
 	switch {
 	case acctErr != nil:
@@ -424,15 +473,24 @@ func (p *Provider) issueRefreshTokenIn(ctx context.Context, st storage.Storage, 
 	if err != nil {
 		return "", err
 	}
-	err = st.CreateRefreshToken(ctx, storage.RefreshToken{
+	if err := p.storeRefreshTokenIn(ctx, st, c, g, hash, now); err != nil {
+		return "", err
+	}
+	return token, nil
+}
+
+// storeRefreshTokenIn stores the record of a refresh token whose hash is
+// hash through st (a transaction).
+func (p *Provider) storeRefreshTokenIn(ctx context.Context, st storage.Storage, c *client, g grant, hash string, now time.Time) error {
+	err := st.CreateRefreshToken(ctx, storage.RefreshToken{
 		Hash: hash, ChainID: g.chainID, ClientID: c.rec.ID, AccountID: g.accountID, SessionID: g.sessionID,
 		Scopes: g.scopes, Audience: []string{c.rec.ID}, AMR: g.amr, AuthTime: g.authTime,
 		CreatedAt: now, ExpiresAt: now.Add(p.cfg.RefreshTokenTTL),
 	})
 	if err != nil {
-		return "", fmt.Errorf("store refresh token: %w", err)
+		return fmt.Errorf("store refresh token: %w", err)
 	}
-	return token, nil
+	return nil
 }
 
 // activeAccount returns the account if it may still get tokens.
