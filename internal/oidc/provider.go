@@ -55,11 +55,6 @@ type Config struct {
 	AccessTokenTTL  time.Duration // default 10 min
 	IDTokenTTL      time.Duration // default 1 h
 	RefreshTokenTTL time.Duration // default 30 days, renewed at every rotation
-	// RefreshReuseGrace is how long after a rotation the same client may
-	// present the rotated refresh token again and get the same successor
-	// rather than the chain's revocation (refreshgrace.go). 0: no grace,
-	// every reuse revokes. The configuration's default is 5 s.
-	RefreshReuseGrace time.Duration
 	AuthRequestTTL  time.Duration // default 30 min: how long a sign-in may take
 	// KeyPublishDelay is how long a new signing key is published in JWKS
 	// before it signs (default 10 min), so that relying parties' JWKS
@@ -69,6 +64,11 @@ type Config struct {
 	// client (default 2 s): the delay before a change made with `portti
 	// client` takes effect everywhere.
 	ClientCacheTTL time.Duration
+	// RefreshReuseGrace is how long after a rotation the same client may
+	// present the rotated refresh token again and get the same successor
+	// rather than the chain's revocation (refreshgrace.go). 0: no grace,
+	// every reuse revokes. The configuration's default is 5 s.
+	RefreshReuseGrace time.Duration
 
 	// ErrorPage renders a page for a browser when a sign-in cannot go on
 	// and there is no safe place to send the error to (an unknown client,
