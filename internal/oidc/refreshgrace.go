@@ -51,9 +51,10 @@ import (
 //     key_encryption_key when one is configured. A copy of the database
 //     opens nothing (nor does a stolen token without the database, nor,
 //     with a key encryption key, both without it); the row is bound to
-//     its token by the GCM additional data and is deleted once the grace
-//     period is over (DeleteExpired), so no successor outlives the window
-//     even sealed.
+//     its token by the GCM additional data, is refused once its grace
+//     period is over, and is deleted by the next clean-up sweep
+//     (DeleteExpired, every 10 minutes), so no successor is kept, even
+//     sealed, much beyond the window.
 //
 // Race freedom: the rotation and the replays all go through
 // UpdateRefreshToken on the presented token inside one transaction each,

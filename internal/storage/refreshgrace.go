@@ -21,8 +21,9 @@ type RefreshSuccessor struct {
 // tokens for the reuse grace period.
 type RefreshGraceStorage interface {
 	// CreateRefreshSuccessor stores s. ErrConflict when the token already
-	// has a successor; ErrNotFound when there is no refresh token s.Hash.
-	// Deleting the refresh token deletes its successor record.
+	// has a successor. The token itself is not looked up (the record is
+	// written at every rotation, next to the token's own update): a record
+	// outliving its token is useless and goes with the expired ones.
 	CreateRefreshSuccessor(ctx context.Context, s RefreshSuccessor) error
 	// GetRefreshSuccessor returns the successor record of the rotated
 	// token hash, or ErrNotFound. One past its ExpiresAt may still be

@@ -8,9 +8,9 @@ import (
 )
 
 // Successors of rotated refresh tokens (storage.RefreshGraceStorage). A
-// row lives for the reuse grace period (seconds) and is deleted with its
-// refresh token, or by DeleteExpired after its ExpiresAt. Errors name no
-// token: a hash finds one.
+// row is of use for the reuse grace period (seconds); DeleteExpired
+// deletes it after its ExpiresAt. The table is lean on purpose (see its
+// migration, 00009). Errors name no token: a hash finds one.
 
 const (
 	insertRefreshSuccessor = `INSERT INTO refresh_successors (hash, sealed, expires_at)
