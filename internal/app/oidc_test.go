@@ -217,6 +217,13 @@ func TestOpenIDConnect(t *testing.T) {
 	if _, err := provider.UserInfo(ctx, oauth2.StaticTokenSource(refreshed)); err != nil {
 		t.Errorf("userinfo with the refreshed token: %v", err)
 	}
+	// Within the reuse grace period the same client gets the same new
+	// refresh token (parallel refreshes); after it, reuse is theft.
+	again, err := conf.TokenSource(ctx, &oauth2.Token{RefreshToken: first.token.RefreshToken}).Token()
+	if err != nil || again.RefreshToken != refreshed.RefreshToken {
+		t.Fatalf("refresh within the grace period: %v", err)
+	}
+	env.Clock.Advance(6 * time.Second)
 	_, err = conf.TokenSource(ctx, &oauth2.Token{RefreshToken: first.token.RefreshToken}).Token()
 	var re *oauth2.RetrieveError
 	if !errors.As(err, &re) || re.ErrorCode != "invalid_grant" {

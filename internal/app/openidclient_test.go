@@ -63,7 +63,9 @@ func needNode(t *testing.T) string {
 // (test/openid-client/rp.mjs).
 func TestOpenIDClient(t *testing.T) {
 	node := needNode(t)
-	env := apptest.Start(t, nil)
+	// The script checks reuse detection at once after a rotation: no
+	// grace period (TestOIDCRefreshParallel covers the grace).
+	env := apptest.Start(t, map[string]string{"PORTTI_REFRESH_REUSE_GRACE": "0s"})
 	ctx := context.Background()
 
 	const email, pw = "aino@example.fi", "kesämökki järven rannalla"
