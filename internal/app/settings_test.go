@@ -393,7 +393,7 @@ func TestSettingsEmailChange(t *testing.T) {
 
 	confirm := env.Mail(t, next, "Confirm your new email address")
 	link := env.Link(t, confirm, "/email/confirm")
-	notice := env.Mail(t, old, "Change of your login address requested")
+	notice := env.Mail(t, old, "Change of your sign-in address requested")
 	if !strings.Contains(notice.Text, next) {
 		t.Errorf("the notice to the old address does not name the new one:\n%s", notice.Text)
 	}
@@ -431,7 +431,7 @@ func TestSettingsEmailChange(t *testing.T) {
 	noAccount(t, env, old)
 	signIn(t, env, newBrowser(t), next, goodPassword, false)
 	loginRefused(t, env, old, goodPassword)
-	env.Mail(t, old, "Your login address has been changed")
+	env.Mail(t, old, "Your sign-in address has been changed")
 
 	// The link is single-use.
 	a = send(t, newBrowser(t), http.MethodGet, link, nil)
