@@ -807,7 +807,7 @@ func TestLoginThrottle(t *testing.T) {
 		if got := r.header.Get("Retry-After"); got != "900" {
 			t.Fatalf("Retry-After %q, want 900", got)
 		}
-		mustContain(t, r.body, "Too many failed logins")
+		mustContain(t, r.body, "Too many failed sign-ins")
 		mustNotContain(t, r.body, txtLoggedIn)
 	}
 	mustPass := func(t *testing.T, r fetched) {

@@ -2,7 +2,6 @@ package web
 
 import (
 	"bytes"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"html/template"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/portti/portti/internal/account"
 	"github.com/portti/portti/internal/i18n"
+	"github.com/portti/portti/internal/refcode"
 	"github.com/portti/portti/internal/storage"
 )
 
@@ -151,17 +151,9 @@ func isBusy(err error) bool {
 	return strings.Contains(msg, "database is locked") || strings.Contains(msg, "SQLITE_BUSY")
 }
 
-// newRef returns a short code people can read out on the phone:
-// eight characters without look-alikes (no 0/O, 1/I/L).
-func newRef() string {
-	const alphabet = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	for i := range b {
-		b[i] = alphabet[int(b[i])%len(alphabet)]
-	}
-	return string(b)
-}
+// newRef returns a reference code in the one format every page uses
+// (package refcode).
+func newRef() string { return refcode.New() }
 
 // page is what every template gets.
 type page struct {
