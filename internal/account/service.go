@@ -109,6 +109,10 @@ type Meta struct {
 	UserAgent string
 	DeviceID  string // hex SHA-256 of the browser's device cookie; empty if none
 	Lang      string // the page's language: fi, sv or en
+	// Ref is the reference code the person is shown if this request ends
+	// on a page that shows one (a disabled account); the audit event that
+	// explains that page carries it, so the helpdesk finds it by the code.
+	Ref string
 }
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }

@@ -80,6 +80,7 @@ func (p *Provider) fail(w http.ResponseWriter, r *http.Request, pr Problem) {
 	// redirect_uri and state can carry anything).
 	p.log.InfoContext(r.Context(), "oidc: sign-in stopped", "problem", pr.Key, "status", pr.Status,
 		"ref", pr.Ref, "path", r.URL.Path, "client_id", truncate(r.Form.Get("client_id"), 128))
+	p.auditRef(r, pr.Ref, "oidc.problem", r.Form.Get("client_id"), pr.Key)
 	if p.cfg.ErrorPage != nil {
 		p.cfg.ErrorPage(w, r, pr)
 		return

@@ -30,6 +30,10 @@ type httpError struct {
 	Key    string         // catalogue key of the explanation
 	Args   map[string]any // its arguments
 	Err    error          // the cause, logged, never shown
+	// Ref, when set, is a reference code already recorded with the audit
+	// event about this refusal, shown on the page.
+	Ref       string
+	AccountID string // the account concerned, for the audit event of a server error
 }
 
 func (e *httpError) Error() string {
@@ -73,11 +77,13 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) 
 		p.Ref = ref
 		s.cfg.Logger.ErrorContext(r.Context(), "request failed", slog.String("ref", ref),
 			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", err))
-		s.recordRef(r, ref, fmt.Sprintf("%d %s %s", he.Status, r.Method, r.URL.Path))
+		s.recordRef(r, ref, "http.error", he.AccountID, fmt.Sprintf("%d %s %s", he.Status, r.Method, r.URL.Path))
 		if isBusy(err) {
 			he = &httpError{Status: http.StatusServiceUnavailable, Key: "error.busy"}
 			w.Header().Set("Retry-After", "2")
 		}
+	} else if he.Ref != "" {
+		p.Ref = he.Ref
 	} else if he.Err != nil {
 		s.cfg.Logger.InfoContext(r.Context(), "request refused", slog.Int("status", he.Status), slog.String("key", he.Key), slog.Any("error", he.Err))
 	}
@@ -132,12 +138,12 @@ func (s *Server) RenderProblem(w http.ResponseWriter, r *http.Request, status in
 // recordRef stores a reference code shown to a person as an audit event,
 // so the helpdesk can find what happened from the code they read out. The
 // cause itself stays in the log, next to the same code.
-func (s *Server) recordRef(r *http.Request, ref, reason string) {
+func (s *Server) recordRef(r *http.Request, ref, kind, accountID, reason string) {
 	if s.cfg.Store == nil {
 		return
 	}
 	e := storage.Event{
-		Time: s.cfg.Now().UTC(), Kind: "http.error", Ref: ref, Reason: reason,
+		Time: s.cfg.Now().UTC(), Kind: kind, AccountID: accountID, Ref: ref, Reason: reason,
 		ClientIP: s.clientIP(r), UserAgent: r.UserAgent(),
 	}
 	if err := s.cfg.Store.AppendEvent(r.Context(), e); err != nil {

@@ -31,7 +31,9 @@ func (s *Server) signedIn(w http.ResponseWriter, r *http.Request) (storage.Sessi
 	}
 	if a.Disabled {
 		_ = s.cfg.Sessions.End(r.Context(), w, r, se.ID)
-		return se, a, false, &httpError{Status: http.StatusForbidden, Key: "login.disabled"}
+		ref := newRef()
+		s.recordRef(r, ref, "session.refused", a.ID, "account disabled")
+		return se, a, false, &httpError{Status: http.StatusForbidden, Key: "login.disabled", Ref: ref}
 	}
 	return se, a, true, nil
 }
