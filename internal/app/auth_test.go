@@ -559,7 +559,7 @@ func TestLoginAnswers(t *testing.T) {
 			t.Fatalf("disabled: %d, want 403\n%s", status, body)
 		}
 		mustContain(t, body, "This account has been disabled", "Contact the helpdesk")
-		ref := regexp.MustCompile(`Reference code: ([A-Z2-9]{8})\.`).FindStringSubmatch(body)
+		ref := regexp.MustCompile(`Reference code: ([A-Z2-9]{4}-[A-Z2-9]{4})\.`).FindStringSubmatch(body)
 		if ref == nil {
 			t.Fatalf("no reference code on the disabled page:\n%s", body)
 		}
