@@ -158,6 +158,7 @@ type Storage interface {
 
 	// OIDCStorage is what the OpenID Connect provider keeps; see oidc.go.
 	OIDCStorage
+	AppStorage // apps.go: the applications a person has let in
 
 	CreateAccount(ctx context.Context, a Account) error // ErrConflict when the e-mail or ID is taken
 	GetAccount(ctx context.Context, id string) (Account, error)

@@ -61,6 +61,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Storage) {
 		{"Close", testClose},
 	}
 	tests = append(tests, oidcTests...)
+	tests = append(tests, appTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
