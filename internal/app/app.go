@@ -173,6 +173,11 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 		TrustedProxies: trusted, RememberTTL: cfg.SessionTTL, Now: opt.Now,
 		OnLogout: sessionEnded,
 		Build:    opt.Build,
+		OnAppAccessRemoved: func(ctx context.Context, accountID, clientID string, sessionIDs []string) {
+			if err := provider.AccessRemoved(ctx, accountID, clientID, sessionIDs); err != nil {
+				logger.ErrorContext(ctx, "back-channel logout not queued", "client_id", clientID, "error", err)
+			}
+		},
 	})
 	if err != nil {
 		return nil, err

@@ -500,7 +500,7 @@ func TestSettingsSignedInBrowsers(t *testing.T) {
 
 	// The other browser's row carries its "Log out" button.
 	var thereID, strangerID string
-	for _, row := range strings.Split(a.Body, "<tr>") {
+	for _, row := range strings.Split(a.Body, `<li class="card">`) {
 		if strings.Contains(row, "Chrome, Windows") {
 			thereID = hiddenValue(t, row, "session_id")
 		}

@@ -147,6 +147,7 @@ func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) error {
 var noticeKeys = map[string]bool{
 	"logged_out": true, "password_reset": true, "profile_saved": true, "password_changed": true,
 	"email_change_sent": true, "email_changed": true, "sessions_ended": true, "session_ended": true,
+	"app_removed": true,
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {

@@ -55,6 +55,11 @@ type Config struct {
 	// Build is the running version, told by /healthz so that a monitor
 	// or a load balancer's operator can see which build each node runs.
 	Build buildinfo.Info
+	// OnAppAccessRemoved is called after a person removed an application's
+	// access on the account page, with the browser sessions whose sign-in
+	// to it was forgotten, so that the application is told (back-channel
+	// logout). Nil: nobody is told.
+	OnAppAccessRemoved func(ctx context.Context, accountID, clientID string, sessionIDs []string)
 }
 
 // Server serves portti's pages.
@@ -115,6 +120,7 @@ func (s *Server) Handler() http.Handler {
 	h("POST /account/email", s.changeEmail)
 	h("POST /account/sessions/end", s.endSession)
 	h("POST /account/sessions/end-all", s.endAllSessions)
+	h("POST /account/apps/remove", s.removeApp)
 	h("GET /email/confirm", s.confirmEmailForm)
 	h("POST /email/confirm", s.confirmEmail)
 	if s.cfg.DevMail {

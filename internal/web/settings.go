@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/portti/portti/internal/account"
 	"github.com/portti/portti/internal/storage"
@@ -73,6 +74,7 @@ func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, status in
 	now := s.cfg.Now()
 	type row struct {
 		ID, Browser, IP, Since, LastSeen string
+		SinceISO, LastSeenISO            string
 		Current, Remembered              bool
 	}
 	var rows []row
@@ -82,11 +84,18 @@ func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, status in
 		}
 		rows = append(rows, row{
 			ID: x.ID, Browser: browserName(x.UserAgent), IP: x.ClientIP,
-			Since: s.formatTime(p.Lang, x.CreatedAt), LastSeen: s.formatTime(p.Lang, x.LastSeenAt),
+			Since: s.shortTime(p.Lang, x.CreatedAt), LastSeen: s.shortTime(p.Lang, x.LastSeenAt),
+			SinceISO: x.CreatedAt.UTC().Format(time.RFC3339), LastSeenISO: x.LastSeenAt.UTC().Format(time.RFC3339),
 			Current: x.ID == se.ID, Remembered: x.Persistent,
 		})
 	}
 	p.Data["Sessions"] = rows
+	apps, err := s.appRows(r, p.Lang, a.ID)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	p.Data["Apps"] = apps
 	if a.PendingEmail != "" {
 		p.Data["PendingEmail"] = a.PendingEmail
 	}

@@ -1,0 +1,72 @@
+package app_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"golang.org/x/oauth2"
+
+	"github.com/portti/portti/internal/app/apptest"
+	"github.com/portti/portti/internal/oidc"
+)
+
+// TestAccountApplications (issue 7 point 9): the account page lists the
+// applications the person signed in to, under the account area's
+// navigation; "remove access" revokes the application's tokens and
+// consent, is audited, and is refused from another site and for an
+// application that holds nothing.
+func TestAccountApplications(t *testing.T) {
+	env := apptest.Start(t, nil)
+	aino := addSSOUser(t, env, "aino@example.fi", "Aino", "Virtanen")
+	wiki := newSSOApp(t, env, oidc.ClientSpec{ID: "wiki", Name: "Campus wiki"})
+	newSSOApp(t, env, oidc.ClientSpec{ID: "unused", Name: "Unused app"})
+	c := env.Browser(t)
+	res := wiki.signIn(c, "aino@example.fi")
+	if res.token.RefreshToken == "" {
+		t.Fatal("no refresh token (offline_access)")
+	}
+
+	a := signedInAs(t, env, c, "aino@example.fi")
+	for _, key := range []string{"account.nav.profile", "account.nav.security", "account.nav.browsers", "account.apps"} {
+		mustContainText(t, a.Body, enText(key))
+	}
+	mustContainText(t, a.Body, `<nav class="subnav"`, `href="/account?account=`+aino.ID+`#browsers"`, "Campus wiki", `name="client_id" value="wiki"`)
+	mustNotContainText(t, a.Body, "Unused app")
+
+	// From another site: refused, nothing removed.
+	cross := send(t, c, http.MethodPost, env.URL+"/account/apps/remove", url.Values{"account_id": {aino.ID}, "client_id": {"wiki"}},
+		"Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example")
+	if cross.Status != http.StatusForbidden {
+		t.Fatalf("cross-site remove: %d", cross.Status)
+	}
+	// An application that holds nothing: nothing to say about it.
+	if a := send(t, c, http.MethodPost, env.URL+"/account/apps/remove", url.Values{"account_id": {aino.ID}, "client_id": {"unused"}}); a.Status != http.StatusNotFound {
+		t.Fatalf("remove an unused application: %d", a.Status)
+	}
+
+	a = send(t, c, http.MethodPost, env.URL+"/account/apps/remove", url.Values{"account_id": {aino.ID}, "client_id": {"wiki"}})
+	if a.Status != http.StatusOK || a.URL.Path != "/account" {
+		t.Fatalf("remove access: %d at %s\n%s", a.Status, a.URL, a.Body)
+	}
+	mustContainText(t, a.Body, enText("notice.app_removed"), enText("account.apps.none"))
+	mustNotContainText(t, a.Body, `name="client_id" value="wiki"`)
+
+	// The refresh token is dead, and the access token with it.
+	if _, err := wiki.conf.TokenSource(context.Background(), &oauth2.Token{RefreshToken: res.token.RefreshToken}).Token(); err == nil {
+		t.Error("the refresh token still works after remove access")
+	}
+	intro := postJSON(t, env.URL+oidc.PathIntrospect, url.Values{"token": {res.token.AccessToken}}, "wiki", wiki.conf.ClientSecret)
+	if intro["active"] != false {
+		t.Errorf("the access token is still active after remove access: %v", intro)
+	}
+	found := false
+	for _, e := range allEvents(t, env) {
+		found = found || (e.Kind == "app.access_removed" && e.AccountID == aino.ID && strings.Contains(e.Reason, "wiki"))
+	}
+	if !found {
+		t.Error("no app.access_removed audit event")
+	}
+}
