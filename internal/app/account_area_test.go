@@ -70,3 +70,33 @@ func TestAccountApplications(t *testing.T) {
 		t.Error("no app.access_removed audit event")
 	}
 }
+
+// TestTermsLinks (issue 7 point 8): terms_url (one per language) and
+// privacy_url (one for all) are linked from the registration form's
+// acceptance label, in the page's language, and from the e-mail; the
+// accepted terms version is stored with the account.
+func TestTermsLinks(t *testing.T) {
+	env := apptest.Start(t, map[string]string{
+		"PORTTI_TERMS_URL":   "fi=https://example.fi/kayttoehdot,sv=https://example.fi/villkor,en=https://example.fi/terms",
+		"PORTTI_PRIVACY_URL": "https://example.fi/privacy",
+	})
+	for lang, terms := range map[string]string{"fi": "https://example.fi/kayttoehdot", "sv": "https://example.fi/villkor", "en": "https://example.fi/terms"} {
+		a := send(t, newBrowser(t, "Accept-Language", lang), http.MethodGet, env.URL+"/register", nil)
+		label := a.Body[strings.Index(a.Body, `<label for="accept_terms">`):]
+		label = label[:strings.Index(label, "</label>")]
+		mustContainText(t, label, `<a href="`+terms+`" target="_blank" rel="noopener">`+catalogText(lang, "register.terms_link"),
+			`<a href="https://example.fi/privacy" target="_blank" rel="noopener">`+catalogText(lang, "register.privacy_link"))
+	}
+	const email = "terms@example.fi"
+	if a := send(t, newBrowser(t), http.MethodPost, env.URL+"/register", registration(email, goodPassword)); a.Status != http.StatusOK {
+		t.Fatalf("register: %d\n%s", a.Status, a.Body)
+	}
+	m := env.Mail(t, email, "")
+	if !strings.Contains(m.Text, "Terms of use: https://example.fi/terms") || !strings.Contains(m.HTML, `href="https://example.fi/privacy"`) {
+		t.Errorf("the activation mail does not link the terms and the privacy notice:\n%s", m.Text)
+	}
+	acc := storedAccount(t, env, email)
+	if acc.TermsVersion != env.App.Config.TermsVersion || acc.TermsAcceptedAt.IsZero() {
+		t.Errorf("accepted terms: version %q at %v", acc.TermsVersion, acc.TermsAcceptedAt)
+	}
+}

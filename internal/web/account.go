@@ -2,8 +2,10 @@ package web
 
 import (
 	"errors"
+	"html/template"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/portti/portti/internal/account"
@@ -115,4 +117,34 @@ func (s *Server) shortTime(lang string, t time.Time) string {
 		return t.Format("2.1.2006") + " kl. " + t.Format("15.04")
 	}
 	return t.Format("2 Jan 2006, 15:04")
+}
+
+// AcceptTermsLabel is the registration form's "I accept the terms of use
+// and the privacy notice", with each document linked when its URL is
+// configured, so that it can be read before it is accepted. The links open
+// in a new tab: following one must not lose what was typed in the form.
+func (p *page) AcceptTermsLabel() template.HTML {
+	terms, privacy := "", ""
+	if p.s.cfg.TermsURL != nil {
+		terms = p.s.cfg.TermsURL(p.Lang)
+	}
+	if p.s.cfg.PrivacyURL != nil {
+		privacy = p.s.cfg.PrivacyURL(p.Lang)
+	}
+	if terms == "" && privacy == "" {
+		return template.HTML(template.HTMLEscapeString(p.T("field.accept_terms")))
+	}
+	link := func(href, key string) string {
+		text := template.HTMLEscapeString(p.T(key))
+		if href == "" {
+			return text
+		}
+		return `<a href="` + template.HTMLEscapeString(href) + `" target="_blank" rel="noopener">` + text +
+			` <span class="visually-hidden">` + template.HTMLEscapeString(p.T("register.new_tab")) + `</span></a>`
+	}
+	// Translate with markers, escape the sentence, then put the links in.
+	s := template.HTMLEscapeString(p.T("register.accept_linked", "Terms", "\x01T\x01", "Privacy", "\x01P\x01"))
+	s = strings.Replace(s, "\x01T\x01", link(terms, "register.terms_link"), 1)
+	s = strings.Replace(s, "\x01P\x01", link(privacy, "register.privacy_link"), 1)
+	return template.HTML(s)
 }

@@ -43,6 +43,9 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	Product        string        // the service name in page titles
 	RememberTTL    time.Duration // "remember me" lifetime, told on the login page
+	// TermsURL and PrivacyURL give, for a language, where the terms of
+	// use and the privacy notice can be read ("" or nil: no link).
+	TermsURL, PrivacyURL func(lang string) string
 	Now            func() time.Time
 
 	// OnLogout is called after a person has ended a browser session here
