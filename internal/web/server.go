@@ -46,7 +46,7 @@ type Config struct {
 	// TermsURL and PrivacyURL give, for a language, where the terms of
 	// use and the privacy notice can be read ("" or nil: no link).
 	TermsURL, PrivacyURL func(lang string) string
-	Now            func() time.Time
+	Now                  func() time.Time
 
 	// OnLogout is called after a person has ended a browser session here
 	// (log out, sign a browser out, sign out of every browser), with the
