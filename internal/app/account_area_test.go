@@ -100,3 +100,81 @@ func TestTermsLinks(t *testing.T) {
 		t.Errorf("accepted terms: version %q at %v", acc.TermsVersion, acc.TermsAcceptedAt)
 	}
 }
+
+// TestSayWhereFromAndWhatHappened (issue 7 point 10): the login page names
+// the application that sent the person there (from the pending sign-in,
+// not from anything in the URL); a browser signed out from elsewhere says
+// why on its next page, once; confirming a new address in a browser
+// signed in to the account keeps it signed in; the new-password fields
+// say "New password".
+func TestSayWhereFromAndWhatHappened(t *testing.T) {
+	env := apptest.Start(t, nil)
+	acc := addSSOUser(t, env, "aino@example.fi", "Aino", "Virtanen")
+
+	t.Run("login names the application", func(t *testing.T) {
+		wiki := newSSOApp(t, env, oidc.ClientSpec{ID: "wiki", Name: "Campus wiki"})
+		f := wiki.begin(browserFrom(t, env, "", "fi"))
+		if !f.at("/login") {
+			t.Fatalf("at %s", f.resp.Request.URL)
+		}
+		mustContainText(t, f.page, catalogText("fi", "login.for_app", "App", "Campus wiki"))
+		// A made-up return address names nothing.
+		a := send(t, newBrowser(t), http.MethodGet, env.URL+"/login?return="+url.QueryEscape(oidc.PathContinue+"?id=made-up"), nil)
+		mustNotContainText(t, a.Body, "continue to")
+	})
+
+	t.Run("signed out by a password change elsewhere", func(t *testing.T) {
+		here, there := newBrowser(t), newBrowser(t)
+		signIn(t, env, here, acc.Email, ssoPassword, false)
+		signIn(t, env, there, acc.Email, ssoPassword, false)
+		a := send(t, here, http.MethodPost, env.URL+"/account/password", url.Values{"account_id": {acc.ID}, "form": {"password"},
+			"current_password": {ssoPassword}, "password": {goodPassword}, "password_confirm": {goodPassword}})
+		if a.Status != http.StatusOK {
+			t.Fatalf("change password: %d\n%s", a.Status, a.Body)
+		}
+		a = signedInAs(t, env, there, "")
+		mustContainText(t, a.Body, enText("notice.ended.password_changed"))
+		// Said once.
+		a = send(t, there, http.MethodGet, env.URL+"/login", nil)
+		mustNotContainText(t, a.Body, enText("notice.ended.password_changed"))
+		signIn(t, env, there, acc.Email, goodPassword, false)
+		signIn(t, env, here, acc.Email, goodPassword, false)
+		// "Sign out of every browser" from the other browser.
+		if a := send(t, there, http.MethodPost, env.URL+"/account/sessions/end-all", url.Values{"account_id": {acc.ID}}); a.Status != http.StatusOK {
+			t.Fatalf("end all: %d", a.Status)
+		}
+		a = signedInAs(t, env, here, "")
+		mustContainText(t, a.Body, enText("notice.ended.signed_out_elsewhere"))
+		// The browser that did it is told what it did, not that it was
+		// signed out from elsewhere.
+		a = send(t, there, http.MethodGet, env.URL+"/login", nil)
+		mustNotContainText(t, a.Body, enText("notice.ended.signed_out_elsewhere"))
+	})
+
+	t.Run("new password labels", func(t *testing.T) {
+		c := newBrowser(t)
+		a := signIn(t, env, c, acc.Email, goodPassword, false)
+		mustContainText(t, fieldHTML(t, a.Body, "password-password"), ">"+enText("field.new_password")+" <")
+		mustContainText(t, fieldHTML(t, a.Body, "password-password_confirm"), ">"+enText("field.new_password_confirm")+" <")
+		a = send(t, c, http.MethodGet, env.URL+"/register", nil)
+		mustContainText(t, fieldHTML(t, a.Body, "password"), ">"+enText("field.password")+" <")
+	})
+
+	t.Run("confirm a new address while signed in", func(t *testing.T) {
+		c := newBrowser(t)
+		signIn(t, env, c, acc.Email, goodPassword, false)
+		const next = "aino.virtanen@example.fi"
+		a := send(t, c, http.MethodPost, env.URL+"/account/email", url.Values{"account_id": {acc.ID}, "form": {"email"},
+			"new_email": {next}, "current_password": {goodPassword}})
+		if a.Status != http.StatusOK {
+			t.Fatalf("change address: %d\n%s", a.Status, a.Body)
+		}
+		link := env.Link(t, env.Mail(t, next, ""), "/email/confirm")
+		a = send(t, c, http.MethodGet, link, nil)
+		a = send(t, c, http.MethodPost, env.URL+"/email/confirm", url.Values{"token": {hiddenValue(t, a.Body, "token")}})
+		if a.Status != http.StatusOK || a.URL.Path != "/account" {
+			t.Fatalf("confirm while signed in: %d at %s, want the account page\n%s", a.Status, a.URL, a.Body)
+		}
+		mustContainText(t, a.Body, enText("notice.email_changed_here"), enText("account.signed_in_as", "Email", next))
+	})
+}

@@ -173,8 +173,9 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 		MailFrom: cfg.MailFrom, DevMail: cfg.DevMail, Secure: cfg.SecureCookies(),
 		TrustedProxies: trusted, RememberTTL: cfg.SessionTTL, Now: opt.Now,
 		TermsURL: cfg.TermsURL.For, PrivacyURL: cfg.PrivacyURL.For,
-		OnLogout: sessionEnded,
-		Build:    opt.Build,
+		OnLogout:  sessionEnded,
+		Build:     opt.Build,
+		ReturnApp: func(ctx context.Context, path string) string { return provider.ReturnApp(ctx, path) },
 		OnAppAccessRemoved: func(ctx context.Context, accountID, clientID string, sessionIDs []string) {
 			if err := provider.AccessRemoved(ctx, accountID, clientID, sessionIDs); err != nil {
 				logger.ErrorContext(ctx, "back-channel logout not queued", "client_id", clientID, "error", err)

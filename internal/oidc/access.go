@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 
 	"github.com/portti/portti/internal/storage"
 )
@@ -43,4 +44,26 @@ func (p *Provider) AccessRemoved(ctx context.Context, accountID, clientID string
 	}
 	p.WakeLogoutWorker()
 	return nil
+}
+
+// ReturnApp names the application a login form will return to, for the
+// login page's "Sign in to continue to …": path is the form's return
+// address, the continuation of a pending authorization request. It reads
+// the request by its ID, so only a real request names an application (a
+// crafted link cannot make the page name anything). "" when path is not
+// such a continuation or the request is gone.
+func (p *Provider) ReturnApp(ctx context.Context, path string) string {
+	u, err := url.Parse(path)
+	if err != nil || u.Path != p.basePath+PathContinue {
+		return ""
+	}
+	a, err := p.authRequest(ctx, u.Query().Get("id"))
+	if err != nil {
+		return ""
+	}
+	c, err := p.clients.get(ctx, a.rec.ClientID)
+	if err != nil {
+		return ""
+	}
+	return c.displayName()
 }

@@ -158,7 +158,8 @@ type Storage interface {
 
 	// OIDCStorage is what the OpenID Connect provider keeps; see oidc.go.
 	OIDCStorage
-	AppStorage // apps.go: the applications a person has let in
+	AppStorage          // apps.go: the applications a person has let in
+	EndedSessionStorage // ended.go: why a browser was signed out from elsewhere
 
 	CreateAccount(ctx context.Context, a Account) error // ErrConflict when the e-mail or ID is taken
 	GetAccount(ctx context.Context, id string) (Account, error)

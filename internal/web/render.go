@@ -177,6 +177,17 @@ type page struct {
 	Errors    account.ValidationError
 	MailFrom  string
 	Data      map[string]any
+	// NewPassword: the page's password fields set a new password (the
+	// reset and account pages), so they are labelled "New password".
+	NewPassword bool
+}
+
+// labelKey is the catalogue key of a field's label.
+func (p *page) labelKey(name string) string {
+	if p.NewPassword && (name == "password" || name == "password_confirm") {
+		return "field.new_" + name
+	}
+	return "field." + name
 }
 
 func (s *Server) newPage(r *http.Request, titleKey string) *page {
@@ -264,7 +275,7 @@ func (p *page) Field(name, typ, autocomplete string, required bool) field {
 // (the settings page asks for the current password twice): the id gets the
 // form's name, and errors show only on the form that was posted.
 func (p *page) FormField(form, name, typ, autocomplete string, required bool) field {
-	f := field{ID: fieldID(form, name), Name: name, Type: typ, Label: p.T("field." + name), Autocomplete: autocomplete, Required: required}
+	f := field{ID: fieldID(form, name), Name: name, Type: typ, Label: p.T(p.labelKey(name)), Autocomplete: autocomplete, Required: required}
 	if p.s.cfg.Catalog.Has("hint." + name) {
 		f.Hint = p.T("hint."+name, "Days", p.RememberDays())
 	}
@@ -297,7 +308,7 @@ func fieldID(form, name string) string {
 func (p *page) ErrorSummary() []map[string]string {
 	var out []map[string]string
 	for _, e := range p.Errors {
-		out = append(out, map[string]string{"ID": fieldID(p.Form.Get("form"), e.Field), "Text": p.T("field."+e.Field) + ": " + p.T(e.Code, e.Args)})
+		out = append(out, map[string]string{"ID": fieldID(p.Form.Get("form"), e.Field), "Text": p.T(p.labelKey(e.Field)) + ": " + p.T(e.Code, e.Args)})
 	}
 	return out
 }
@@ -323,6 +334,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	if !ok {
 		panic("web: no template " + name)
 	}
+	p.NewPassword = name == "reset" || name == "account"
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
 		ref := newRef()

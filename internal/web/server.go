@@ -58,6 +58,12 @@ type Config struct {
 	// Build is the running version, told by /healthz so that a monitor
 	// or a load balancer's operator can see which build each node runs.
 	Build buildinfo.Info
+
+	// ReturnApp names the application a login form returns to (its
+	// return address, a pending sign-in), for "Sign in to continue to
+	// …"; "" when none. Nil: the login page names no application.
+	ReturnApp func(ctx context.Context, returnPath string) string
+
 	// OnAppAccessRemoved is called after a person removed an application's
 	// access on the account page, with the browser sessions whose sign-in
 	// to it was forgotten, so that the application is told (back-channel
