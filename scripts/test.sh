@@ -40,6 +40,9 @@ if command -v npm >/dev/null 2>&1; then
 	echo "== npm ci (test/openid-client)"
 	(cd test/openid-client && npm ci --no-audit --no-fund --loglevel=error) \
 		|| echo "warning: npm ci in test/openid-client failed; the openid-client test will fail in CI" >&2
+	echo "== npm ci (test/axe)"
+	(cd test/axe && npm ci --no-audit --no-fund --loglevel=error) \
+		|| echo "warning: npm ci in test/axe failed; the browser tests' axe-core checks will fail in CI" >&2
 fi
 
 # PostgreSQL: the storage conformance suite runs against it too.

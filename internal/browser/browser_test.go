@@ -585,7 +585,11 @@ func TestBrowserScreenshots(t *testing.T) {
 	for _, lang := range []string{"fi", "sv", "en"} {
 		t.Run(lang, func(t *testing.T) {
 			t.Parallel() // each language in its own browser context
-			b := newTab(t, env)
+			timeout := testTimeout
+			if lang == "en" {
+				timeout = 3 * testTimeout // axe-core on every page
+			}
+			b := newTabFor(t, env, timeout)
 			shot := func(page string) {
 				t.Helper()
 				pg := evalJS[struct {
@@ -600,6 +604,11 @@ func TestBrowserScreenshots(t *testing.T) {
 					t.Logf("note: %s-%s: the window title %q does not name the page's heading %q", lang, page, pg.Title, pg.Heading)
 				}
 				b.screenshot(lang + "-" + page)
+				if lang == "en" {
+					// One language is enough for axe-core (the markup is
+					// the same), and it takes a second or two a page.
+					b.checkAxe(lang + "-" + page)
+				}
 			}
 			p := maija("kuvat." + lang + "@example.fi")
 

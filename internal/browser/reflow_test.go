@@ -35,6 +35,7 @@ func (b *tab) noSidewaysScroll(name string) {
 		b.t.Errorf("%s (%s) scrolls sideways at 320 px: scrollWidth %d > clientWidth %d; too wide: %v", name, b.path(), got[0], got[1], wide)
 	}
 	b.screenshot("320-" + name)
+	b.checkAxe(name)
 }
 
 // longEmail is a real-looking address longer than a phone is wide.
@@ -54,7 +55,7 @@ func TestBrowserReflow320(t *testing.T) {
 	addPerson(t, env, "eero@example.fi", "Eero", "Korhonen")
 	app := newApplication(t, env, oidc.ClientSpec{ID: "moodle", Name: "Moodle learning environment of the university"})
 	campus := newApplication(t, env, oidc.ClientSpec{ID: "hr", Name: "Human resources and payroll system", AllowedNetworks: []string{"10.0.0.0/8"}})
-	b := newTab(t, env)
+	b := newTabFor(t, env, 3*testTimeout) // axe-core on every page
 	b.narrow()
 
 	for _, p := range []string{"/login?email=" + longEmail, "/register", "/password/forgot", "/no-such-page"} {
