@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs portti's whole test suite on a fresh machine: installs what the tests
-# need (Chromium for the browser tests, Node.js and openid-client for the
+# need (Chromium for the browser tests and axe-core for their accessibility
+# checks, Node.js and openid-client for the
 # independent relying party), starts PostgreSQL if it is installed
 # but not running, and runs go vet and go test against SQLite and PostgreSQL.
 #
