@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs portti's whole test suite on a fresh machine: installs what the tests
-# need (Chromium for the browser tests, Node.js and openid-client for the
+# need (Chromium for the browser tests and axe-core for their accessibility
+# checks, Node.js and openid-client for the
 # independent relying party), starts PostgreSQL if it is installed
 # but not running, and runs go vet and go test against SQLite and PostgreSQL.
 #
@@ -40,6 +41,9 @@ if command -v npm >/dev/null 2>&1; then
 	echo "== npm ci (test/openid-client)"
 	(cd test/openid-client && npm ci --no-audit --no-fund --loglevel=error) \
 		|| echo "warning: npm ci in test/openid-client failed; the openid-client test will fail in CI" >&2
+	echo "== npm ci (test/axe)"
+	(cd test/axe && npm ci --no-audit --no-fund --loglevel=error) \
+		|| echo "warning: npm ci in test/axe failed; the browser tests' axe-core checks will fail in CI" >&2
 fi
 
 # PostgreSQL: the storage conformance suite runs against it too.

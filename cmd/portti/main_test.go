@@ -249,7 +249,7 @@ func TestServerSeesCLIChanges(t *testing.T) {
 	setup(t)
 	srv := httptest.NewServer(openApp(t).Handler())
 	defer srv.Close()
-	signedIn := fmt.Sprintf("You are logged in as %s.", email)
+	signedIn := fmt.Sprintf("You are signed in as %s.", email)
 	disabled := "This account has been disabled"
 
 	if status, _, _ := login(t, browser(t), srv.URL, email, password); status != http.StatusUnauthorized {

@@ -104,7 +104,7 @@ func (s *Service) Login(ctx context.Context, email, pw string, m Meta) (storage.
 	// why they cannot go on.
 	switch {
 	case a.Disabled:
-		s.event(ctx, nil, m, storage.Event{Kind: audit.LoginFailure, AccountID: a.ID, Email: a.Email, Reason: "disabled"})
+		s.event(ctx, nil, m, storage.Event{Kind: audit.LoginFailure, AccountID: a.ID, Email: a.Email, Reason: "disabled", Ref: m.Ref})
 		return a, ErrDisabled
 	case !a.Activated():
 		s.event(ctx, nil, m, storage.Event{Kind: audit.LoginFailure, AccountID: a.ID, Email: a.Email, Reason: "not_activated"})

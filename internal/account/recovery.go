@@ -111,7 +111,7 @@ func (s *Service) ResetPassword(ctx context.Context, code, pw, confirm string, m
 		if _, err := tx.DeleteTokens(ctx, a.ID, storage.TokenRecovery); err != nil {
 			return err
 		}
-		ended, err = s.endSessions(ctx, tx, a.ID, "")
+		ended, err = s.endSessionsBecause(ctx, tx, a.ID, "", EndedPasswordChanged)
 		if err != nil {
 			return err
 		}

@@ -109,6 +109,10 @@ type Meta struct {
 	UserAgent string
 	DeviceID  string // hex SHA-256 of the browser's device cookie; empty if none
 	Lang      string // the page's language: fi, sv or en
+	// Ref is the reference code the person is shown if this request ends
+	// on a page that shows one (a disabled account); the audit event that
+	// explains that page carries it, so the helpdesk finds it by the code.
+	Ref string
 }
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
@@ -277,9 +281,23 @@ func (s *Service) checkPassword(v *ValidationError, field, pw, confirmField, con
 	}
 }
 
+// Why a browser was signed out from elsewhere (storage.EndedSession.Reason):
+// the browser is told on its next page.
+const (
+	EndedPasswordChanged = "password_changed"     // a password change or reset
+	EndedElsewhere       = "signed_out_elsewhere" // from another browser's account page
+	EndedOther           = "ended"                // anything else (the helpdesk, an operator)
+)
+
 // endSessions ends an account's sessions but keep, inside tx, and returns
 // the IDs it ended for sessionsEnded.
 func (s *Service) endSessions(ctx context.Context, tx storage.Storage, accountID, keep string) ([]string, error) {
+	return s.endSessionsBecause(ctx, tx, accountID, keep, EndedOther)
+}
+
+// endSessionsBecause is endSessions that leaves each ended browser a note
+// saying why (reason), read on its next page.
+func (s *Service) endSessionsBecause(ctx context.Context, tx storage.Storage, accountID, keep, reason string) ([]string, error) {
 	all, err := tx.ListSessions(ctx, accountID)
 	if err != nil {
 		return nil, err
@@ -288,10 +306,16 @@ func (s *Service) endSessions(ctx context.Context, tx storage.Storage, accountID
 		return nil, err
 	}
 	var ended []string
+	var notes []storage.EndedSession
+	now := s.now()
 	for _, se := range all {
 		if se.ID != keep {
 			ended = append(ended, se.ID)
+			notes = append(notes, storage.EndedSession{ID: se.ID, Reason: reason, EndedAt: now, ExpiresAt: se.ExpiresAt})
 		}
+	}
+	if err := tx.NoteEndedSessions(ctx, notes, now); err != nil {
+		return nil, err
 	}
 	return ended, nil
 }

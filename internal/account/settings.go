@@ -89,7 +89,7 @@ func (s *Service) ChangePassword(ctx context.Context, accountID, current, pw, co
 		if err != nil {
 			return fmt.Errorf("change password: %w", err)
 		}
-		ended, err = s.endSessions(ctx, tx, a.ID, keepSession)
+		ended, err = s.endSessionsBecause(ctx, tx, a.ID, keepSession, EndedPasswordChanged)
 		if err != nil {
 			return err
 		}

@@ -114,7 +114,8 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 	if err := params.Validate(); err != nil {
 		return nil, fmt.Errorf("argon2: %w", err)
 	}
-	renderer, err := mail.NewRenderer(mail.RendererConfig{Product: "portti", Support: cfg.SupportContact})
+	renderer, err := mail.NewRenderer(mail.RendererConfig{Product: "portti", Support: cfg.SupportContact,
+		TermsURL: cfg.TermsURL.For, PrivacyURL: cfg.PrivacyURL.For})
 	if err != nil {
 		return nil, err
 	}
@@ -171,8 +172,15 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 		Accounts: accounts, Sessions: sessions, Store: store, Catalog: catalog, Logger: logger,
 		MailFrom: cfg.MailFrom, DevMail: cfg.DevMail, Secure: cfg.SecureCookies(),
 		TrustedProxies: trusted, RememberTTL: cfg.SessionTTL, Now: opt.Now,
-		OnLogout: sessionEnded,
-		Build:    opt.Build,
+		TermsURL: cfg.TermsURL.For, PrivacyURL: cfg.PrivacyURL.For,
+		OnLogout:  sessionEnded,
+		Build:     opt.Build,
+		ReturnApp: func(ctx context.Context, path string) string { return provider.ReturnApp(ctx, path) },
+		OnAppAccessRemoved: func(ctx context.Context, accountID, clientID string, sessionIDs []string) {
+			if err := provider.AccessRemoved(ctx, accountID, clientID, sessionIDs); err != nil {
+				logger.ErrorContext(ctx, "back-channel logout not queued", "client_id", clientID, "error", err)
+			}
+		},
 	})
 	if err != nil {
 		return nil, err

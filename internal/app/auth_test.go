@@ -32,8 +32,8 @@ const (
 
 // Page texts the tests look for (English catalogue).
 const (
-	txtLoggedIn     = "You are logged in as "
-	txtInvalidLogin = "The e-mail address or password is not correct."
+	txtLoggedIn     = "You are signed in as "
+	txtInvalidLogin = "The email address or password is not correct."
 	txtLocked       = "<h1>Account locked</h1>"
 )
 
@@ -134,7 +134,7 @@ func mustBeLocked(t *testing.T, env *apptest.Env, c *http.Client, email, pw stri
 func mustLogOut(t *testing.T, env *apptest.Env, c *http.Client) {
 	t.Helper()
 	status, body := post(t, c, env.URL+"/logout", nil)
-	if status != http.StatusOK || !strings.Contains(body, "You have logged out.") {
+	if status != http.StatusOK || !strings.Contains(body, "You have signed out.") {
 		t.Fatalf("logout: %d\n%s", status, body)
 	}
 }
@@ -272,7 +272,7 @@ func resetPassword(t *testing.T, env *apptest.Env, c *http.Client, email, pw str
 		t.Fatalf("reset form: %d\n%s", status, body)
 	}
 	status, body = post(t, c, env.URL+"/password/reset", url.Values{"token": {tokenOf(t, link)}, "password": {pw}, "password_confirm": {pw}})
-	if status != http.StatusOK || !strings.Contains(body, "Your password has been changed. Log in with the new password.") {
+	if status != http.StatusOK || !strings.Contains(body, "Your password has been changed. Sign in with the new password.") {
 		t.Fatalf("reset password: %d\n%s", status, body)
 	}
 	return link
@@ -430,7 +430,7 @@ func TestActivationLink(t *testing.T) {
 		if r.status != http.StatusNotFound {
 			t.Fatalf("unknown link: %d, want 404", r.status)
 		}
-		mustContain(t, r.body, "Enter your e-mail address", `action="/activate/resend"`, `<input id="email" name="email" type="email"`)
+		mustContain(t, r.body, "Enter your email address", `action="/activate/resend"`, `<input id="email" name="email" type="email"`)
 		mustNotContain(t, r.body, `name="token"`)
 	})
 
@@ -559,7 +559,7 @@ func TestLoginAnswers(t *testing.T) {
 			t.Fatalf("disabled: %d, want 403\n%s", status, body)
 		}
 		mustContain(t, body, "This account has been disabled", "Contact the helpdesk")
-		ref := regexp.MustCompile(`Reference code: ([A-Z2-9]{8})\.`).FindStringSubmatch(body)
+		ref := regexp.MustCompile(`Reference code: ([A-Z2-9]{4}-[A-Z2-9]{4})\.`).FindStringSubmatch(body)
 		if ref == nil {
 			t.Fatalf("no reference code on the disabled page:\n%s", body)
 		}
@@ -807,7 +807,7 @@ func TestLoginThrottle(t *testing.T) {
 		if got := r.header.Get("Retry-After"); got != "900" {
 			t.Fatalf("Retry-After %q, want 900", got)
 		}
-		mustContain(t, r.body, "Too many failed logins")
+		mustContain(t, r.body, "Too many failed sign-ins")
 		mustNotContain(t, r.body, txtLoggedIn)
 	}
 	mustPass := func(t *testing.T, r fetched) {
@@ -923,7 +923,7 @@ func TestForgotPassword(t *testing.T) {
 		if status != http.StatusOK {
 			t.Fatalf("reset: %d\n%s", status, body)
 		}
-		mustContain(t, body, "Your password has been changed. Log in with the new password.", `value="`+email+`"`)
+		mustContain(t, body, "Your password has been changed. Sign in with the new password.", `value="`+email+`"`)
 
 		// Every session ended: the browser signed in before is out.
 		r := getFull(t, signedIn, env.URL+"/account")
@@ -1073,12 +1073,12 @@ func TestRegistrationValidation(t *testing.T) {
 		form := registration("maija@example.fi", pw)
 		form.Set("email_confirm", "maija@example.com")
 		body := mustRefuse(t, form)
-		if got := fieldError(body, "email_confirm"); got != "The e-mail addresses do not match." {
+		if got := fieldError(body, "email_confirm"); got != "The email addresses do not match." {
 			t.Errorf("email_confirm error %q", got)
 		}
 		for _, bad := range []string{"maija@", "maija", "maija@example", "maija@@example.fi", "Maija <maija@example.fi>", "maija@exa mple.fi"} {
 			body := mustRefuse(t, registration(bad, pw))
-			if got := fieldError(body, "email"); !strings.Contains(got, "Enter an e-mail address in the form name@example.fi") {
+			if got := fieldError(body, "email"); !strings.Contains(got, "Enter an email address in the form name@example.fi") {
 				t.Errorf("%q: email error %q", bad, got)
 			}
 		}

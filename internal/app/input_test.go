@@ -29,7 +29,7 @@ import (
 var (
 	h1Pattern      = regexp.MustCompile(`(?s)<h1>(.*?)</h1>`)
 	htmlLang       = regexp.MustCompile(`<html lang="([^"]*)">`)
-	refPattern     = regexp.MustCompile(`[ABCDEFGHJKMNPQRSTUVWXYZ23456789]{8}`)
+	refPattern     = regexp.MustCompile(`[ABCDEFGHJKMNPQRSTUVWXYZ23456789]{4}-[ABCDEFGHJKMNPQRSTUVWXYZ23456789]{4}`)
 	switcherToSwed = regexp.MustCompile(`href="(/lang/sv\?[^"]+)"`)
 	placeholder    = regexp.MustCompile(`\{[A-Z][A-Za-z]*\}`)
 )

@@ -62,7 +62,7 @@ func TestJourney(t *testing.T) {
 	if status != http.StatusOK {
 		t.Fatalf("register: %d\n%s", status, body)
 	}
-	mustContain(t, body, "Check your e-mail", email, "noreply@portti.test")
+	mustContain(t, body, "Check your email", email, "noreply@portti.test")
 
 	m := env.Mail(t, email, "")
 	link := env.Link(t, m, "/activate")
@@ -87,13 +87,13 @@ func TestJourney(t *testing.T) {
 	if status != http.StatusOK {
 		t.Fatalf("login: %d\n%s", status, body)
 	}
-	mustContain(t, body, "You are logged in as "+email)
+	mustContain(t, body, "You are signed in as "+email)
 
 	status, body = post(t, c, env.URL+"/logout", nil)
 	if status != http.StatusOK {
 		t.Fatalf("logout: %d\n%s", status, body)
 	}
-	mustContain(t, body, "You have logged out.")
+	mustContain(t, body, "You have signed out.")
 	_, body = get(t, c, env.URL+"/account")
 	mustContain(t, body, `action="/login"`)
 }

@@ -405,7 +405,7 @@ func TestOIDCConsent(t *testing.T) {
 		if !f.at(oidc.PathContinue) || !strings.Contains(body, "<h1>Partner service asks for your details</h1>") {
 			t.Fatalf("want the consent page, at %s (%d):\n%s", f.resp.Request.URL, f.resp.StatusCode, f.page)
 		}
-		for _, want := range []string{"Your name and language", "Your e-mail address", "until you sign out of portti", "Aino Virtanen, aino@example.fi"} {
+		for _, want := range []string{"Your name and language", "Your email address", "until you sign out of portti", "Aino Virtanen, aino@example.fi"} {
 			if !strings.Contains(body, want) {
 				t.Errorf("consent page lacks %q", want)
 			}

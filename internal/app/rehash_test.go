@@ -39,7 +39,7 @@ func TestLoginUpgradesOldHash(t *testing.T) {
 	login := func() {
 		t.Helper()
 		status, body := post(t, env.Browser(t), env.URL+"/login", url.Values{"email": {a.Email}, "password": {pw}})
-		if status != http.StatusOK || !strings.Contains(body, "You are logged in as") {
+		if status != http.StatusOK || !strings.Contains(body, "You are signed in as") {
 			t.Fatalf("login: %d", status)
 		}
 	}

@@ -393,7 +393,7 @@ func TestSettingsEmailChange(t *testing.T) {
 
 	confirm := env.Mail(t, next, "Confirm your new email address")
 	link := env.Link(t, confirm, "/email/confirm")
-	notice := env.Mail(t, old, "Change of your login address requested")
+	notice := env.Mail(t, old, "Change of your sign-in address requested")
 	if !strings.Contains(notice.Text, next) {
 		t.Errorf("the notice to the old address does not name the new one:\n%s", notice.Text)
 	}
@@ -431,7 +431,7 @@ func TestSettingsEmailChange(t *testing.T) {
 	noAccount(t, env, old)
 	signIn(t, env, newBrowser(t), next, goodPassword, false)
 	loginRefused(t, env, old, goodPassword)
-	env.Mail(t, old, "Your login address has been changed")
+	env.Mail(t, old, "Your sign-in address has been changed")
 
 	// The link is single-use.
 	a = send(t, newBrowser(t), http.MethodGet, link, nil)
@@ -500,7 +500,7 @@ func TestSettingsSignedInBrowsers(t *testing.T) {
 
 	// The other browser's row carries its "Log out" button.
 	var thereID, strangerID string
-	for _, row := range strings.Split(a.Body, "<tr>") {
+	for _, row := range strings.Split(a.Body, `<li class="card">`) {
 		if strings.Contains(row, "Chrome, Windows") {
 			thereID = hiddenValue(t, row, "session_id")
 		}

@@ -36,7 +36,8 @@ const (
 	EmailChangeRequest  = "email.change_requested"
 	EmailChanged        = "email.changed"
 	EmailChangeConflict = "email.change_conflict"
-	Created             = "account.created" // by an operator
+	Created             = "account.created"    // by an operator
+	AppAccessRemoved    = "app.access_removed" // the person removed an application's access on the account page
 )
 
 // Recorder writes events.

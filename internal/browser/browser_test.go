@@ -87,7 +87,7 @@ func TestBrowserJourney(t *testing.T) {
 	b.heading("Create an account")
 	b.fillRegistration(p)
 	b.submit("/register", 200)
-	b.heading("Check your e-mail")
+	b.heading("Check your email")
 	b.see(p.email, "noreply@portti.test")
 
 	b.open(b.mailLink(p.email, "/activate"), 200)
@@ -104,7 +104,7 @@ func TestBrowserJourney(t *testing.T) {
 	b.tick("remember_me")
 	b.submit("/login", 200)
 	b.at("/account")
-	b.see("You are logged in as "+p.email, "(this browser)", "remembered")
+	b.see("You are signed in as "+p.email, "(this browser)", "remembered")
 
 	// "Remember me" gives a cookie that outlives the browser session.
 	var remembered bool
@@ -119,7 +119,7 @@ func TestBrowserJourney(t *testing.T) {
 
 	b.submit("/logout", 200)
 	b.at("/login")
-	if got := b.text(`main .notice[role=status]`); got != "You have logged out." {
+	if got := b.text(`main .notice[role=status]`); got != "You have signed out." {
 		t.Fatalf("logout notice %q", got)
 	}
 	// Logged out means logged out: the account page sends to the login form.
@@ -294,10 +294,10 @@ func TestBrowserValidation(t *testing.T) {
 	b.do("untick the terms", chromedp.Click(chromedp.ID("accept_terms")))
 	b.submit("/register", 422)
 	st = b.checkErrors(map[string]string{
-		"email_confirm": "The e-mail addresses do not match.",
+		"email_confirm": "The email addresses do not match.",
 		"accept_terms":  "You must accept the terms of use",
 	})
-	b.see("Confirm e-mail address: The e-mail addresses do not match.")
+	b.see("Confirm email address: The email addresses do not match.")
 	// What was typed is kept, except the passwords.
 	want := map[string]string{
 		"email": p.email, "email_confirm": "maija@exmaple.fi", "password": "", "password_confirm": "",
@@ -314,7 +314,7 @@ func TestBrowserValidation(t *testing.T) {
 	b.fill("password_confirm", p.password)
 	b.tick("accept_terms")
 	b.submit("/register", 200)
-	b.heading("Check your e-mail")
+	b.heading("Check your email")
 	b.mailLink(p.email, "/activate")
 }
 
@@ -405,7 +405,7 @@ func TestBrowserLockout(t *testing.T) {
 	b.open("/login", 200)
 	for i := range 5 {
 		b.logIn(p.email, fmt.Sprintf("wrong password %d", i), false, 401)
-		b.see("The e-mail address or password is not correct.")
+		b.see("The email address or password is not correct.")
 		if got := b.value("email"); got != p.email {
 			t.Fatalf("after a wrong password the e-mail field holds %q", got)
 		}
@@ -422,7 +422,7 @@ func TestBrowserLockout(t *testing.T) {
 		t.Fatalf("the reset form from the locked page holds %q, want %q", got, p.email)
 	}
 	b.submit("/password/forgot", 200)
-	b.heading("Check your e-mail")
+	b.heading("Check your email")
 
 	const newPassword = "uusi salasana syksyllä"
 	b.open(b.mailLink(p.email, "/password/reset"), 200)
@@ -432,11 +432,11 @@ func TestBrowserLockout(t *testing.T) {
 	b.fill("password_confirm", newPassword)
 	b.submit("/password/reset", 200)
 	b.at("/login")
-	b.see("Your password has been changed. Log in with the new password.")
+	b.see("Your password has been changed. Sign in with the new password.")
 
 	b.logIn(p.email, newPassword, false, 200)
 	b.at("/account")
-	b.see("You are logged in as " + p.email)
+	b.see("You are signed in as " + p.email)
 }
 
 // TestBrowserForgotPassword is the forgotten-password flow from the login
@@ -451,7 +451,7 @@ func TestBrowserForgotPassword(t *testing.T) {
 	b.heading("Forgot your password?")
 	b.fill("email", p.email)
 	b.submit("/password/forgot", 200)
-	b.heading("Check your e-mail")
+	b.heading("Check your email")
 	b.see(p.email, "noreply@portti.test")
 
 	link := b.mailLink(p.email, "/password/reset")
@@ -481,7 +481,7 @@ func TestBrowserForgotPassword(t *testing.T) {
 	b.logIn(p.email, p.password, false, 401)
 	b.logIn(p.email, newPassword, false, 200)
 	b.at("/account")
-	b.see("You are logged in as " + p.email)
+	b.see("You are signed in as " + p.email)
 
 	// The link was for one use: it now explains, and offers a new one.
 	b.open(link, 410)
@@ -585,7 +585,11 @@ func TestBrowserScreenshots(t *testing.T) {
 	for _, lang := range []string{"fi", "sv", "en"} {
 		t.Run(lang, func(t *testing.T) {
 			t.Parallel() // each language in its own browser context
-			b := newTab(t, env)
+			timeout := testTimeout
+			if lang == "en" {
+				timeout = 3 * testTimeout // axe-core on every page
+			}
+			b := newTabFor(t, env, timeout)
 			shot := func(page string) {
 				t.Helper()
 				pg := evalJS[struct {
@@ -600,6 +604,11 @@ func TestBrowserScreenshots(t *testing.T) {
 					t.Logf("note: %s-%s: the window title %q does not name the page's heading %q", lang, page, pg.Title, pg.Heading)
 				}
 				b.screenshot(lang + "-" + page)
+				if lang == "en" {
+					// One language is enough for axe-core (the markup is
+					// the same), and it takes a second or two a page.
+					b.checkAxe(lang + "-" + page)
+				}
 			}
 			p := maija("kuvat." + lang + "@example.fi")
 

@@ -168,6 +168,13 @@ type tab struct {
 // portti's log are saved to the artifacts folder.
 func newTab(t testing.TB, env *apptest.Env) *tab {
 	t.Helper()
+	return newTabFor(t, env, testTimeout)
+}
+
+// newTabFor is newTab with its own time limit, for a test that does more
+// (axe-core takes a second or two a page on a busy machine).
+func newTabFor(t testing.TB, env *apptest.Env, timeout time.Duration) *tab {
+	t.Helper()
 	root := startChromium(t)
 	ctx, cancel := chromedp.NewContext(root, chromedp.WithNewBrowserContext())
 	// The first Do creates the tab and binds it to ctx: no deadline here.
@@ -175,7 +182,7 @@ func newTab(t testing.TB, env *apptest.Env) *tab {
 		cancel()
 		t.Fatalf("open a browser tab: %v", err)
 	}
-	tctx, tcancel := context.WithTimeout(ctx, testTimeout)
+	tctx, tcancel := context.WithTimeout(ctx, timeout)
 	b := &tab{t: t, env: env, ctx: tctx, used: map[string]bool{}, reported: map[string]bool{}}
 	b.removeOldFailure()
 	t.Cleanup(func() {

@@ -114,6 +114,11 @@ type Config struct {
 
 	// TermsVersion is the version of the terms users must accept.
 	TermsVersion string `yaml:"terms_version"`
+	// TermsURL and PrivacyURL are where the terms of use and the privacy
+	// notice can be read (one URL, or one per language): linked from the
+	// registration form's acceptance and from every e-mail. Empty: no link.
+	TermsURL   LocalizedURL `yaml:"terms_url"`
+	PrivacyURL LocalizedURL `yaml:"privacy_url"`
 
 	// SupportContact is where people turn when something happened that
 	// they did not do and no reset link can help: an e-mail address, a

@@ -151,6 +151,8 @@ func TestEnvNames(t *testing.T) {
 		"throttle_window":     "PORTTI_THROTTLE_WINDOW",
 		"throttle_limit":      "PORTTI_THROTTLE_LIMIT",
 		"terms_version":       "PORTTI_TERMS_VERSION",
+		"terms_url":           "PORTTI_TERMS_URL",
+		"privacy_url":         "PORTTI_PRIVACY_URL",
 		"support_contact":     "PORTTI_SUPPORT_CONTACT",
 		"refresh_reuse_grace": "PORTTI_REFRESH_REUSE_GRACE",
 		"hsts":                "PORTTI_HSTS",
@@ -727,6 +729,7 @@ func TestValidateZeroConfig(t *testing.T) {
 	// Everything except the keys whose zero value is fine (and public_url,
 	// which is not reported on top of a broken listen).
 	fine := map[string]bool{"trusted_proxies": true, "key_encryption_key": true, "smtp_url": true, "dev_mail": true, "password_max_age": true, "public_url": true, "support_contact": true, "clients": true,
+		"terms_url": true, "privacy_url": true,
 		"refresh_reuse_grace": true, "hsts": true} // 0s: no grace; max-age=0
 	for _, s := range settings {
 		if !fine[s.key] && !seen[s.key] {

@@ -77,6 +77,8 @@ var settings = []setting{
 	wholeSetting("argon2.time", minArgon2Time, maxArgon2Time, func(c *Config) *uint32 { return &c.Argon2.Time }),
 	wholeSetting("argon2.threads", minArgon2Threads, maxArgon2Threads, func(c *Config) *uint8 { return &c.Argon2.Threads }),
 	stringSetting("terms_version", func(c *Config) *string { return &c.TermsVersion }),
+	localizedURLSetting("terms_url", func(c *Config) *LocalizedURL { return &c.TermsURL }),
+	localizedURLSetting("privacy_url", func(c *Config) *LocalizedURL { return &c.PrivacyURL }),
 	stringSetting("support_contact", func(c *Config) *string { return &c.SupportContact }),
 	durationSetting("refresh_reuse_grace", func(c *Config) *time.Duration { return &c.RefreshReuseGrace }),
 	{key: "hsts", set: func(c *Config, raw string) string {

@@ -339,6 +339,7 @@ func validateArgon2(a Argon2, ps *Problems) {
 }
 
 func validateMisc(c Config, ps *Problems) {
+	validateLegal(c, ps)
 	switch {
 	case strings.TrimSpace(c.TermsVersion) == "":
 		ps.add("terms_version", "must not be empty")

@@ -42,11 +42,16 @@ type RendererConfig struct {
 	// that they did not do and no reset link can help (an e-mail address,
 	// a phone number or a URL), e.g. "helpdesk@example.fi".
 	Support string
+	// TermsURL and PrivacyURL give, for a language, where the terms of
+	// use and the privacy notice can be read; each message's foot links
+	// them. Nil or "": no link.
+	TermsURL, PrivacyURL func(lang string) string
 }
 
 // Renderer turns a Message into a subject, a plain-text body and an HTML
 // body. It is safe for concurrent use.
 type Renderer struct {
+	cfg     RendererConfig
 	product string
 	sets    map[string]map[string]*templateSet // kind → lang → templates
 }
@@ -66,7 +71,7 @@ func NewRenderer(cfg RendererConfig) (*Renderer, error) {
 	if strings.IndexFunc(cfg.Product+cfg.Support, unicode.IsControl) >= 0 {
 		return nil, errors.New("mail: Product and Support must not contain control characters")
 	}
-	r := &Renderer{product: cfg.Product, sets: make(map[string]map[string]*templateSet)}
+	r := &Renderer{cfg: cfg, product: cfg.Product, sets: make(map[string]map[string]*templateSet)}
 	layout, err := fs.ReadFile(templateFS, "templates/layout.html")
 	if err != nil {
 		return nil, fmt.Errorf("mail: %w", err)
@@ -147,6 +152,13 @@ func (r *Renderer) Render(lang string, msg Message) (subject, text, html string,
 		return "", "", "", fmt.Errorf("mail: %w", err)
 	}
 	text = b.String()
+	// The documents' addresses at the foot of the plain text too.
+	if links := legalLinks(normLang(lang), r.cfg); len(links) > 0 {
+		text = strings.TrimRight(text, "\n") + "\n\n"
+		for _, l := range links {
+			text += l.Label + ": " + l.URL + "\n"
+		}
+	}
 	b.Reset()
 	if err := set.html.ExecuteTemplate(&b, "layout", msg); err != nil {
 		return "", "", "", fmt.Errorf("mail: %w", err)
@@ -186,6 +198,7 @@ func funcs(lang string, cfg RendererConfig) map[string]any {
 		"duration": func(d time.Duration) string { return formatDuration(lang, d) },
 		"times":    func(n int) string { return formatTimes(lang, n) },
 		"link":     func(url, label string) button { return button{url, label} },
+		"legal":    func() []button { return legalLinks(lang, cfg) },
 	}
 }
 
@@ -253,4 +266,30 @@ func formatTimes(lang string, n int) string {
 		}
 		return fmt.Sprintf("%d times", n)
 	}
+}
+
+// legalNames name the documents in each language.
+var legalNames = map[string][2]string{
+	"fi": {"Käyttöehdot", "Tietosuojaseloste"},
+	"sv": {"Användarvillkor", "Dataskyddsbeskrivning"},
+	"en": {"Terms of use", "Privacy notice"},
+}
+
+// legalLinks are the terms of use and the privacy notice for lang, those
+// configured.
+func legalLinks(lang string, cfg RendererConfig) []button {
+	names := legalNames[lang]
+	if names[0] == "" {
+		names = legalNames[fallbackLang]
+	}
+	var out []button
+	for i, f := range []func(string) string{cfg.TermsURL, cfg.PrivacyURL} {
+		if f == nil {
+			continue
+		}
+		if u := f(lang); u != "" {
+			out = append(out, button{URL: u, Label: names[i]})
+		}
+	}
+	return out
 }

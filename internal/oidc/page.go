@@ -1,10 +1,10 @@
 package oidc
 
 import (
-	"crypto/rand"
 	"html/template"
 	"net/http"
-	"strings"
+
+	"github.com/portti/portti/internal/refcode"
 )
 
 // Problems shown to a person whose sign-in cannot go on. Keys are stable,
@@ -80,6 +80,7 @@ func (p *Provider) fail(w http.ResponseWriter, r *http.Request, pr Problem) {
 	// redirect_uri and state can carry anything).
 	p.log.InfoContext(r.Context(), "oidc: sign-in stopped", "problem", pr.Key, "status", pr.Status,
 		"ref", pr.Ref, "path", r.URL.Path, "client_id", truncate(r.Form.Get("client_id"), 128))
+	p.auditRef(r, pr.Ref, "oidc.problem", r.Form.Get("client_id"), pr.Key)
 	if p.cfg.ErrorPage != nil {
 		p.cfg.ErrorPage(w, r, pr)
 		return
@@ -117,21 +118,10 @@ var problemPage = template.Must(template.New("problem").Parse(`<!doctype html>
 </body></html>
 `))
 
-// newRef returns a short code that a person can read to the helpdesk and
-// that is in the log line about their problem.
-func newRef() string {
-	const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789" // no 0/O, 1/I
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	var sb strings.Builder
-	for i, c := range b {
-		if i == 4 {
-			sb.WriteByte('-')
-		}
-		sb.WriteByte(alphabet[int(c)%len(alphabet)])
-	}
-	return sb.String()
-}
+// newRef returns a reference code (package refcode: one format on every
+// page) that a person can read to the helpdesk and that is in the log line
+// about their problem.
+func newRef() string { return refcode.New() }
 
 func truncate(s string, n int) string {
 	if len(s) <= n {

@@ -61,6 +61,7 @@ func (p *Provider) restricted(w http.ResponseWriter, r *http.Request, c *client)
 	addr, _ := p.clientAddr(r)
 	p.log.InfoContext(r.Context(), "oidc: sign-in refused outside the client's networks",
 		"client_id", c.rec.ID, "client_ip", addr.String(), "ref", ref)
+	p.auditRef(r, ref, "oidc.network_refused", c.rec.ID, "outside the application's networks")
 	p.page(w, r, http.StatusForbidden, "restricted", "restricted.title", map[string]any{
 		"App": c.displayName(),
 		"Ref": ref,

@@ -230,6 +230,26 @@ func (m *Manager) secrets(r *http.Request, name string) []string {
 	return out
 }
 
+// EndedElsewhere returns the note left for a session of this browser that
+// was ended from elsewhere (a password change, a sign-out from another
+// browser), and deletes it, so that the browser's next page can say why
+// it is signed out, once. ok is false when there is none.
+func (m *Manager) EndedElsewhere(ctx context.Context, r *http.Request) (storage.EndedSession, bool) {
+	now := m.cfg.Now().UTC()
+	for _, name := range []string{m.rememberName, m.browserName} {
+		for _, s := range m.secrets(r, name) {
+			id := secret.Hash(s)
+			if _, err := m.cfg.Store.GetSession(ctx, id); !errors.Is(err, storage.ErrNotFound) {
+				continue // alive (or unreadable): nothing to explain
+			}
+			if e, err := m.cfg.Store.TakeEndedSession(ctx, id, now); err == nil {
+				return e, true
+			}
+		}
+	}
+	return storage.EndedSession{}, false
+}
+
 // rewrite changes the list of secrets in both session cookies and sets
 // them on the response. The remembered cookie gets the remember lifetime;
 // the other one none, so it ends with the browser.

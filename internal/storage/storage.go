@@ -161,6 +161,8 @@ type Storage interface {
 	// RefreshGraceStorage keeps rotated refresh tokens' successors for
 	// the reuse grace period; see refreshgrace.go.
 	RefreshGraceStorage
+	AppStorage          // apps.go: the applications a person has let in
+	EndedSessionStorage // ended.go: why a browser was signed out from elsewhere
 
 	CreateAccount(ctx context.Context, a Account) error // ErrConflict when the e-mail or ID is taken
 	GetAccount(ctx context.Context, id string) (Account, error)

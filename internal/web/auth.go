@@ -138,7 +138,15 @@ func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) error {
 	p.Form.Set("return", localPath(q.Get("return"), ""))
 	if n := q.Get("notice"); n != "" && noticeKeys[n] {
 		p.Notice = p.T("notice." + n)
+	} else if e, ok := s.cfg.Sessions.EndedElsewhere(r.Context(), r); ok {
+		// This browser was signed out from elsewhere: say why, once.
+		key := "notice.ended." + e.Reason
+		if !s.cfg.Catalog.Has(key) {
+			key = "notice.ended." + account.EndedOther
+		}
+		p.Data["Ended"] = p.T(key)
 	}
+	s.loginContext(r, p)
 	s.render(w, r, http.StatusOK, "login", p)
 	return nil
 }
@@ -147,6 +155,7 @@ func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) error {
 var noticeKeys = map[string]bool{
 	"logged_out": true, "password_reset": true, "profile_saved": true, "password_changed": true,
 	"email_change_sent": true, "email_changed": true, "sessions_ended": true, "session_ended": true,
+	"app_removed": true, "email_changed_here": true,
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
@@ -160,6 +169,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	p.Form.Set("email", f.Get("email"))
 	p.Form.Set("return", localPath(f.Get("return"), ""))
 	p.Form.Set("remember_me", f.Get("remember_me"))
+	s.loginContext(r, p)
 	var locked *account.LockedError
 	var expired *account.PasswordExpiredError
 	switch {
@@ -194,10 +204,10 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		p.Data["Email"] = a.Email
 		s.render(w, r, http.StatusForbidden, "reset", p)
 	case errors.Is(err, account.ErrDisabled):
-		ref := newRef()
-		s.cfg.Logger.InfoContext(r.Context(), "disabled account tried to log in", "ref", ref, "account_id", a.ID)
-		s.recordRef(r, ref, "login to disabled account "+a.ID)
-		p.Ref = ref
+		// The login.failure event recorded by Login carries m.Ref: the
+		// helpdesk finds it by the code on this page.
+		s.cfg.Logger.InfoContext(r.Context(), "disabled account tried to sign in", "ref", m.Ref, "account_id", a.ID)
+		p.Ref = m.Ref
 		p.Message = p.T("login.disabled")
 		s.render(w, r, http.StatusForbidden, "login", p)
 	default:
@@ -253,5 +263,16 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) loggedOut(ctx context.Context, id string) {
 	if s.cfg.OnLogout != nil {
 		s.cfg.OnLogout(ctx, id)
+	}
+}
+
+// loginContext tells the login page where the person came from: the
+// application that sent them (read from the pending sign-in, never from
+// the URL), so the page can say "Sign in to continue to Moodle".
+func (s *Server) loginContext(r *http.Request, p *page) {
+	if ret := p.Form.Get("return"); ret != "" && s.cfg.ReturnApp != nil {
+		if app := s.cfg.ReturnApp(r.Context(), ret); app != "" {
+			p.Data["App"] = app
+		}
 	}
 }

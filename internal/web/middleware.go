@@ -135,6 +135,7 @@ func (s *Server) meta(w http.ResponseWriter, r *http.Request) account.Meta {
 		UserAgent: r.UserAgent(),
 		DeviceID:  s.cfg.Sessions.DeviceID(w, r),
 		Lang:      s.lang(r),
+		Ref:       newRef(), // shown, and audited, only if a problem page needs one
 	}
 }
 

@@ -2,7 +2,6 @@ package web
 
 import (
 	"bytes"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"html/template"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/portti/portti/internal/account"
 	"github.com/portti/portti/internal/i18n"
+	"github.com/portti/portti/internal/refcode"
 	"github.com/portti/portti/internal/storage"
 )
 
@@ -30,6 +30,10 @@ type httpError struct {
 	Key    string         // catalogue key of the explanation
 	Args   map[string]any // its arguments
 	Err    error          // the cause, logged, never shown
+	// Ref, when set, is a reference code already recorded with the audit
+	// event about this refusal, shown on the page.
+	Ref       string
+	AccountID string // the account concerned, for the audit event of a server error
 }
 
 func (e *httpError) Error() string {
@@ -73,11 +77,13 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) 
 		p.Ref = ref
 		s.cfg.Logger.ErrorContext(r.Context(), "request failed", slog.String("ref", ref),
 			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", err))
-		s.recordRef(r, ref, fmt.Sprintf("%d %s %s", he.Status, r.Method, r.URL.Path))
+		s.recordRef(r, ref, "http.error", he.AccountID, fmt.Sprintf("%d %s %s", he.Status, r.Method, r.URL.Path))
 		if isBusy(err) {
 			he = &httpError{Status: http.StatusServiceUnavailable, Key: "error.busy"}
 			w.Header().Set("Retry-After", "2")
 		}
+	} else if he.Ref != "" {
+		p.Ref = he.Ref
 	} else if he.Err != nil {
 		s.cfg.Logger.InfoContext(r.Context(), "request refused", slog.Int("status", he.Status), slog.String("key", he.Key), slog.Any("error", he.Err))
 	}
@@ -132,12 +138,12 @@ func (s *Server) RenderProblem(w http.ResponseWriter, r *http.Request, status in
 // recordRef stores a reference code shown to a person as an audit event,
 // so the helpdesk can find what happened from the code they read out. The
 // cause itself stays in the log, next to the same code.
-func (s *Server) recordRef(r *http.Request, ref, reason string) {
+func (s *Server) recordRef(r *http.Request, ref, kind, accountID, reason string) {
 	if s.cfg.Store == nil {
 		return
 	}
 	e := storage.Event{
-		Time: s.cfg.Now().UTC(), Kind: "http.error", Ref: ref, Reason: reason,
+		Time: s.cfg.Now().UTC(), Kind: kind, AccountID: accountID, Ref: ref, Reason: reason,
 		ClientIP: s.clientIP(r), UserAgent: r.UserAgent(),
 	}
 	if err := s.cfg.Store.AppendEvent(r.Context(), e); err != nil {
@@ -151,17 +157,9 @@ func isBusy(err error) bool {
 	return strings.Contains(msg, "database is locked") || strings.Contains(msg, "SQLITE_BUSY")
 }
 
-// newRef returns a short code people can read out on the phone:
-// eight characters without look-alikes (no 0/O, 1/I/L).
-func newRef() string {
-	const alphabet = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	for i := range b {
-		b[i] = alphabet[int(b[i])%len(alphabet)]
-	}
-	return string(b)
-}
+// newRef returns a reference code in the one format every page uses
+// (package refcode).
+func newRef() string { return refcode.New() }
 
 // page is what every template gets.
 type page struct {
@@ -179,6 +177,17 @@ type page struct {
 	Errors    account.ValidationError
 	MailFrom  string
 	Data      map[string]any
+	// NewPassword: the page's password fields set a new password (the
+	// reset and account pages), so they are labelled "New password".
+	NewPassword bool
+}
+
+// labelKey is the catalogue key of a field's label.
+func (p *page) labelKey(name string) string {
+	if p.NewPassword && (name == "password" || name == "password_confirm") {
+		return "field.new_" + name
+	}
+	return "field." + name
 }
 
 func (s *Server) newPage(r *http.Request, titleKey string) *page {
@@ -266,7 +275,7 @@ func (p *page) Field(name, typ, autocomplete string, required bool) field {
 // (the settings page asks for the current password twice): the id gets the
 // form's name, and errors show only on the form that was posted.
 func (p *page) FormField(form, name, typ, autocomplete string, required bool) field {
-	f := field{ID: fieldID(form, name), Name: name, Type: typ, Label: p.T("field." + name), Autocomplete: autocomplete, Required: required}
+	f := field{ID: fieldID(form, name), Name: name, Type: typ, Label: p.T(p.labelKey(name)), Autocomplete: autocomplete, Required: required}
 	if p.s.cfg.Catalog.Has("hint." + name) {
 		f.Hint = p.T("hint."+name, "Days", p.RememberDays())
 	}
@@ -299,7 +308,7 @@ func fieldID(form, name string) string {
 func (p *page) ErrorSummary() []map[string]string {
 	var out []map[string]string
 	for _, e := range p.Errors {
-		out = append(out, map[string]string{"ID": fieldID(p.Form.Get("form"), e.Field), "Text": p.T("field."+e.Field) + ": " + p.T(e.Code, e.Args)})
+		out = append(out, map[string]string{"ID": fieldID(p.Form.Get("form"), e.Field), "Text": p.T(p.labelKey(e.Field)) + ": " + p.T(e.Code, e.Args)})
 	}
 	return out
 }
@@ -325,6 +334,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	if !ok {
 		panic("web: no template " + name)
 	}
+	p.NewPassword = name == "reset" || name == "account"
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
 		ref := newRef()

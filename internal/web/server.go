@@ -43,7 +43,10 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	Product        string        // the service name in page titles
 	RememberTTL    time.Duration // "remember me" lifetime, told on the login page
-	Now            func() time.Time
+	// TermsURL and PrivacyURL give, for a language, where the terms of
+	// use and the privacy notice can be read ("" or nil: no link).
+	TermsURL, PrivacyURL func(lang string) string
+	Now                  func() time.Time
 
 	// OnLogout is called after a person has ended a browser session here
 	// (log out, sign a browser out, sign out of every browser), with the
@@ -55,6 +58,17 @@ type Config struct {
 	// Build is the running version, told by /healthz so that a monitor
 	// or a load balancer's operator can see which build each node runs.
 	Build buildinfo.Info
+
+	// ReturnApp names the application a login form returns to (its
+	// return address, a pending sign-in), for "Sign in to continue to
+	// …"; "" when none. Nil: the login page names no application.
+	ReturnApp func(ctx context.Context, returnPath string) string
+
+	// OnAppAccessRemoved is called after a person removed an application's
+	// access on the account page, with the browser sessions whose sign-in
+	// to it was forgotten, so that the application is told (back-channel
+	// logout). Nil: nobody is told.
+	OnAppAccessRemoved func(ctx context.Context, accountID, clientID string, sessionIDs []string)
 }
 
 // Server serves portti's pages.
@@ -115,6 +129,7 @@ func (s *Server) Handler() http.Handler {
 	h("POST /account/email", s.changeEmail)
 	h("POST /account/sessions/end", s.endSession)
 	h("POST /account/sessions/end-all", s.endAllSessions)
+	h("POST /account/apps/remove", s.removeApp)
 	h("GET /email/confirm", s.confirmEmailForm)
 	h("POST /email/confirm", s.confirmEmail)
 	if s.cfg.DevMail {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/portti/portti/internal/account"
 	"github.com/portti/portti/internal/storage"
@@ -31,7 +32,9 @@ func (s *Server) signedIn(w http.ResponseWriter, r *http.Request) (storage.Sessi
 	}
 	if a.Disabled {
 		_ = s.cfg.Sessions.End(r.Context(), w, r, se.ID)
-		return se, a, false, &httpError{Status: http.StatusForbidden, Key: "login.disabled"}
+		ref := newRef()
+		s.recordRef(r, ref, "session.refused", a.ID, "account disabled")
+		return se, a, false, &httpError{Status: http.StatusForbidden, Key: "login.disabled", Ref: ref}
 	}
 	return se, a, true, nil
 }
@@ -71,6 +74,7 @@ func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, status in
 	now := s.cfg.Now()
 	type row struct {
 		ID, Browser, IP, Since, LastSeen string
+		SinceISO, LastSeenISO            string
 		Current, Remembered              bool
 	}
 	var rows []row
@@ -80,11 +84,18 @@ func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, status in
 		}
 		rows = append(rows, row{
 			ID: x.ID, Browser: browserName(x.UserAgent), IP: x.ClientIP,
-			Since: s.formatTime(p.Lang, x.CreatedAt), LastSeen: s.formatTime(p.Lang, x.LastSeenAt),
+			Since: s.shortTime(p.Lang, x.CreatedAt), LastSeen: s.shortTime(p.Lang, x.LastSeenAt),
+			SinceISO: x.CreatedAt.UTC().Format(time.RFC3339), LastSeenISO: x.LastSeenAt.UTC().Format(time.RFC3339),
 			Current: x.ID == se.ID, Remembered: x.Persistent,
 		})
 	}
 	p.Data["Sessions"] = rows
+	apps, err := s.appRows(r, p.Lang, a.ID)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	p.Data["Apps"] = apps
 	if a.PendingEmail != "" {
 		p.Data["PendingEmail"] = a.PendingEmail
 	}
@@ -179,6 +190,9 @@ func (s *Server) endSession(w http.ResponseWriter, r *http.Request) error {
 	if err := s.cfg.Sessions.End(r.Context(), w, r, target.ID); err != nil {
 		return err
 	}
+	if target.ID != se.ID {
+		s.noteEndedElsewhere(r, target)
+	}
 	s.loggedOut(r.Context(), target.ID)
 	s.cfg.Accounts.RecordSessionsEnded(r.Context(), a.ID, 1, s.meta(w, r))
 	if target.ID == se.ID {
@@ -211,6 +225,9 @@ func (s *Server) endAllSessions(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	for _, x := range ended {
+		if x.ID != se.ID {
+			s.noteEndedElsewhere(r, x)
+		}
 		s.loggedOut(r.Context(), x.ID)
 	}
 	s.cfg.Accounts.RecordSessionsEnded(r.Context(), a.ID, n, s.meta(w, r))
@@ -252,8 +269,27 @@ func (s *Server) confirmEmail(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return err
 	}
+	// Confirmed in a browser already signed in to the account (the usual
+	// case: the person changed it there and opened the mail there): stay
+	// signed in, on the account page. Elsewhere: the login form, with the
+	// new address filled in.
+	if se, err := s.cfg.Sessions.Current(r.Context(), r, a.ID); err == nil && se.AccountID == a.ID {
+		http.Redirect(w, r, "/account?"+url.Values{"notice": {"email_changed_here"}, "account": {a.ID}}.Encode(), http.StatusSeeOther)
+		return nil
+	}
 	http.Redirect(w, r, "/login?"+url.Values{"notice": {"email_changed"}, "email": {a.Email}}.Encode(), http.StatusSeeOther)
 	return nil
 }
 
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }
+
+// noteEndedElsewhere leaves the browser of session x, signed out from this
+// one, a note that its next page reads: it says why the person finds
+// themselves signed out there. Losing the note loses only the explanation.
+func (s *Server) noteEndedElsewhere(r *http.Request, x storage.Session) {
+	now := s.cfg.Now().UTC()
+	n := storage.EndedSession{ID: x.ID, Reason: account.EndedElsewhere, EndedAt: now, ExpiresAt: x.ExpiresAt}
+	if err := s.cfg.Store.NoteEndedSessions(r.Context(), []storage.EndedSession{n}, now); err != nil {
+		s.cfg.Logger.WarnContext(r.Context(), "note of an ended session not stored", "error", err)
+	}
+}

@@ -62,6 +62,8 @@ func Run(t *testing.T, open func(t *testing.T) storage.Storage) {
 	}
 	tests = append(tests, oidcTests...)
 	tests = append(tests, refreshGraceTests...)
+	tests = append(tests, appTests...)
+	tests = append(tests, endedTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
