@@ -22,6 +22,14 @@ type Client struct {
 	// Scopes are what client_credentials may grant the client: its API
 	// permissions, for resource servers to check. Empty: none.
 	Scopes []string
+	// ResourceServer is the identifier (an absolute URI, RFC 8707) of the
+	// API this client is, when it is one: other clients ask for tokens for
+	// it with the resource parameter, and it introspects them. Unique
+	// among clients; "" for a client that is no API.
+	ResourceServer string
+	// ResourceScopes are the scopes the API accepts; scopes granted for it
+	// are limited to these. Empty: whatever the token's scopes are.
+	ResourceScopes []string
 	// Source says who manages the client: ClientSourceCLI or
 	// ClientSourceConfig ("" is treated as ClientSourceCLI).
 	Source    string

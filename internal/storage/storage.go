@@ -163,6 +163,8 @@ type Storage interface {
 	RefreshGraceStorage
 	AppStorage          // apps.go: the applications a person has let in
 	EndedSessionStorage // ended.go: why a browser was signed out from elsewhere
+	// ResourceStorage: resource servers and revoked JWTs; see resource.go.
+	ResourceStorage
 
 	CreateAccount(ctx context.Context, a Account) error // ErrConflict when the e-mail or ID is taken
 	GetAccount(ctx context.Context, id string) (Account, error)

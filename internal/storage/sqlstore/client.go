@@ -14,18 +14,20 @@ const (
 	clientColumns = `id, name, secret_hash, is_public, redirect_uris,
 	post_logout_redirect_uris, grant_types, backchannel_logout_uri,
 	allowed_networks, third_party, id_token_alg, created_at, updated_at,
-	source, scopes`
+	source, scopes, resource_server, resource_scopes`
 
 	insertClient = `INSERT INTO clients (` + clientColumns + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`
 	updateClient = `UPDATE clients SET name = $2, secret_hash = $3,
 	is_public = $4, redirect_uris = $5, post_logout_redirect_uris = $6,
 	grant_types = $7, backchannel_logout_uri = $8, allowed_networks = $9,
 	third_party = $10, id_token_alg = $11, created_at = $12, updated_at = $13,
-	source = $14, scopes = $15
+	source = $14, scopes = $15, resource_server = $16, resource_scopes = $17
 	WHERE id = $1`
 	selectClient = `SELECT ` + clientColumns + ` FROM clients WHERE id = $1`
 	listClients  = `SELECT ` + clientColumns + ` FROM clients ORDER BY id`
+	// The partial unique index clients_resource_server makes this one row.
+	selectClientByResource = `SELECT ` + clientColumns + ` FROM clients WHERE resource_server = $1 AND resource_server <> ''`
 	// The foreign keys remove the client's auth requests, tokens,
 	// consents, session clients and logout deliveries with it.
 	deleteClient = `DELETE FROM clients WHERE id = $1`
@@ -37,6 +39,7 @@ func clientArgs(c storage.Client) []any {
 		dbList(c.PostLogoutRedirectURIs), dbList(c.GrantTypes), c.BackchannelLogoutURI,
 		dbList(c.AllowedNetworks), dbBool(c.ThirdParty), c.IDTokenAlg,
 		dbTime(c.CreatedAt), dbTime(c.UpdatedAt), c.Source, dbList(c.Scopes),
+		c.ResourceServer, dbList(c.ResourceScopes),
 	}
 }
 
@@ -45,11 +48,12 @@ func scanClient(r scanner) (storage.Client, error) {
 		c                                   storage.Client
 		public, thirdParty, created, update int64
 		redirects, postLogout, grants, nets string
-		scopes                              string
+		scopes, resourceScopes              string
 	)
 	err := r.Scan(&c.ID, &c.Name, &c.SecretHash, &public, &redirects,
 		&postLogout, &grants, &c.BackchannelLogoutURI,
-		&nets, &thirdParty, &c.IDTokenAlg, &created, &update, &c.Source, &scopes)
+		&nets, &thirdParty, &c.IDTokenAlg, &created, &update, &c.Source, &scopes,
+		&c.ResourceServer, &resourceScopes)
 	if err != nil {
 		return storage.Client{}, classify(err)
 	}
@@ -59,6 +63,7 @@ func scanClient(r scanner) (storage.Client, error) {
 	c.GrantTypes = d.list(grants)
 	c.AllowedNetworks = d.list(nets)
 	c.Scopes = d.list(scopes)
+	c.ResourceScopes = d.list(resourceScopes)
 	if d.err != nil {
 		return storage.Client{}, d.err
 	}
@@ -76,6 +81,7 @@ func roundTripClient(c storage.Client) storage.Client {
 	c.GrantTypes = roundTripList(c.GrantTypes)
 	c.AllowedNetworks = roundTripList(c.AllowedNetworks)
 	c.Scopes = roundTripList(c.Scopes)
+	c.ResourceScopes = roundTripList(c.ResourceScopes)
 	c.CreatedAt = roundTrip(c.CreatedAt)
 	c.UpdatedAt = roundTrip(c.UpdatedAt)
 	return c

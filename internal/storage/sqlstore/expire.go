@@ -28,8 +28,9 @@ const (
 // DeleteExpired removes tokens expired over a week ago, expired sessions,
 // attempt counters whose window started over a day ago, mail sent over 30
 // days ago, expired auth requests, refresh tokens expired over a week ago,
-// access tokens expired over a day ago, logout tokens delivered over 30
-// days ago and refresh-token successors past their grace period. A refresh or access token whose ExpiresAt is zero does not
+// access tokens expired over a day ago, deny-list entries of revoked JWTs
+// that have expired, logout tokens delivered over 30 days ago and
+// refresh-token successors past their grace period. A refresh or access token whose ExpiresAt is zero does not
 // expire and stays. Each DELETE commits on its own (unless the Store is
 // bound to a transaction), so the janitor never holds SQLite's write lock
 // for long.
@@ -48,6 +49,8 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) error {
 		{"access tokens", `DELETE FROM access_tokens WHERE expires_at <> 0 AND expires_at < $1`, now.Add(-expiredAccessTokenRetention)},
 		// Sealed successors are kept for the grace period only.
 		{"refresh successors", `DELETE FROM refresh_successors WHERE expires_at < $1`, now},
+		// A revoked JWT past its own expiry is refused by its "exp".
+		{"revoked jtis", `DELETE FROM revoked_jtis WHERE expires_at < $1`, now},
 		{"logout deliveries", `DELETE FROM logout_deliveries WHERE delivered_at <> 0 AND delivered_at < $1`, now.Add(-deliveredLogoutRetention)},
 	}
 	for _, step := range steps {
