@@ -38,6 +38,8 @@ type requestData struct {
 	CodeChallenge       string   `json:"code_challenge,omitempty"`
 	CodeChallengeMethod string   `json:"code_challenge_method,omitempty"`
 	AMR                 []string `json:"amr,omitempty"` // how the person authenticated
+	// Resource is the API (RFC 8707) the tokens are for; "" for the client.
+	Resource string `json:"resource,omitempty"`
 
 	// What the person said on portti's pages during this request:
 	// Chosen is the browser session picked on the account chooser (or
@@ -158,6 +160,7 @@ func (p *Provider) createAuthRequest(ctx context.Context, req *oidc.AuthRequest,
 		MaxAge: req.MaxAge, LoginHint: req.LoginHint, HintSubject: hintSubject,
 		CodeChallenge: req.CodeChallenge, CodeChallengeMethod: string(req.CodeChallengeMethod),
 	}
+	d.Resource, _ = ctx.Value(ctxResource{}).(string)
 	for _, l := range req.UILocales {
 		d.UILocales = append(d.UILocales, l.String())
 	}

@@ -99,11 +99,18 @@ func (c *client) RestrictAdditionalAccessTokenScopes() func([]string) []string {
 	return func(s []string) []string { return s }
 }
 
-// IsScopeAllowed: only the standard OpenID Connect scopes, which zitadel
-// admits by itself; anything else is dropped from the request.
-func (c *client) IsScopeAllowed(string) bool           { return false }
+// IsScopeAllowed: besides the standard OpenID Connect scopes, which
+// zitadel admits by itself, a first-party client may ask on a person's
+// behalf for the API scopes it holds (ClientSpec.Scopes), typically with a
+// resource (resource.go). The consent page of third-party clients names
+// only the OpenID Connect scopes, so they get no others; anything else is
+// dropped from the request.
+func (c *client) IsScopeAllowed(s string) bool {
+	return !c.rec.ThirdParty && slices.Contains(c.rec.Scopes, s)
+}
 func (c *client) IDTokenUserinfoClaimsAssertion() bool { return true }
 func (c *client) ClockSkew() time.Duration             { return 0 }
+
 
 func (c *client) hasGrant(g string) bool { return slices.Contains(c.rec.GrantTypes, g) }
 

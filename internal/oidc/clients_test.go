@@ -50,7 +50,13 @@ func TestNewClientValidation(t *testing.T) {
 		{"scope with a quote", ClientSpec{ID: "a", GrantTypes: []string{GrantClientCredentials}, Scopes: []string{`a"b`}}, "RFC 6749"},
 		{"empty scope", ClientSpec{ID: "a", GrantTypes: []string{GrantClientCredentials}, Scopes: []string{""}}, "1 to 128"},
 		{"person scope", ClientSpec{ID: "a", GrantTypes: []string{GrantClientCredentials}, Scopes: []string{"openid"}}, "about a person"},
-		{"scopes without client_credentials", ClientSpec{ID: "a", RedirectURIs: web, Scopes: []string{"grades:read"}}, "client_credentials only"},
+		{"scopes without a grant", ClientSpec{ID: "a", ResourceServer: "https://api.example.fi/x", Scopes: []string{"grades:read"}}, "add one of those grants"},
+		{"resource fragment", ClientSpec{ID: "a", ResourceServer: "https://api.example.fi/x#y"}, "fragment"},
+		{"resource relative", ClientSpec{ID: "a", ResourceServer: "/x"}, "absolute URI"},
+		{"resource query", ClientSpec{ID: "a", ResourceServer: "https://api.example.fi/x?v=1"}, "query"},
+		{"public resource server", ClientSpec{ID: "a", Public: true, ResourceServer: "https://api.example.fi/x"}, "cannot be a public client"},
+		{"resource scope", ClientSpec{ID: "a", ResourceServer: "https://api.example.fi/x", ResourceScopes: []string{"a b"}}, `scope "a b"`},
+		{"resource scopes without resource", ClientSpec{ID: "a", RedirectURIs: web, ResourceScopes: []string{"a"}}, "--resource-server"},
 	}
 	for _, tc := range bad {
 		_, _, err := NewClient(tc.spec, now, nil)

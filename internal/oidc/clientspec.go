@@ -43,7 +43,18 @@ type ClientSpec struct {
 	IDTokenAlg           string // RS256 (default) or ES256
 	// Scopes are what client_credentials may grant the client (its API
 	// permissions); a token asks for some or, asking none, gets them all.
+	// A first-party client with the authorization_code grant may also ask
+	// for them on a person's behalf.
 	Scopes []string
+	// ResourceServer makes the client an API with this identifier (RFC
+	// 8707; an absolute URI without fragment, unique among clients): other
+	// clients ask for tokens for it with the resource parameter, and it
+	// introspects them. Without GrantTypes such a client gets no grant:
+	// an API only introspects.
+	ResourceServer string
+	// ResourceScopes are the scopes the API accepts: tokens for it carry
+	// only these. Empty: any.
+	ResourceScopes []string
 }
 
 // SpecProblem is one thing wrong with a ClientSpec.
@@ -121,7 +132,7 @@ func (spec ClientSpec) record() (storage.Client, []SpecProblem) {
 	}
 
 	grants := spec.GrantTypes
-	if len(grants) == 0 {
+	if len(grants) == 0 && spec.ResourceServer == "" {
 		grants = []string{GrantAuthorizationCode, GrantRefreshToken}
 	}
 	var cleanGrants []string
@@ -185,8 +196,28 @@ func (spec ClientSpec) record() (storage.Client, []SpecProblem) {
 			scopes = append(scopes, sc)
 		}
 	}
-	if len(scopes) > 0 && !slices.Contains(cleanGrants, GrantClientCredentials) {
-		bad("scopes", "scopes are granted with %s only: add that grant, or leave the scopes out", GrantClientCredentials)
+	if len(scopes) > 0 && !slices.Contains(cleanGrants, GrantClientCredentials) && !userFlow {
+		bad("scopes", "scopes are granted with %s or %s: add one of those grants, or leave the scopes out", GrantClientCredentials, GrantAuthorizationCode)
+	}
+	if spec.ResourceServer != "" {
+		if err := CheckResourceIdentifier(spec.ResourceServer); err != nil {
+			bad("resource_server", "resource server identifier %q: %v", spec.ResourceServer, err)
+		}
+		if spec.Public {
+			bad("resource_server", "a resource server authenticates with its secret at introspection: it cannot be a public client")
+		}
+	}
+	var resourceScopes []string
+	for i, sc := range spec.ResourceScopes {
+		switch {
+		case !validScope(sc):
+			bad(at("resource_scopes", i), "scope %q must be 1 to 128 printable ASCII characters without spaces, \" or \\ (RFC 6749 3.3)", sc)
+		case !slices.Contains(resourceScopes, sc):
+			resourceScopes = append(resourceScopes, sc)
+		}
+	}
+	if len(resourceScopes) > 0 && spec.ResourceServer == "" {
+		bad("resource_scopes", "the scopes an API accepts need its identifier: give --resource-server (resource_server in the configuration file)")
 	}
 	alg := spec.IDTokenAlg
 	switch alg {
@@ -217,6 +248,7 @@ func (spec ClientSpec) record() (storage.Client, []SpecProblem) {
 		RedirectURIs: spec.RedirectURIs, PostLogoutRedirectURIs: spec.PostLogoutRedirectURIs,
 		GrantTypes: cleanGrants, BackchannelLogoutURI: spec.BackchannelLogoutURI,
 		AllowedNetworks: nets, ThirdParty: spec.ThirdParty, IDTokenAlg: alg, Scopes: scopes,
+		ResourceServer: spec.ResourceServer, ResourceScopes: resourceScopes,
 	}, problems
 }
 
@@ -279,7 +311,7 @@ func RegisterClient(ctx context.Context, store storage.OIDCStorage, spec ClientS
 	}
 	if err := store.CreateClient(ctx, rec); err != nil {
 		if errors.Is(err, storage.ErrConflict) {
-			return storage.Client{}, "", &ClientError{Problems: []string{fmt.Sprintf("a client with ID %q already exists", spec.ID)}}
+			return storage.Client{}, "", conflictError(ctx, store, rec)
 		}
 		return storage.Client{}, "", fmt.Errorf("store client: %w", err)
 	}
@@ -294,7 +326,7 @@ func SpecOf(c storage.Client) ClientSpec {
 		RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
 		GrantTypes: c.GrantTypes, BackchannelLogoutURI: c.BackchannelLogoutURI,
 		AllowedNetworks: c.AllowedNetworks, ThirdParty: c.ThirdParty, IDTokenAlg: c.IDTokenAlg,
-		Scopes: c.Scopes,
+		Scopes: c.Scopes, ResourceServer: c.ResourceServer, ResourceScopes: c.ResourceScopes,
 	}
 }
 
@@ -343,10 +375,27 @@ func UpdateClient(ctx context.Context, store storage.OIDCStorage, id string, cha
 	if errors.Is(err, storage.ErrNotFound) {
 		return storage.Client{}, "", &ClientError{Problems: []string{fmt.Sprintf("no client %q", id)}}
 	}
+	if errors.Is(err, storage.ErrConflict) {
+		return storage.Client{}, "", conflictError(ctx, store, storage.Client{ID: id, ResourceServer: rec.ResourceServer})
+	}
 	if err != nil {
 		return storage.Client{}, "", err
 	}
 	return rec, clientSecret, nil
+}
+
+// conflictError says which unique value of rec is taken: its ID, or the
+// identifier of the API it would be.
+func conflictError(ctx context.Context, store storage.OIDCStorage, rec storage.Client) *ClientError {
+	if rs, ok := store.(storage.ResourceStorage); ok && rec.ResourceServer != "" {
+		if other, err := rs.GetClientByResource(ctx, rec.ResourceServer); err == nil && other.ID != rec.ID {
+			return &ClientError{
+				Problems: []string{fmt.Sprintf("client %q is already the resource server %q: identifiers are unique", other.ID, rec.ResourceServer)},
+				Fields:   []SpecProblem{{Field: "resource_server", Message: fmt.Sprintf("client %q is already the resource server %q", other.ID, rec.ResourceServer)}},
+			}
+		}
+	}
+	return &ClientError{Problems: []string{fmt.Sprintf("a client with ID %q already exists", rec.ID)}}
 }
 
 // ClientError lists everything wrong with a ClientSpec.

@@ -47,6 +47,7 @@ func SyncClients(ctx context.Context, store storage.OIDCStorage, specs []ClientS
 	var res SyncResult
 	want := make([]storage.Client, 0, len(specs))
 	seen := map[string]bool{}
+	apis := map[string]string{} // resource server identifier: client ID
 	var problems []string
 	for i, spec := range specs {
 		if !spec.Public && spec.Secret == "" && spec.SecretHash == "" {
@@ -63,6 +64,13 @@ func SyncClients(ctx context.Context, store storage.OIDCStorage, specs []ClientS
 			continue
 		}
 		seen[rec.ID] = true
+		if rec.ResourceServer != "" {
+			if other, ok := apis[rec.ResourceServer]; ok {
+				problems = append(problems, fmt.Sprintf("client %d (%q): resource server %q is client %q's already: identifiers are unique", i, rec.ID, rec.ResourceServer, other))
+				continue
+			}
+			apis[rec.ResourceServer] = rec.ID
+		}
 		rec.Source = storage.ClientSourceConfig
 		want = append(want, rec)
 	}
@@ -77,6 +85,14 @@ func SyncClients(ctx context.Context, store storage.OIDCStorage, specs []ClientS
 	stored := make(map[string]storage.Client, len(existing))
 	for _, c := range existing {
 		stored[c.ID] = c
+		// An API identifier of a client of `portti client add` is not the
+		// file's to take.
+		if id, ok := apis[c.ResourceServer]; ok && c.ResourceServer != "" && id != c.ID && c.Source != storage.ClientSourceConfig {
+			problems = append(problems, fmt.Sprintf("client %q: resource server %q is client %q's (from portti client add) already: identifiers are unique", id, c.ResourceServer, c.ID))
+		}
+	}
+	if len(problems) > 0 {
+		return res, &ClientError{Problems: problems}
 	}
 
 	for _, c := range want {
@@ -151,7 +167,8 @@ func sameClient(a, b storage.Client) bool {
 		a.BackchannelLogoutURI == b.BackchannelLogoutURI &&
 		slices.Equal(a.AllowedNetworks, b.AllowedNetworks) &&
 		a.ThirdParty == b.ThirdParty && a.IDTokenAlg == b.IDTokenAlg && a.Source == b.Source &&
-		slices.Equal(a.Scopes, b.Scopes)
+		slices.Equal(a.Scopes, b.Scopes) &&
+		a.ResourceServer == b.ResourceServer && slices.Equal(a.ResourceScopes, b.ResourceScopes)
 }
 
 // SyncClients runs SyncClients on the provider's database at its clock.

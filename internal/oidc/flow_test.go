@@ -506,10 +506,7 @@ func TestClientCredentials(t *testing.T) {
 	if status, _ := e.userinfo(at); status != http.StatusUnauthorized {
 		t.Errorf("userinfo with a client token: %d", status)
 	}
-	// It cannot be revoked, and says so; it expires.
-	if status, m := e.post(PathRevoke, url.Values{"token": {at}}, "svc", sec); status != http.StatusBadRequest || m["error"] != "unsupported_token_type" {
-		t.Errorf("revoke: %d %v", status, m)
-	}
+	// It expires (revocation: TestRevokeClientToken).
 	e.clock.Advance(11 * time.Minute)
 	if _, m := e.post(PathIntrospect, url.Values{"token": {at}}, "svc", sec); m["active"] != false {
 		t.Errorf("expired token active: %v", m)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -18,7 +19,7 @@ import (
 
 // oidcError makes a protocol error with a code zitadel has no constructor
 // for (invalid_token, insufficient_scope, unsupported_token_type,
-// consent_required, account_selection_required).
+// consent_required, account_selection_required, invalid_target).
 func oidcError(code, desc string) *oidc.Error {
 	e := oidc.ErrInvalidRequest().WithDescription("%s", desc)
 	// ErrorType has an unexported type: only constants can be assigned.
@@ -33,6 +34,8 @@ func oidcError(code, desc string) *oidc.Error {
 		e.ErrorType = "consent_required"
 	case "account_selection_required":
 		e.ErrorType = "account_selection_required"
+	case "invalid_target":
+		e.ErrorType = "invalid_target"
 	}
 	return e
 }
@@ -80,13 +83,20 @@ type introspection struct {
 }
 
 // introspect reports whether token is active, to caller. Anything the
-// caller may not know about (another client's token) reads as inactive,
-// like a token that does not exist.
+// caller may not know about (another client's token, a token for another
+// API) reads as inactive, like a token that does not exist.
 func (p *Provider) introspect(ctx context.Context, caller *client, token, hint string) (*introspection, error) {
 	inactive := &introspection{}
 	if isJWT(token) {
 		claims, ok := p.verifyAccessJWT(ctx, token)
-		if !ok || (claims.ClientID != caller.rec.ID && !slices.Contains(claims.Audience, caller.rec.ID)) {
+		if !ok || !visibleTo(caller, claims.ClientID, claims.Audience) {
+			return inactive, nil
+		}
+		// Revoked (revoke): the deny list is in the database, so a
+		// revocation on any node holds here at once.
+		if denied, err := p.store.JTIDenied(ctx, claims.JWTID); err != nil {
+			return nil, serverError(err)
+		} else if denied {
 			return inactive, nil
 		}
 		return &introspection{
@@ -114,8 +124,7 @@ func (p *Provider) introspect(ctx context.Context, caller *client, token, hint s
 			if err != nil {
 				return nil, serverError(err)
 			}
-			if !at.RevokedAt.IsZero() || !at.ExpiresAt.After(now) ||
-				(at.ClientID != caller.rec.ID && !slices.Contains(at.Audience, caller.rec.ID)) ||
+			if !at.RevokedAt.IsZero() || !at.ExpiresAt.After(now) || !visibleTo(caller, at.ClientID, at.Audience) ||
 				!tokenAccountActive(at, acct) {
 				return inactive, nil
 			}
@@ -143,6 +152,15 @@ func (p *Provider) introspect(ctx context.Context, caller *client, token, hint s
 		}
 	}
 	return inactive, nil
+}
+
+// visibleTo reports whether caller may see an access token issued to
+// clientID for audience at introspection: the client it was issued to,
+// a client in its audience, or the API whose identifier is in it (RFC
+// 8707; resource.go).
+func visibleTo(caller *client, clientID string, audience []string) bool {
+	return clientID == caller.rec.ID || slices.Contains(audience, caller.rec.ID) ||
+		(caller.rec.ResourceServer != "" && slices.Contains(audience, caller.rec.ResourceServer))
 }
 
 // accountActive: a client's own token (no account) is active as such.
@@ -179,20 +197,39 @@ func (p *Provider) verifyAccessJWT(ctx context.Context, token string) (accessTok
 	if err := json.Unmarshal(payload, &claims); err != nil {
 		return claims, false
 	}
-	if claims.Issuer != p.issuer || claims.Expiry <= p.now().Unix() {
+	if claims.Issuer != p.issuer || claims.Expiry <= p.now().Unix() || claims.JWTID == "" {
+		return claims, false
+	}
+	// A removed client's tokens stop working with it (from the cache:
+	// within Config.ClientCacheTTL on every node).
+	if _, err := p.clients.get(ctx, claims.ClientID); err != nil {
 		return claims, false
 	}
 	return claims, true
 }
 
 // revoke revokes a token of client c (RFC 7009). A refresh token takes
-// its whole chain with it, access tokens included (RFC 7009 2.1). Unknown
-// tokens are answered with success, as the RFC asks.
+// its whole chain with it, access tokens included (RFC 7009 2.1). A
+// client's own JWT (client_credentials) goes on the deny list by its jti
+// until it expires. Unknown tokens are answered with success, as the RFC
+// asks; another client's are refused (RFC 7009 2.1).
 func (p *Provider) revoke(ctx context.Context, c *client, token, hint string) error {
+	notYours := oidc.ErrUnauthorizedClient().WithDescription("the token was not issued to this client")
 	if isJWT(token) {
-		if _, ok := p.verifyAccessJWT(ctx, token); ok {
-			return oidcError("unsupported_token_type", "client_credentials access tokens are self-contained and expire on their own; they cannot be revoked")
+		claims, ok := p.verifyAccessJWT(ctx, token)
+		if !ok {
+			return nil // expired, or not portti's: nothing to revoke
 		}
+		if claims.ClientID != c.rec.ID {
+			return notYours
+		}
+		err := p.store.DenyJTI(ctx, storage.RevokedJTI{
+			JTI: claims.JWTID, ClientID: claims.ClientID, RevokedAt: p.now(), ExpiresAt: time.Unix(claims.Expiry, 0),
+		})
+		if err != nil {
+			return serverError(err)
+		}
+		p.log.InfoContext(ctx, "oidc: client access token revoked", "client_id", c.rec.ID, "jti", claims.JWTID)
 		return nil
 	}
 	if !secret.Plausible(token) {
@@ -204,7 +241,6 @@ func (p *Provider) revoke(ctx context.Context, c *client, token, hint string) er
 	if hint == "access_token" {
 		lookups = []string{"access_token", "refresh_token"}
 	}
-	notYours := oidc.ErrUnauthorizedClient().WithDescription("the token was not issued to this client")
 	for _, kind := range lookups {
 		switch kind {
 		case "refresh_token":

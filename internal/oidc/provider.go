@@ -125,7 +125,9 @@ type Provider struct {
 	store   storage.Storage
 	log     *slog.Logger
 	clients *clientCache
-	keys    *keyring
+	// resources finds resource servers (APIs) by identifier (resource.go).
+	resources *resourceCache
+	keys      *keyring
 	issuer  string
 	// basePath is the issuer's path ("" for a host of its own), put in
 	// front of the paths portti sends browsers to.
@@ -201,6 +203,7 @@ func New(cfg Config) (*Provider, error) {
 		store: cfg.Store, ttl: cfg.ClientCacheTTL, now: p.now, idTTL: cfg.IDTokenTTL,
 		loginPath: p.basePath + PathContinue, m: map[string]cachedClient{},
 	}
+	p.resources = &resourceCache{store: cfg.Store, clients: p.clients, ttl: cfg.ClientCacheTTL, now: p.now, m: map[string]cachedResource{}}
 
 	seal, err := newSealer(cfg.KeyEncryptionKey, cfg.Random)
 	if err != nil {

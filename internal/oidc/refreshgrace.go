@@ -145,7 +145,7 @@ func (p *Provider) openSuccessor(presented, presentedHash string, sealed []byte)
 // grace, or it has been used, revoked or has expired meanwhile): the
 // caller then revokes the chain. The account's state is the caller's to
 // report: errDisabled and ErrNotFound come back wrapped in accountError.
-func (p *Provider) repeatRefresh(ctx context.Context, tx storage.Storage, c *client, old storage.RefreshToken, presented string, asked []string, now time.Time) (*oidc.AccessTokenResponse, error) {
+func (p *Provider) repeatRefresh(ctx context.Context, tx storage.Storage, c *client, old storage.RefreshToken, presented string, asked []string, tgt *target, now time.Time) (*oidc.AccessTokenResponse, error) {
 	rs, err := tx.GetRefreshSuccessor(ctx, old.Hash)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, errTokenReused // rotated with no grace, or cleaned up
@@ -187,11 +187,15 @@ func (p *Provider) repeatRefresh(ctx context.Context, tx storage.Storage, c *cli
 	}
 	g := grant{
 		chainID: next.ChainID, accountID: acct.ID, sessionID: next.SessionID, scopes: next.Scopes,
-		authTime: next.AuthTime, amr: next.AMR,
+		authTime: next.AuthTime, amr: next.AMR, target: tgt,
 	}
 	scopes := next.Scopes
 	if len(asked) > 0 {
 		scopes = asked
+	}
+	scopes, ok := tgt.limit(scopes) // the API (RFC 8707) the request names, if any
+	if !ok {
+		return nil, errNoTargetScope
 	}
 	resp := &oidc.AccessTokenResponse{TokenType: oidc.BearerToken, Scope: scopes, ExpiresIn: uint64(p.cfg.AccessTokenTTL.Seconds())}
 	if resp.AccessToken, err = p.issueAccessTokenIn(ctx, tx, c, g, scopes, now); err != nil {

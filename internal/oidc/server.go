@@ -66,6 +66,15 @@ func (s *server) Authorize(ctx context.Context, r *op.ClientRequest[oidc.AuthReq
 	if err := checkPKCE(c, r.Data.CodeChallenge, r.Data.CodeChallengeMethod); err != nil {
 		return nil, err
 	}
+	// RFC 8707: the API the tokens are to be for, checked now so that the
+	// client hears of a wrong one before the person signs in.
+	tgt, err := s.p.resolveTarget(ctx, r.Form["resource"], r.Data.Scopes)
+	if err != nil {
+		return nil, err
+	}
+	if tgt != nil {
+		ctx = context.WithValue(ctx, ctxResource{}, tgt.api.rec.ResourceServer)
+	}
 	return s.LegacyServer.Authorize(ctx, r)
 }
 
@@ -145,7 +154,7 @@ func (p *Provider) authenticateClient(ctx context.Context, id, clientSecret stri
 func unauthorized(e *oidc.Error) error { return op.NewStatusError(e, http.StatusUnauthorized) }
 
 func (s *server) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.AccessTokenRequest]) (*op.Response, error) {
-	resp, err := s.p.exchangeCode(ctx, r.Client.(*client), r.Data)
+	resp, err := s.p.exchangeCode(ctx, r.Client.(*client), r.Data, r.Form["resource"])
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +162,7 @@ func (s *server) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Acce
 }
 
 func (s *server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.RefreshTokenRequest]) (*op.Response, error) {
-	resp, err := s.p.refresh(ctx, r.Client.(*client), r.Data)
+	resp, err := s.p.refresh(ctx, r.Client.(*client), r.Data, r.Form["resource"])
 	if err != nil {
 		return nil, err
 	}
@@ -161,7 +170,7 @@ func (s *server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Refr
 }
 
 func (s *server) ClientCredentialsExchange(ctx context.Context, r *op.ClientRequest[oidc.ClientCredentialsRequest]) (*op.Response, error) {
-	resp, err := s.p.clientCredentials(ctx, r.Client.(*client), r.Data.Scope)
+	resp, err := s.p.clientCredentials(ctx, r.Client.(*client), r.Data.Scope, r.Form["resource"])
 	if err != nil {
 		return nil, err
 	}

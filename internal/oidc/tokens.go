@@ -44,6 +44,9 @@ type grant struct {
 	authTime  time.Time
 	amr       []string
 	nonce     string
+	// target is the API the access token is for (resource.go); nil: the
+	// client itself.
+	target *target
 }
 
 var (
@@ -54,14 +57,20 @@ var (
 	errTokenExpired = errors.New("token expired")
 	errBadScope     = errors.New("scope not in the original grant")
 	errDisabled     = errors.New("account disabled")
+	// errNoTargetScope: the grant has none of the scopes the API asked
+	// for accepts (resource.go).
+	errNoTargetScope = errors.New("no scope the resource accepts")
 )
 
 func invalidGrant(desc string) *oidc.Error { return oidc.ErrInvalidGrant().WithDescription("%s", desc) }
 
 func serverError(err error) *oidc.Error { return oidc.ErrServerError().WithParent(err) }
 
-// exchangeCode redeems an authorization code (RFC 6749 4.1.3).
-func (p *Provider) exchangeCode(ctx context.Context, c *client, req *oidc.AccessTokenRequest) (*oidc.AccessTokenResponse, error) {
+// exchangeCode redeems an authorization code (RFC 6749 4.1.3). resource
+// is the request's resource parameter (RFC 8707 2.2): the API named in the
+// authorization request, or, when that named none, any API the client may
+// ask for; without it, the authorization request's.
+func (p *Provider) exchangeCode(ctx context.Context, c *client, req *oidc.AccessTokenRequest, resource []string) (*oidc.AccessTokenResponse, error) {
 	if !secret.Plausible(req.Code) {
 		return nil, invalidGrant("invalid or expired code")
 	}
@@ -88,6 +97,16 @@ func (p *Provider) exchangeCode(ctx context.Context, c *client, req *oidc.Access
 	}
 	if req.RedirectURI != a.data.RedirectURI {
 		return nil, invalidGrant("redirect_uri does not match the authorization request")
+	}
+	if len(resource) == 0 && a.data.Resource != "" {
+		resource = []string{a.data.Resource}
+	}
+	tgt, err := p.resolveTarget(ctx, resource, a.data.Scopes)
+	if err != nil {
+		return nil, err
+	}
+	if a.data.Resource != "" && (tgt == nil || tgt.api.rec.ResourceServer != a.data.Resource) {
+		return nil, errInvalidTarget("the authorization request was for resource %q", a.data.Resource)
 	}
 
 	// Redeem the code, once: the flag is set in the same transaction that
@@ -130,10 +149,11 @@ func (p *Provider) exchangeCode(ctx context.Context, c *client, req *oidc.Access
 	}
 	g := grant{
 		chainID: chainID, accountID: acct.ID, sessionID: rec.SessionID, scopes: a.data.Scopes,
-		authTime: rec.AuthTime, amr: a.data.AMR, nonce: a.data.Nonce,
+		authTime: rec.AuthTime, amr: a.data.AMR, nonce: a.data.Nonce, target: tgt,
 	}
-	resp := &oidc.AccessTokenResponse{TokenType: oidc.BearerToken, Scope: g.scopes, ExpiresIn: uint64(p.cfg.AccessTokenTTL.Seconds())}
-	if resp.AccessToken, err = p.issueAccessToken(ctx, c, g, g.scopes, now); err != nil {
+	atScopes, _ := tgt.limit(g.scopes) // resolveTarget saw these scopes
+	resp := &oidc.AccessTokenResponse{TokenType: oidc.BearerToken, Scope: atScopes, ExpiresIn: uint64(p.cfg.AccessTokenTTL.Seconds())}
+	if resp.AccessToken, err = p.issueAccessToken(ctx, c, g, atScopes, now); err != nil {
 		return nil, serverError(err)
 	}
 	// Refresh tokens only for offline_access (OIDC Core 11), and only to
@@ -199,9 +219,18 @@ func validVerifier(v string) bool {
 // requests racing, not theft: those get the same successor
 // (refreshgrace.go). A rotated token presented by another client is
 // reuse too.
-func (p *Provider) refresh(ctx context.Context, c *client, req *oidc.RefreshTokenRequest) (*oidc.AccessTokenResponse, error) {
+//
+// resource (RFC 8707) names the API the new access token is for, any the
+// client may ask for; its scopes are then limited to the API's.
+func (p *Provider) refresh(ctx context.Context, c *client, req *oidc.RefreshTokenRequest, resource []string) (*oidc.AccessTokenResponse, error) {
 	if !secret.Plausible(req.RefreshToken) {
 		return nil, invalidGrant("invalid refresh token")
+	}
+	// The API is checked against the scopes it accepts once the token's
+	// grant is read (errNoTargetScope), before anything is written.
+	tgt, err := p.resolveTarget(ctx, resource, nil)
+	if err != nil {
+		return nil, err
 	}
 	now := p.now()
 	asked := []string(req.Scopes)
@@ -259,12 +288,19 @@ func (p *Provider) refresh(ctx context.Context, c *client, req *oidc.RefreshToke
 					return t, errBadScope
 				}
 			}
+			want := t.Scopes
+			if len(asked) > 0 {
+				want = asked
+			}
+			if _, ok := tgt.limit(want); !ok {
+				return t, errNoTargetScope
+			}
 			t.UsedAt = now
 			return t, nil
 		})
 		if errors.Is(err, errWithinGrace) {
 			rt = old
-			resp, err = p.repeatRefresh(ctx, tx, c, old, req.RefreshToken, asked, now)
+			resp, err = p.repeatRefresh(ctx, tx, c, old, req.RefreshToken, asked, tgt, now)
 			var ae *accountErr
 			switch {
 			case errors.As(err, &ae):
@@ -285,12 +321,13 @@ func (p *Provider) refresh(ctx context.Context, c *client, req *oidc.RefreshToke
 		}
 		g := grant{
 			chainID: rt.ChainID, accountID: acct.ID, sessionID: rt.SessionID, scopes: rt.Scopes,
-			authTime: rt.AuthTime, amr: rt.AMR,
+			authTime: rt.AuthTime, amr: rt.AMR, target: tgt,
 		}
 		scopes := rt.Scopes
 		if len(asked) > 0 {
 			scopes = asked
 		}
+		scopes, _ = tgt.limit(scopes)
 		resp = &oidc.AccessTokenResponse{TokenType: oidc.BearerToken, Scope: scopes, ExpiresIn: uint64(p.cfg.AccessTokenTTL.Seconds())}
 		if resp.AccessToken, err = p.issueAccessTokenIn(ctx, tx, c, g, scopes, now); err != nil {
 			return err
@@ -322,6 +359,8 @@ func (p *Provider) refresh(ctx context.Context, c *client, req *oidc.RefreshToke
 		return nil, invalidGrant("refresh token already used; the grant is revoked, sign in again")
 	case errors.Is(err, errBadScope):
 		return nil, oidc.ErrInvalidScope().WithDescription("scope exceeds the original grant")
+	case errors.Is(err, errNoTargetScope):
+		return nil, errInvalidTarget("the grant holds none of the scopes %s accepts", tgt.api.rec.ResourceServer)
 	case errors.Is(err, storage.ErrNotFound), errors.Is(err, errWrongClient),
 		errors.Is(err, errTokenRevoked), errors.Is(err, errTokenExpired):
 		return nil, invalidGrant("invalid refresh token")
@@ -338,8 +377,9 @@ func (p *Provider) refresh(ctx context.Context, c *client, req *oidc.RefreshToke
 // with the scopes it asked for, all of which must be among the client's
 // (ClientSpec.Scopes); asking for none grants all of them (RFC 6749 3.3
 // lets the server choose the default). A client without scopes gets a
-// token resource servers authorise by client_id.
-func (p *Provider) clientCredentials(ctx context.Context, c *client, asked []string) (*oidc.AccessTokenResponse, error) {
+// token resource servers authorise by client_id. With a resource (RFC
+// 8707), the token is for that API, with those of the scopes it accepts.
+func (p *Provider) clientCredentials(ctx context.Context, c *client, asked, resource []string) (*oidc.AccessTokenResponse, error) {
 	scopes := c.rec.Scopes
 	asked = slices.DeleteFunc(slices.Clone(asked), func(s string) bool { return s == "" }) // "scope=" asks for none
 	if len(asked) > 0 {
@@ -350,6 +390,11 @@ func (p *Provider) clientCredentials(ctx context.Context, c *client, asked []str
 		}
 		scopes = slices.Compact(slices.Sorted(slices.Values(asked)))
 	}
+	tgt, err := p.resolveTarget(ctx, resource, scopes)
+	if err != nil {
+		return nil, err
+	}
+	scopes, _ = tgt.limit(scopes)
 	k, err := p.keys.signer(ctx, algES256)
 	if err != nil {
 		return nil, serverError(err)
@@ -360,7 +405,7 @@ func (p *Provider) clientCredentials(ctx context.Context, c *client, asked []str
 		return nil, serverError(err)
 	}
 	payload, err := json.Marshal(accessTokenClaims{
-		Issuer: p.issuer, Subject: c.rec.ID, Audience: []string{c.rec.ID},
+		Issuer: p.issuer, Subject: c.rec.ID, Audience: tgt.audience(c),
 		Expiry: now.Add(p.cfg.AccessTokenTTL).Unix(), IssuedAt: now.Unix(), JWTID: jti, ClientID: c.rec.ID,
 		Scope: strings.Join(scopes, " "),
 	})
@@ -454,7 +499,7 @@ func (p *Provider) issueAccessTokenIn(ctx context.Context, st storage.Storage, c
 	}
 	err = st.CreateAccessToken(ctx, storage.AccessToken{
 		ID: hash, ChainID: g.chainID, ClientID: c.rec.ID, AccountID: g.accountID,
-		Scopes: scopes, Audience: []string{c.rec.ID},
+		Scopes: scopes, Audience: g.target.audience(c),
 		CreatedAt: now, ExpiresAt: now.Add(p.cfg.AccessTokenTTL),
 	})
 	if err != nil {
