@@ -111,7 +111,6 @@ func (c *client) IsScopeAllowed(s string) bool {
 func (c *client) IDTokenUserinfoClaimsAssertion() bool { return true }
 func (c *client) ClockSkew() time.Duration             { return 0 }
 
-
 func (c *client) hasGrant(g string) bool { return slices.Contains(c.rec.GrantTypes, g) }
 
 // idTokenAlg is the algorithm of this client's id_tokens.

@@ -128,7 +128,7 @@ type Provider struct {
 	// resources finds resource servers (APIs) by identifier (resource.go).
 	resources *resourceCache
 	keys      *keyring
-	issuer  string
+	issuer    string
 	// basePath is the issuer's path ("" for a host of its own), put in
 	// front of the paths portti sends browsers to.
 	basePath string
