@@ -20,8 +20,10 @@ const clientUsage = `  portti client add --id ID --redirect-uri URI [--redirect-
         [--public] [--secret-stdin] [--grant TYPE ...] [--name NAME]
         [--post-logout-redirect-uri URI ...] [--backchannel-logout-uri URI]
         [--allowed-network CIDR ...] [--third-party] [--id-token-alg RS256|ES256]
-        [--scope SCOPE ...]
-                                               register an application (OpenID Connect client)
+        [--scope SCOPE ...] [--resource-server URI [--resource-scope SCOPE ...]]
+                                               register an application (OpenID Connect client),
+                                               or an API (--resource-server) that introspects
+                                               the tokens other clients get for it
   portti client update --id ID [the flags of add] [--new-secret | --secret-stdin]
                                                change one in place: the flags given replace those
                                                fields (a list flag its whole list; '' empties it);
@@ -179,6 +181,9 @@ func clientCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 			if c.ThirdParty {
 				kind += ",third-party"
 			}
+			if c.ResourceServer != "" {
+				kind += ",api " + c.ResourceServer
+			}
 			nets := strings.Join(c.AllowedNetworks, " ")
 			if nets == "" {
 				nets = "any"
@@ -236,7 +241,7 @@ func clientCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 // specFlags are the flags that describe a client, shared by client add
 // and client update.
 type specFlags struct {
-	redirects, postLogout, grants, networks, scopes clientFlagList
+	redirects, postLogout, grants, networks, scopes, resourceScopes clientFlagList
 }
 
 func bindSpecFlags(fs *flag.FlagSet, spec *oidc.ClientSpec) *specFlags {
@@ -247,7 +252,9 @@ func bindSpecFlags(fs *flag.FlagSet, spec *oidc.ClientSpec) *specFlags {
 	fs.Var(&f.postLogout, "post-logout-redirect-uri", "where sign-outs may return; matched exactly (repeatable)")
 	fs.Var(&f.grants, "grant", "authorization_code, refresh_token or client_credentials (repeatable; default the first two)")
 	fs.Var(&f.networks, "allowed-network", "CIDR the application may be used from (repeatable; default anywhere)")
-	fs.Var(&f.scopes, "scope", "a scope client_credentials may grant, such as books:read (repeatable; needs --grant client_credentials)")
+	fs.Var(&f.scopes, "scope", "a scope client_credentials may grant, such as books:read, also asked for on a person's behalf by a first-party client (repeatable; needs --grant client_credentials or authorization_code)")
+	fs.StringVar(&spec.ResourceServer, "resource-server", "", "make the client an API with this identifier (RFC 8707), e.g. https://api.example.fi/grades: other clients ask for tokens for it with resource=, and it introspects them; without --grant it gets no grant")
+	fs.Var(&f.resourceScopes, "resource-scope", "a scope the API accepts; tokens for it carry only these (repeatable; default any)")
 	fs.BoolVar(&spec.Public, "public", false, "a native or browser app: no secret, PKCE required")
 	fs.StringVar(&spec.BackchannelLogoutURI, "backchannel-logout-uri", "", "where portti sends logout tokens")
 	fs.BoolVar(&spec.ThirdParty, "third-party", false, "ask people for consent before sharing their data")
@@ -266,6 +273,7 @@ func (f *specFlags) lists(spec *oidc.ClientSpec) {
 	}
 	spec.RedirectURIs, spec.PostLogoutRedirectURIs = list(f.redirects), list(f.postLogout)
 	spec.GrantTypes, spec.AllowedNetworks, spec.Scopes = list(f.grants), list(f.networks), list(f.scopes)
+	spec.ResourceScopes = list(f.resourceScopes)
 }
 
 // copySet copies into spec the fields of given whose flags were set: what
@@ -282,6 +290,8 @@ func (f *specFlags) copySet(spec, given *oidc.ClientSpec, set map[string]bool) {
 		"backchannel-logout-uri":   func() { spec.BackchannelLogoutURI = given.BackchannelLogoutURI },
 		"third-party":              func() { spec.ThirdParty = given.ThirdParty },
 		"id-token-alg":             func() { spec.IDTokenAlg = given.IDTokenAlg },
+		"resource-server":          func() { spec.ResourceServer = given.ResourceServer },
+		"resource-scope":           func() { spec.ResourceScopes = given.ResourceScopes },
 	} {
 		if set[name] {
 			copyField()
@@ -313,7 +323,18 @@ func describeClient(stdout io.Writer, done string, a *app.App, rec storage.Clien
 	fmt.Fprintf(stdout, "%s client %s (%s)\n", done, rec.ID, kind)
 	fmt.Fprintf(stdout, "issuer:        %s\n", a.OIDC.Issuer())
 	fmt.Fprintf(stdout, "discovery:     %s%s\n", a.OIDC.Issuer(), oidc.PathDiscovery)
-	fmt.Fprintf(stdout, "grant types:   %s\n", strings.Join(rec.GrantTypes, ", "))
+	grants := strings.Join(rec.GrantTypes, ", ")
+	if grants == "" {
+		grants = "none (an API: it introspects tokens)"
+	}
+	fmt.Fprintf(stdout, "grant types:   %s\n", grants)
+	if rec.ResourceServer != "" {
+		fmt.Fprintf(stdout, "API:           %s (other clients ask for tokens with resource=%s)\n", rec.ResourceServer, rec.ResourceServer)
+		if len(rec.ResourceScopes) > 0 {
+			fmt.Fprintf(stdout, "accepts:       %s\n", strings.Join(rec.ResourceScopes, " "))
+		}
+		fmt.Fprintf(stdout, "introspection: %s%s\n", a.OIDC.Issuer(), oidc.PathIntrospect)
+	}
 	if len(rec.Scopes) > 0 {
 		fmt.Fprintf(stdout, "scopes:        %s\n", strings.Join(rec.Scopes, " "))
 	}

@@ -225,3 +225,62 @@ func TestKeysCommands(t *testing.T) {
 		t.Error("unknown keys command accepted")
 	}
 }
+
+// TestClientResourceServer: `client add --resource-server` makes an API
+// (no grants needed), `client update` changes its identifier and scopes,
+// and a second client cannot take the same identifier.
+func TestClientResourceServer(t *testing.T) {
+	dbURL := clientEnv(t)
+	ctx := context.Background()
+	apiSecret := "grades-api-secret-with-enough-randomness-0123"
+	out, err := runCmd(t, apiSecret+"\n", "client", "add", "--id", "grades-api", "--resource-server", "https://api.example.fi/grades",
+		"--resource-scope", "grades:read", "--resource-scope", "grades:write", "--secret-stdin")
+	if err != nil || !strings.Contains(out, "API:           https://api.example.fi/grades") || !strings.Contains(out, "accepts:       grades:read grades:write") ||
+		!strings.Contains(out, "grant types:   none") || strings.Contains(out, apiSecret) {
+		t.Fatalf("add: %v\n%s", err, out)
+	}
+	stored := func(id string) storage.Client {
+		t.Helper()
+		store, err := sqlstore.Open(ctx, dbURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer store.Close()
+		c, err := store.GetClient(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	c := stored("grades-api")
+	if c.ResourceServer != "https://api.example.fi/grades" || !slices.Equal(c.ResourceScopes, []string{"grades:read", "grades:write"}) ||
+		len(c.GrantTypes) != 0 || c.SecretHash != secret.Hash(apiSecret) {
+		t.Errorf("stored: %+v", c)
+	}
+
+	if out, err := runCmd(t, "", "client", "add", "--id", "other-api", "--resource-server", "https://api.example.fi/grades"); err == nil ||
+		!strings.Contains(err.Error(), `client "grades-api" is already the resource server`) {
+		t.Errorf("a taken identifier: %v\n%s", err, out)
+	}
+	if _, err := runCmd(t, "", "client", "add", "--id", "bad-api", "--resource-server", "https://api.example.fi/grades#x"); err == nil || !strings.Contains(err.Error(), "fragment") {
+		t.Errorf("a fragment: %v", err)
+	}
+
+	if out, err := runCmd(t, "", "client", "update", "--id", "grades-api", "--resource-server", "https://api.example.fi/grades/v2", "--resource-scope", ""); err != nil {
+		t.Fatalf("update: %v\n%s", err, out)
+	}
+	if c := stored("grades-api"); c.ResourceServer != "https://api.example.fi/grades/v2" || len(c.ResourceScopes) != 0 || c.SecretHash != secret.Hash(apiSecret) {
+		t.Errorf("after update: %+v", c)
+	}
+	if _, err := runCmd(t, "", "client", "add", "--id", "books-api", "--resource-server", "https://api.example.fi/books"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runCmd(t, "", "client", "update", "--id", "books-api", "--resource-server", "https://api.example.fi/grades/v2"); err == nil ||
+		!strings.Contains(err.Error(), "already the resource server") {
+		t.Errorf("update to a taken identifier: %v", err)
+	}
+	out, err = runCmd(t, "", "client", "list")
+	if err != nil || !strings.Contains(out, "api https://api.example.fi/grades/v2") {
+		t.Errorf("list: %v\n%s", err, out)
+	}
+}

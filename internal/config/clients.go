@@ -41,6 +41,8 @@ var clientKeys = []clientKey{
 	{key: "third_party", flag: func(c *Client) *bool { return &c.ThirdParty }},
 	{key: "id_token_alg", str: func(c *Client) *string { return &c.IDTokenAlg }},
 	{key: "scopes", list: func(c *Client) *[]string { return &c.Scopes }},
+	{key: "resource_server", str: func(c *Client) *string { return &c.ResourceServer }},
+	{key: "resource_scopes", list: func(c *Client) *[]string { return &c.ResourceScopes }},
 }
 
 func lookupClientKey(key string) (clientKey, bool) {

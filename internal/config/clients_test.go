@@ -72,13 +72,21 @@ clients:
     redirect_uris: http://127.0.0.1:8765/cb
     grants:
     allowed_networks: []
+  - id: grades-api
+    resource_server: https://api.example.fi/grades
+    resource_scopes: [grades:read, grades:write]
+    secret_env: SVC_SECRET
 `)
 	c, err := Load(path, env(map[string]string{"SVC_SECRET": testSecret}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.Clients) != 4 {
-		t.Fatalf("%d clients, want 4: %+v", len(c.Clients), c.Clients)
+	if len(c.Clients) != 5 {
+		t.Fatalf("%d clients, want 5: %+v", len(c.Clients), c.Clients)
+	}
+	if api := c.Clients[4].Spec(); api.ResourceServer != "https://api.example.fi/grades" ||
+		!reflect.DeepEqual(api.ResourceScopes, []string{"grades:read", "grades:write"}) || len(api.GrantTypes) != 0 {
+		t.Errorf("resource server: %+v", api)
 	}
 	m, app, svc := c.Clients[0], c.Clients[1], c.Clients[2]
 	if m.SecretHash() != testHash || !m.ThirdParty || m.IDTokenAlg != "ES256" || len(m.Grants) != 3 {
@@ -98,7 +106,7 @@ clients:
 		t.Errorf("the loaded config holds the secret: %s", s)
 	}
 	specs := c.ClientSpecs()
-	if len(specs) != 4 || specs[2].SecretHash != secret.Hash(testSecret) || specs[2].Secret != "" || specs[0].GrantTypes[2] != "client_credentials" {
+	if len(specs) != 5 || specs[2].SecretHash != secret.Hash(testSecret) || specs[2].Secret != "" || specs[0].GrantTypes[2] != "client_credentials" {
 		t.Errorf("specs: %+v", specs)
 	}
 	for i, s := range specs {

@@ -167,6 +167,10 @@ type Client struct {
 	ThirdParty           bool     `yaml:"third_party"`
 	IDTokenAlg           string   `yaml:"id_token_alg"` // RS256 (default) or ES256
 	Scopes               []string `yaml:"scopes"`       // what client_credentials may grant
+	// ResourceServer makes the client an API with this identifier (RFC
+	// 8707); ResourceScopes are the scopes it accepts.
+	ResourceServer string   `yaml:"resource_server"`
+	ResourceScopes []string `yaml:"resource_scopes"`
 
 	envSecretHash string // SHA-256 of SecretEnv's value, set by Load
 }
@@ -188,7 +192,7 @@ func (c Client) Spec() oidc.ClientSpec {
 		RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
 		GrantTypes: c.Grants, BackchannelLogoutURI: c.BackchannelLogoutURI,
 		AllowedNetworks: c.AllowedNetworks, ThirdParty: c.ThirdParty, IDTokenAlg: c.IDTokenAlg,
-		Scopes: c.Scopes,
+		Scopes: c.Scopes, ResourceServer: c.ResourceServer, ResourceScopes: c.ResourceScopes,
 	}
 }
 

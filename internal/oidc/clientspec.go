@@ -338,7 +338,7 @@ func SpecOf(c storage.Client) ClientSpec {
 // returned in the clear, to be shown once. Clients from the configuration
 // file are changed there.
 func UpdateClient(ctx context.Context, store storage.OIDCStorage, id string, change func(*ClientSpec), newSecret bool, now time.Time) (storage.Client, string, error) {
-	var clientSecret string
+	var clientSecret, resource string
 	rec, err := store.UpdateClient(ctx, id, func(old storage.Client) (storage.Client, error) {
 		if old.Source == storage.ClientSourceConfig {
 			return old, &ClientError{Problems: []string{fmt.Sprintf(
@@ -370,13 +370,14 @@ func UpdateClient(ctx context.Context, store storage.OIDCStorage, id string, cha
 			rec.SecretHash = strings.ToLower(spec.SecretHash)
 		}
 		rec.Source, rec.CreatedAt, rec.UpdatedAt = old.Source, old.CreatedAt, now.UTC()
+		resource = rec.ResourceServer
 		return rec, nil
 	})
 	if errors.Is(err, storage.ErrNotFound) {
 		return storage.Client{}, "", &ClientError{Problems: []string{fmt.Sprintf("no client %q", id)}}
 	}
 	if errors.Is(err, storage.ErrConflict) {
-		return storage.Client{}, "", conflictError(ctx, store, storage.Client{ID: id, ResourceServer: rec.ResourceServer})
+		return storage.Client{}, "", conflictError(ctx, store, storage.Client{ID: id, ResourceServer: resource})
 	}
 	if err != nil {
 		return storage.Client{}, "", err
