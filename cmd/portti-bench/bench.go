@@ -143,6 +143,8 @@ type results struct {
 	hashWorkers      int
 	hashParams       password.Params
 	loginRate        float64
+	floors           []time.Duration // the floor's CPU per request, before and after the scenarios
+	floor            time.Duration   // their mean
 	peak             int64
 	concurrency      int
 	loginConcurrency int
@@ -295,6 +297,26 @@ func (b *bench) run(ctx context.Context, want map[string]bool) (*results, error)
 	}
 	b.logf("idle RSS: %s", mb(res.idleRSS))
 
+	// The floor's token-sized body: as long as portti's answer to (a).
+	var floor *server
+	if want["a"] || want["b"] || want["d"] || want["e"] || want["f"] {
+		w := &wire{addr: b.listen}
+		status, body, err := w.roundTrip(ctx, reqs.clientCredentials)
+		w.close()
+		if err != nil || status != http.StatusOK {
+			return nil, fmt.Errorf("a token response for the floor's size: %d %v", status, err)
+		}
+		if floor, err = b.startFloor(ctx, len(body)); err != nil {
+			return nil, err
+		}
+		defer floor.stop()
+		f, err := b.measureFloor(ctx, floor, reqs.clientCredentials)
+		if err != nil {
+			return nil, err
+		}
+		res.floors = append(res.floors, f)
+	}
+
 	conc := b.opt.concurrency
 	scenarios := []scenario{
 		{key: "a", name: "client_credentials", unit: "grants/s", target: 5000, conc: conc,
@@ -366,6 +388,16 @@ func (b *bench) run(ctx context.Context, want map[string]bool) (*results, error)
 		res.rows = append(res.rows, r)
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
+		}
+	}
+	if floor != nil {
+		f, err := b.measureFloor(ctx, floor, reqs.clientCredentials)
+		if err != nil {
+			return nil, err
+		}
+		res.floors = append(res.floors, f)
+		for _, f := range res.floors {
+			res.floor += f / time.Duration(len(res.floors))
 		}
 	}
 	slices.SortFunc(res.rows, func(x, y row) int { return cmp.Compare(x.key, y.key) })

@@ -54,10 +54,17 @@ func (res *results) cells(r row) []string {
 		target = "≥ " + rateStr(r.target)
 		ok = rate >= r.target
 	}
-	cpuPerOp, genPerOp := "-", "-"
+	cpuPerOp, genPerOp, floor, ratio := "-", "-", "-", "-"
 	if r.ok > 0 {
 		cpuPerOp = ms(r.cpu / time.Duration(r.ok))
 		genPerOp = ms(r.genCPU / time.Duration(r.ok))
+		if res.floor > 0 && r.key != "c" {
+			floor = ms(res.floor)
+			ratio = fmt.Sprintf("%.2f×", (r.cpu/time.Duration(r.ok)).Seconds()/res.floor.Seconds())
+			if r.key == "a" || r.key == "e" {
+				ratio += " (≤ 2.5×)"
+			}
+		}
 	}
 	others := "?"
 	if r.others >= 0 {
@@ -70,11 +77,11 @@ func (res *results) cells(r row) []string {
 	return []string{
 		fmt.Sprintf("(%s) %s", r.key, r.name), fmt.Sprint(r.conc), fmt.Sprint(r.ok + r.errors),
 		rateStr(rate) + " " + r.unit, target, ms(r.percentile(0.5)), ms(r.percentile(0.99)),
-		fmt.Sprint(r.errors), fmt.Sprintf("%.2f", r.cpu.Seconds()), cpuPerOp, genPerOp, others, peak, verdict(ok && r.errors == 0),
+		fmt.Sprint(r.errors), fmt.Sprintf("%.2f", r.cpu.Seconds()), cpuPerOp, floor, ratio, genPerOp, others, peak, verdict(ok && r.errors == 0),
 	}
 }
 
-var header = []string{"scenario", "workers", "requests", "rate", "target", "p50", "p99", "errors", "server CPU s", "server CPU/op", "load gen. CPU/op", "others / idle CPU s", "peak RSS", "result"}
+var header = []string{"scenario", "workers", "requests", "rate", "target", "p50", "p99", "errors", "server CPU s", "server CPU/op", "floor CPU/op", "÷ floor", "load gen. CPU/op", "others / idle CPU s", "peak RSS", "result"}
 
 func (res *results) print(w io.Writer, markdown bool) {
 	fmt.Fprintf(w, "portti-bench: %d CPUs, GOMAXPROCS %d, %s per scenario (warm-up %s); database %s; load average %s at start, %s at end\n",
@@ -132,6 +139,16 @@ func (res *results) print(w io.Writer, markdown bool) {
 			})
 		}
 	}
+	if len(res.floors) > 0 {
+		var each []string
+		for _, f := range res.floors {
+			each = append(each, ms(f))
+		}
+		summary = append(summary, []string{
+			"floor: bare net/http server CPU per request", ms(res.floor), "",
+			fmt.Sprintf("(a)'s request, form parsed, a body as long as portti's answer; mean of %s (before the first scenario and after the last)", strings.Join(each, " and ")), "",
+		})
+	}
 	var others, idle time.Duration
 	known := true
 	for _, r := range res.rows {
@@ -172,6 +189,7 @@ func (res *results) print(w io.Writer, markdown bool) {
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintln(w, "Server CPU s: utime+stime of the portti process during the scenario (/proc/PID/stat); per op: divided by the successful operations;")
+	fmt.Fprintln(w, "floor CPU/op: the same for a bare net/http server answering (a)'s request with a body of the same length, measured in the same run; ÷ floor: the ratio;")
 	fmt.Fprintln(w, "load gen. CPU/op: the same for this process, which shares the machine; others / idle CPU s: CPU time of every other process on the")
 	fmt.Fprintln(w, "machine and idle time during the scenario (/proc/stat; other work skews every figure); peak RSS: the server's VmHWM, reset at each scenario's start.")
 	if res.profileDir != "" {
