@@ -350,6 +350,18 @@ func (p *Provider) routes() http.Handler {
 	mux.HandleFunc("POST "+PathContinue, p.serveChoice)
 	mux.HandleFunc(PathEndSession, p.serveEndSession)
 	mux.Handle(PathToken, protocol)
+	// Machines' two most frequent requests, without zitadel's handling
+	// when they succeed (fastpath.go).
+	mux.HandleFunc("POST "+PathToken, func(w http.ResponseWriter, r *http.Request) {
+		if !p.serveTokenFast(w, r) {
+			protocol.ServeHTTP(w, r)
+		}
+	})
+	mux.HandleFunc("POST "+PathIntrospect, func(w http.ResponseWriter, r *http.Request) {
+		if !p.serveIntrospectFast(w, r) {
+			protocol.ServeHTTP(w, r)
+		}
+	})
 	mux.HandleFunc(PathUserinfo, func(w http.ResponseWriter, r *http.Request) {
 		// RFC 6750 2.3 allows the token in the query string, where
 		// proxies and access logs keep it: portti does not.
