@@ -50,8 +50,11 @@
 // hashed, valid 2 minutes and single-use; a second use revokes what the
 // first got. A client's own access token (client_credentials) is an ES256
 // JWT (RFC 9068) that is not stored: the grant costs a cached lookup and a
-// signature, and the token cannot be revoked before it expires
-// (AccessTokenTTL, 10 min). id_tokens are RS256 (ES256 if the client was
+// signature, and it lives AccessTokenTTL (10 min) unless its client
+// revokes it, which puts its jti on a deny list in the database until it
+// expires; introspection reads that list on every node. A token asked for
+// an API with RFC 8707's resource parameter has the API's identifier as
+// its aud, and the API sees it at introspection (resource.go). id_tokens are RS256 (ES256 if the client was
 // registered so) and carry sub (the account's stable ID, never the
 // e-mail), sid, auth_time, amr, nonce, at_hash and the claims of the
 // granted scopes. "sid" is derived one way from the browser session's ID

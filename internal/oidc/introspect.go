@@ -117,7 +117,7 @@ func (p *Provider) introspect(ctx context.Context, caller *client, token, hint s
 	for _, kind := range lookups {
 		switch kind {
 		case "access_token":
-			at, acct, err := p.store.GetAccessTokenWithAccount(ctx, hash)
+			at, acct, err := p.store.GetAccessTokenStatus(ctx, hash)
 			if errors.Is(err, storage.ErrNotFound) {
 				continue
 			}
@@ -125,7 +125,7 @@ func (p *Provider) introspect(ctx context.Context, caller *client, token, hint s
 				return nil, serverError(err)
 			}
 			if !at.RevokedAt.IsZero() || !at.ExpiresAt.After(now) || !visibleTo(caller, at.ClientID, at.Audience) ||
-				!tokenAccountActive(at, acct) {
+				(at.AccountID != "" && (!acct.Exists || acct.Disabled)) {
 				return inactive, nil
 			}
 			return &introspection{
@@ -170,16 +170,6 @@ func (p *Provider) accountActive(ctx context.Context, accountID string) bool {
 	}
 	_, err := p.activeAccount(ctx, accountID)
 	return err == nil
-}
-
-// tokenAccountActive is accountActive for an access token read with its
-// account (GetAccessTokenWithAccount): acct has no ID when the account is
-// gone.
-func tokenAccountActive(at storage.AccessToken, acct storage.Account) bool {
-	if at.AccountID == "" {
-		return true
-	}
-	return acct.ID != "" && checkActive(acct) == nil
 }
 
 func isJWT(token string) bool { return strings.Count(token, ".") == 2 && len(token) < 8192 }

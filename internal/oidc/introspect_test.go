@@ -91,6 +91,11 @@ func (c *lookupCountingStore) GetAccount(ctx context.Context, id string) (storag
 	return c.Storage.GetAccount(ctx, id)
 }
 
+func (c *lookupCountingStore) GetAccessTokenStatus(ctx context.Context, id string) (storage.AccessToken, storage.AccountStatus, error) {
+	c.lookups.Add(1)
+	return c.Storage.GetAccessTokenStatus(ctx, id)
+}
+
 func (c *lookupCountingStore) GetAccessTokenWithAccount(ctx context.Context, id string) (storage.AccessToken, storage.Account, error) {
 	c.lookups.Add(1)
 	return c.Storage.GetAccessTokenWithAccount(ctx, id)

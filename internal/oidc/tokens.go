@@ -28,8 +28,8 @@ import (
 //     and a database leak yields no usable token.
 //   - Access tokens of a client (client_credentials) are ES256 JWTs (RFC
 //     9068, typ at+jwt) that are never stored: a grant costs a cached
-//     client lookup and one signature. They cannot be revoked and live
-//     AccessTokenTTL.
+//     client lookup and one signature. They live AccessTokenTTL; a revoked
+//     one's jti is on the deny list (storage.RevokedJTI) until then.
 //   - Refresh tokens are opaque like access tokens, stored as SHA-256 and
 //     rotated at every use (see refresh).
 //   - id_tokens are JWTs signed RS256, or ES256 for clients registered

@@ -15,7 +15,33 @@ const (
 	VALUES ($1, $2, $3, $4) ON CONFLICT (jti) DO NOTHING`
 	// The primary key answers it: one index probe per introspection.
 	selectRevokedJTI = `SELECT 1 FROM revoked_jtis WHERE jti = $1`
+	// The token's columns (accessTokenColumns) and two of its account's.
+	selectAccessTokenStatus = `SELECT t.id, t.chain_id, t.client_id,
+	COALESCE(t.account_id, ''), t.scopes, t.audience, t.created_at,
+	t.expires_at, t.revoked_at, COALESCE(a.id, ''), COALESCE(a.disabled, 0)
+	FROM access_tokens t LEFT JOIN accounts a ON a.id = t.account_id
+	WHERE t.id = $1`
 )
+
+// GetAccessTokenStatus returns the access token with the given ID,
+// whatever its state, and whether its account exists and is disabled, in
+// one read.
+func (s *Store) GetAccessTokenStatus(ctx context.Context, id string) (storage.AccessToken, storage.AccountStatus, error) {
+	var (
+		ts        accessTokenScan
+		accountID string
+		disabled  int64
+	)
+	err := s.q.QueryRowContext(ctx, selectAccessTokenStatus, id).Scan(append(ts.dest(), &accountID, &disabled)...)
+	if err != nil {
+		return storage.AccessToken{}, storage.AccountStatus{}, fmt.Errorf("sqlstore: get access token: %w", classify(err))
+	}
+	t, err := ts.token()
+	if err != nil {
+		return storage.AccessToken{}, storage.AccountStatus{}, fmt.Errorf("sqlstore: get access token: %w", err)
+	}
+	return t, storage.AccountStatus{Exists: accountID != "", Disabled: disabled != 0}, nil
+}
 
 // GetClientByResource returns the client that is the resource server
 // named resource (its identifier, matched exactly).

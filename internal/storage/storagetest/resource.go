@@ -13,6 +13,7 @@ var resourceTests = []conformanceTest{
 	{"Resource/UniqueResource", testUniqueResource},
 	{"Resource/DenyJTI", testDenyJTI},
 	{"Resource/DenyJTIExpires", testDenyJTIExpires},
+	{"Resource/AccessTokenStatus", testAccessTokenStatus},
 }
 
 // testClientByResource: a resource server's identifier and accepted
@@ -116,4 +117,45 @@ func testDenyJTIExpires(t *testing.T, s storage.Storage) {
 			t.Errorf("after DeleteExpired, JTIDenied(%q) = %v, want %v", jti, denied, want)
 		}
 	}
+}
+
+// testAccessTokenStatus: the token as GetAccessToken reads it, and
+// whether its account exists and is disabled.
+func testAccessTokenStatus(t *testing.T, s storage.Storage) {
+	ctx := t.Context()
+	createAccount(t, s, "acc1", "alice@example.com")
+	createClient(t, s, "app1")
+	want := storage.AccessToken{ID: "at-person", ChainID: "c1", ClientID: "app1", AccountID: "acc1",
+		Scopes: []string{"openid"}, Audience: []string{"https://api.example.fi/x"}, CreatedAt: at(0), ExpiresAt: at(time.Hour)}
+	must(t, "CreateAccessToken", s.CreateAccessToken(ctx, want))
+	machine := storage.AccessToken{ID: "at-machine", ClientID: "app1", CreatedAt: at(0), ExpiresAt: at(time.Hour), RevokedAt: at(time.Minute)}
+	must(t, "CreateAccessToken", s.CreateAccessToken(ctx, machine))
+
+	setDisabled := func(d bool) {
+		t.Helper()
+		_, err := s.UpdateAccount(ctx, "acc1", func(a storage.Account) (storage.Account, error) {
+			a.Disabled = d
+			return a, nil
+		})
+		must(t, "UpdateAccount", err)
+	}
+	setDisabled(false)
+	got, st, err := s.GetAccessTokenStatus(ctx, "at-person")
+	must(t, "GetAccessTokenStatus", err)
+	checkRecord(t, "GetAccessTokenStatus", got, want)
+	if st != (storage.AccountStatus{Exists: true}) {
+		t.Errorf("status %+v, want an existing, enabled account", st)
+	}
+	setDisabled(true)
+	if _, st, _ := s.GetAccessTokenStatus(ctx, "at-person"); st != (storage.AccountStatus{Exists: true, Disabled: true}) {
+		t.Errorf("status %+v, want disabled", st)
+	}
+	got, st, err = s.GetAccessTokenStatus(ctx, "at-machine")
+	must(t, "GetAccessTokenStatus", err)
+	checkRecord(t, "GetAccessTokenStatus (no account)", got, machine)
+	if st != (storage.AccountStatus{}) {
+		t.Errorf("status of a token without account %+v", st)
+	}
+	_, _, err = s.GetAccessTokenStatus(ctx, "nothing")
+	checkErrorIs(t, "GetAccessTokenStatus(unknown)", err, storage.ErrNotFound)
 }
