@@ -116,3 +116,22 @@ func basic(id, sec string) string {
 	r.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(sec))
 	return r.Header.Get("Authorization")
 }
+
+// TestAccessTokenClaimsJSON: the hand-written claims are what
+// encoding/json makes of the struct.
+func TestAccessTokenClaimsJSON(t *testing.T) {
+	for _, c := range []accessTokenClaims{
+		{},
+		{Issuer: "https://id.example.fi", Subject: "svc", Audience: []string{"https://api.example.fi/grades"}, Expiry: 1795428600,
+			IssuedAt: 1795428000, JWTID: "abc", ClientID: "svc", Scope: "grades:read <x>"},
+		{Issuer: "i", Audience: []string{}, Expiry: -1},
+	} {
+		want, err := json.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.appendJSON(nil); string(got) != string(want) {
+			t.Errorf("appendJSON = %s, want %s", got, want)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -404,14 +405,11 @@ func (p *Provider) clientCredentials(ctx context.Context, c *client, asked, reso
 	if err != nil {
 		return nil, serverError(err)
 	}
-	payload, err := json.Marshal(accessTokenClaims{
+	payload := accessTokenClaims{
 		Issuer: p.issuer, Subject: c.rec.ID, Audience: tgt.audience(c),
 		Expiry: now.Add(p.cfg.AccessTokenTTL).Unix(), IssuedAt: now.Unix(), JWTID: jti, ClientID: c.rec.ID,
 		Scope: strings.Join(scopes, " "),
-	})
-	if err != nil {
-		return nil, serverError(err)
-	}
+	}.appendJSON(make([]byte, 0, 256))
 	token, err := k.sign(payload, "at+jwt")
 	if err != nil {
 		return nil, serverError(err)
@@ -430,6 +428,41 @@ type accessTokenClaims struct {
 	JWTID    string   `json:"jti"`
 	ClientID string   `json:"client_id"`
 	Scope    string   `json:"scope,omitempty"`
+}
+
+// appendJSON appends the claims as encoding/json writes them
+// (TestAccessTokenClaimsJSON): once per grant, without reflection.
+func (c accessTokenClaims) appendJSON(b []byte) []byte {
+	b = append(b, `{"iss":`...)
+	b = appendJSONString(b, c.Issuer)
+	b = append(b, `,"sub":`...)
+	b = appendJSONString(b, c.Subject)
+	b = append(b, `,"aud":`...)
+	if c.Audience == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, a := range c.Audience {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, a)
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"exp":`...)
+	b = strconv.AppendInt(b, c.Expiry, 10)
+	b = append(b, `,"iat":`...)
+	b = strconv.AppendInt(b, c.IssuedAt, 10)
+	b = append(b, `,"jti":`...)
+	b = appendJSONString(b, c.JWTID)
+	b = append(b, `,"client_id":`...)
+	b = appendJSONString(b, c.ClientID)
+	if c.Scope != "" {
+		b = append(b, `,"scope":`...)
+		b = appendJSONString(b, c.Scope)
+	}
+	return append(b, '}')
 }
 
 // idTokenClaims is an id_token's payload.

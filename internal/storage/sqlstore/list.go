@@ -3,6 +3,8 @@ package sqlstore
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
+	"unicode/utf8"
 )
 
 // String lists ([]string: redirect URIs, scopes, audiences) are stored as a
@@ -38,12 +40,52 @@ func (d *listDecoder) list(s string) []string {
 	if d.err != nil || s == "" || s == "[]" {
 		return nil
 	}
+	if l, ok := plainList(s); ok {
+		return l
+	}
 	var l []string
 	if err := json.Unmarshal([]byte(s), &l); err != nil {
 		d.err = fmt.Errorf("decode list: %w", err)
 		return nil
 	}
 	return roundTripList(l)
+}
+
+// plainList decodes the lists dbList writes for plain values, ["a","b"]
+// (no spaces, no escapes, valid UTF-8), without encoding/json's
+// reflection: every token read decodes two (scopes, audience). Anything
+// else is left to encoding/json (ok false); FuzzPlainList checks the two
+// agree.
+func plainList(s string) (_ []string, ok bool) {
+	if len(s) < 4 || s[0] != '[' || s[len(s)-1] != ']' || !utf8.ValidString(s) {
+		return nil, false
+	}
+	body := s[1 : len(s)-1]
+	l := make([]string, 0, strings.Count(body, `","`)+1)
+	for {
+		if len(body) < 2 || body[0] != '"' {
+			return nil, false
+		}
+		end := strings.IndexByte(body[1:], '"') + 1
+		if end == 0 {
+			return nil, false
+		}
+		v := body[1:end]
+		for i := 0; i < len(v); i++ {
+			if v[i] < 0x20 || v[i] == '\\' {
+				return nil, false
+			}
+		}
+		l = append(l, v)
+		body = body[end+1:]
+		if body == "" {
+			return l, true
+		}
+		if body[0] != ',' {
+			return nil, false
+		}
+		body = body[1:]
+	}
 }
 
 // roundTripList returns l as it reads back after being stored.
