@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/portti/portti/internal/secret"
 )
 
 const (
@@ -296,5 +298,33 @@ func TestRevokeClientToken(t *testing.T) {
 	e.clock.Advance(3 * time.Second) // the client cache's time
 	if active(e2, tok, "api", api) {
 		t.Error("a removed client's token is active")
+	}
+}
+
+// TestSyncResourceServers: the configuration file's APIs are synced like
+// any client; an identifier given twice in the file, or taken by a client
+// of `portti client add`, refuses the whole list.
+func TestSyncResourceServers(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	api := ClientSpec{ID: "grades-api", ResourceServer: gradesAPI, ResourceScopes: []string{"grades:read"}, SecretHash: secret.Hash(svcSecret)}
+	if _, err := SyncClients(ctx, e.store, []ClientSpec{api}, e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := e.store.GetClientByResource(ctx, gradesAPI); err != nil || c.ID != "grades-api" || len(c.GrantTypes) != 0 {
+		t.Fatalf("synced API: %+v %v", c, err)
+	}
+	twice := api
+	twice.ID = "grades-api-2"
+	if _, err := SyncClients(ctx, e.store, []ClientSpec{api, twice}, e.clock.Now()); err == nil || !strings.Contains(err.Error(), "identifiers are unique") {
+		t.Errorf("an identifier twice in the file: %v", err)
+	}
+	e.client(ClientSpec{ID: "books-cli", ResourceServer: booksAPI})
+	books := ClientSpec{ID: "books-file", ResourceServer: booksAPI, SecretHash: secret.Hash(svcSecret)}
+	if _, err := SyncClients(ctx, e.store, []ClientSpec{api, books}, e.clock.Now()); err == nil || !strings.Contains(err.Error(), `"books-cli"`) {
+		t.Errorf("an identifier of a command's client: %v", err)
+	}
+	if _, err := e.store.GetClient(ctx, "books-file"); err == nil {
+		t.Error("the refused list was applied")
 	}
 }
