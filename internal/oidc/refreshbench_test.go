@@ -30,7 +30,7 @@ func BenchmarkRefresh(b *testing.B) {
 			b.ResetTimer()
 			cpu := processCPU()
 			for range b.N {
-				resp, err := e.p.refresh(context.Background(), c, &oidc.RefreshTokenRequest{RefreshToken: rt})
+				resp, err := e.p.refresh(context.Background(), c, &oidc.RefreshTokenRequest{RefreshToken: rt}, nil)
 				if err != nil {
 					b.Fatal(err)
 				}
