@@ -52,6 +52,9 @@ Each command's --help lists its flags.
 `
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "serve" {
+		tuneGC() // gc.go
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
