@@ -17,40 +17,46 @@ import (
 // for any address. Disabled accounts get no link (only the helpdesk can help
 // them), and a few links per hour per account is the limit, so the form
 // cannot flood an inbox.
+//
+// The request only queues a task, the same for any address, so that its
+// speed tells nothing either; RunTasks does the rest (see tasks.go).
 func (s *Service) ForgotPassword(ctx context.Context, email string, m Meta) error {
 	normalized, err := NormalizeEmail(email)
 	if err != nil {
 		return ValidationError{{Field: "email", Code: "email.invalid"}}
 	}
-	return s.inTx(ctx, func(tx storage.Storage) error {
-		a, err := tx.GetAccountByEmail(ctx, normalized)
-		if errors.Is(err, storage.ErrNotFound) {
-			s.event(ctx, tx, m, storage.Event{Kind: audit.RecoveryRequested, Email: normalized, Reason: "unknown_account"})
-			return nil
+	return s.enqueueTask(ctx, taskRecovery, normalized, m, nil)
+}
+
+// forgotPassword is ForgotPassword's work, in the task worker's transaction.
+func (s *Service) forgotPassword(ctx context.Context, tx storage.Storage, normalized string, m Meta) error {
+	a, err := tx.GetAccountByEmail(ctx, normalized)
+	if errors.Is(err, storage.ErrNotFound) {
+		s.event(ctx, tx, m, storage.Event{Kind: audit.RecoveryRequested, Email: normalized, Reason: "unknown_account"})
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("forgot password: %w", err)
+	}
+	if a.Disabled {
+		s.event(ctx, tx, m, storage.Event{Kind: audit.RecoveryRequested, AccountID: a.ID, Email: a.Email, Reason: "disabled"})
+		return nil
+	}
+	if n, err := tx.CountAttempt(ctx, "recovery:"+a.ID, s.now(), hourWindow); err != nil || n > 5 {
+		if err == nil {
+			s.event(ctx, tx, m, storage.Event{Kind: audit.RecoveryRequested, AccountID: a.ID, Email: a.Email, Reason: "rate_limited"})
 		}
-		if err != nil {
-			return fmt.Errorf("forgot password: %w", err)
-		}
-		if a.Disabled {
-			s.event(ctx, tx, m, storage.Event{Kind: audit.RecoveryRequested, AccountID: a.ID, Email: a.Email, Reason: "disabled"})
-			return nil
-		}
-		if n, err := tx.CountAttempt(ctx, "recovery:"+a.ID, s.now(), hourWindow); err != nil || n > 5 {
-			if err == nil {
-				s.event(ctx, tx, m, storage.Event{Kind: audit.RecoveryRequested, AccountID: a.ID, Email: a.Email, Reason: "rate_limited"})
-			}
-			return err
-		}
-		code, err := s.issueToken(ctx, tx, storage.TokenRecovery, a, a.Email, s.cfg.RecoveryTTL)
-		if err != nil {
-			return err
-		}
-		s.event(ctx, tx, m, storage.Event{Kind: audit.RecoveryRequested, AccountID: a.ID, Email: a.Email})
-		return s.cfg.Outbox.Enqueue(ctx, tx, a.Email, lang(a, m), mail.Recovery{
-			Name:      displayName(a),
-			Link:      s.link("/password/reset", url.Values{"token": {code}}),
-			ExpiresIn: s.cfg.RecoveryTTL,
-		})
+		return err
+	}
+	code, err := s.issueToken(ctx, tx, storage.TokenRecovery, a, a.Email, s.cfg.RecoveryTTL)
+	if err != nil {
+		return err
+	}
+	s.event(ctx, tx, m, storage.Event{Kind: audit.RecoveryRequested, AccountID: a.ID, Email: a.Email})
+	return s.cfg.Outbox.Enqueue(ctx, tx, a.Email, lang(a, m), mail.Recovery{
+		Name:      displayName(a),
+		Link:      s.link("/password/reset", url.Values{"token": {code}}),
+		ExpiresIn: s.cfg.RecoveryTTL,
 	})
 }
 

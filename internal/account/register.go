@@ -110,8 +110,9 @@ func (p Profile) apply(a storage.Account) storage.Account {
 // When the address already has an account, Register returns nil just the
 // same (the page must not tell a stranger the address is registered) and
 // instead e-mails the owner that someone tried, with links to log in and to
-// reset the password. Both paths hash the password, so they take the same
-// time.
+// reset the password. The request checks the form, hashes the password and
+// queues one task, the same for any address, so that it takes the same
+// time; RunTasks creates the account or tells the owner (see tasks.go).
 func (s *Service) Register(ctx context.Context, r Registration, m Meta) error {
 	var v ValidationError
 	email, err := NormalizeEmail(r.Email)
@@ -160,28 +161,28 @@ func (s *Service) Register(ctx context.Context, r Registration, m Meta) error {
 		CreatedAt:         now,
 		UpdatedAt:         now,
 	})
-	err = s.inTx(ctx, func(tx storage.Storage) error {
-		// Look first rather than insert and catch the conflict: on
-		// PostgreSQL a failed statement poisons the whole transaction.
-		existing, err := tx.GetAccountByEmail(ctx, email)
-		if err == nil {
-			return s.notifyExisting(ctx, tx, existing, m)
-		}
-		if !errors.Is(err, storage.ErrNotFound) {
-			return fmt.Errorf("register: %w", err)
-		}
-		if err := tx.CreateAccount(ctx, a); err != nil {
-			return fmt.Errorf("register: %w", err)
-		}
-		s.event(ctx, tx, m, storage.Event{Kind: audit.Registered, AccountID: a.ID, Email: email})
-		return s.sendActivation(ctx, tx, a, m)
-	})
-	if errors.Is(err, storage.ErrConflict) {
-		// Two registrations of one address raced; the other one won, and
-		// this one gets the same page as any other.
-		return nil
+	return s.enqueueTask(ctx, taskRegister, email, m, &a)
+}
+
+// register is Register's work, in the task worker's transaction: create the
+// account and send its activation link, or tell the address's owner.
+func (s *Service) register(ctx context.Context, tx storage.Storage, a storage.Account, m Meta) error {
+	// Look first rather than insert and catch the conflict: on PostgreSQL
+	// a failed statement poisons the whole transaction. Two registrations
+	// of one address racing on two nodes: the loser's ErrConflict makes
+	// the worker do its task again, when it finds the account.
+	existing, err := tx.GetAccountByEmail(ctx, a.Email)
+	if err == nil {
+		return s.notifyExisting(ctx, tx, existing, m)
 	}
-	return err
+	if !errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("register: %w", err)
+	}
+	if err := tx.CreateAccount(ctx, a); err != nil {
+		return fmt.Errorf("register: %w", err)
+	}
+	s.event(ctx, tx, m, storage.Event{Kind: audit.Registered, AccountID: a.ID, Email: a.Email})
+	return s.sendActivation(ctx, tx, a, m)
 }
 
 // notifyExisting tells an address's owner that someone tried to register
@@ -285,17 +286,21 @@ func (s *Service) ResendActivationForLink(ctx context.Context, code string, m Me
 }
 
 func (s *Service) resendActivation(ctx context.Context, email string, m Meta) error {
-	return s.inTx(ctx, func(tx storage.Storage) error {
-		a, err := tx.GetAccountByEmail(ctx, email)
-		if errors.Is(err, storage.ErrNotFound) {
-			return nil
-		}
-		if err != nil || a.Activated() || a.Disabled {
-			return err
-		}
-		if n, err := tx.CountAttempt(ctx, "activation-resend:"+a.ID, s.now(), hourWindow); err != nil || n > 5 {
-			return err
-		}
-		return s.sendActivation(ctx, tx, a, m)
-	})
+	return s.enqueueTask(ctx, taskActivation, email, m, nil)
+}
+
+// resendActivationTx is resendActivation's work, in the task worker's
+// transaction.
+func (s *Service) resendActivationTx(ctx context.Context, tx storage.Storage, email string, m Meta) error {
+	a, err := tx.GetAccountByEmail(ctx, email)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil
+	}
+	if err != nil || a.Activated() || a.Disabled {
+		return err
+	}
+	if n, err := tx.CountAttempt(ctx, "activation-resend:"+a.ID, s.now(), hourWindow); err != nil || n > 5 {
+		return err
+	}
+	return s.sendActivation(ctx, tx, a, m)
 }

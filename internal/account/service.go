@@ -62,7 +62,8 @@ type Config struct {
 
 // Service implements the account rules.
 type Service struct {
-	cfg Config
+	cfg      Config
+	taskWake chan struct{} // wakes RunTasks when a request queues a task
 }
 
 // New returns a Service. Zero durations and limits take the documented defaults.
@@ -95,7 +96,7 @@ func New(cfg Config) *Service {
 	if cfg.ThrottleLimit <= 0 {
 		cfg.ThrottleLimit = 100
 	}
-	return &Service{cfg: cfg}
+	return &Service{cfg: cfg, taskWake: make(chan struct{}, 1)}
 }
 
 // Settings returns the effective configuration (for pages that explain the

@@ -216,9 +216,14 @@ func (a *App) Handler() http.Handler {
 	return web.StrictTransportSecurity(a.Config.StrictTransportSecurity(), mux)
 }
 
-// RunWorkers delivers e-mail and back-channel logout tokens and cleans up
-// expired rows until ctx ends.
+// RunWorkers does the account tasks the forms queue, delivers e-mail and
+// back-channel logout tokens and cleans up expired rows until ctx ends.
 func (a *App) RunWorkers(ctx context.Context) {
+	go func() {
+		if err := a.Accounts.RunTasks(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			a.logger.Error("account task worker stopped", "error", err)
+		}
+	}()
 	go func() {
 		if err := a.Outbox.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 			a.logger.Error("mail worker stopped", "error", err)

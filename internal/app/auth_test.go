@@ -1105,6 +1105,7 @@ func TestRegistrationValidation(t *testing.T) {
 		if status, body := post(t, env.Browser(t), env.URL+"/register", registration(email, pw)); status != http.StatusOK {
 			t.Fatalf("register: %d\n%s", status, body)
 		}
+		env.Settle(t)
 		a := accountOf(t, env, email)
 		if a.TermsVersion != "2026-11" || !a.TermsAcceptedAt.Equal(env.Clock.Now()) {
 			t.Fatalf("terms %q accepted at %v, want 2026-11 at %v", a.TermsVersion, a.TermsAcceptedAt, env.Clock.Now())
@@ -1269,6 +1270,7 @@ func TestConcurrentRegistration(t *testing.T) {
 		}
 	}
 
+	env.Settle(t)
 	if got := countAccounts(t, env, ""); got != 1 {
 		t.Fatalf("%d accounts, want 1", got)
 	}

@@ -54,6 +54,7 @@ func (s *memStore) ClaimMail(_ context.Context, now time.Time, lease time.Durati
 	}
 	for i := range due {
 		due[i].NextAttemptAt = now.Add(lease)
+		due[i].Unreachable = false
 		s.mails[due[i].ID] = due[i]
 	}
 	return due, nil
@@ -87,6 +88,32 @@ func (s *memStore) ListMail(_ context.Context, limit int) ([]storage.Mail, error
 		all = all[:limit]
 	}
 	return all, nil
+}
+
+func (s *memStore) RenewMailLease(_ context.Context, id int64, until, newUntil time.Time) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.mails[id]
+	if !ok || !m.SentAt.IsZero() || !m.NextAttemptAt.Equal(until) {
+		return false, nil
+	}
+	m.NextAttemptAt = newUntil
+	s.mails[id] = m
+	return true, nil
+}
+
+func (s *memStore) ResumeMail(_ context.Context, now time.Time) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for id, m := range s.mails {
+		if m.Unreachable && m.SentAt.IsZero() {
+			m.NextAttemptAt, m.Unreachable = now, false
+			s.mails[id] = m
+			n++
+		}
+	}
+	return n, nil
 }
 
 func (s *memStore) get(id int64) storage.Mail {

@@ -9,6 +9,7 @@ import (
 	netmail "net/mail"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/portti/portti/internal/storage"
@@ -24,10 +25,19 @@ type OutboxConfig struct {
 	Now      func() time.Time
 
 	PollInterval time.Duration // how often the worker looks for due mail; 2 s
-	Lease        time.Duration // how long a claimed message is reserved; 1 min
-	BatchSize    int           // messages claimed at a time; 20
-	MinBackoff   time.Duration // delay after the first failure; 5 s
-	MaxBackoff   time.Duration // longest delay between attempts; 30 min
+	// Lease is how long a claimed message stays reserved without a sign of
+	// life from its worker, which renews it every third of it while it
+	// works; a crashed node's mail is taken up once it runs out. 10 s.
+	Lease      time.Duration
+	BatchSize  int           // messages claimed at a time; 20
+	MinBackoff time.Duration // delay after the first failure; 5 s
+	MaxBackoff time.Duration // longest delay between attempts; 30 min
+	// ProbeInterval is how often, while mail waits because the server
+	// could not be reached, the worker checks whether it answers again
+	// (when the Sender is a Prober); 5 s.
+	ProbeInterval time.Duration
+	// SendTimeout bounds one message's delivery; 2 min.
+	SendTimeout time.Duration
 }
 
 // Outbox enqueues rendered messages and delivers them.
@@ -38,13 +48,19 @@ type Outbox struct {
 	log      *slog.Logger
 	now      func() time.Time
 
-	poll       time.Duration
-	lease      time.Duration
-	batch      int
-	minBackoff time.Duration
-	maxBackoff time.Duration
+	poll        time.Duration
+	lease       time.Duration
+	batch       int
+	minBackoff  time.Duration
+	maxBackoff  time.Duration
+	probeEvery  time.Duration
+	sendTimeout time.Duration
 
 	wake chan struct{}
+
+	// Used by the worker goroutine only.
+	unreachable bool      // mail may be waiting for the server to answer
+	lastProbe   time.Time // monotonic: when the server was last probed
 }
 
 // errorAttempts is the number of failed attempts after which each further
@@ -61,17 +77,22 @@ func NewOutbox(cfg OutboxConfig) (*Outbox, error) {
 		return nil, errors.New("mail: OutboxConfig needs Store and Renderer")
 	}
 	o := &Outbox{
-		store:      cfg.Store,
-		renderer:   cfg.Renderer,
-		sender:     cfg.Sender,
-		log:        cfg.Logger,
-		now:        cfg.Now,
-		poll:       orDefault(cfg.PollInterval, 2*time.Second),
-		lease:      orDefault(cfg.Lease, time.Minute),
-		batch:      cfg.BatchSize,
-		minBackoff: orDefault(cfg.MinBackoff, 5*time.Second),
-		maxBackoff: orDefault(cfg.MaxBackoff, 30*time.Minute),
-		wake:       make(chan struct{}, 1),
+		store:       cfg.Store,
+		renderer:    cfg.Renderer,
+		sender:      cfg.Sender,
+		log:         cfg.Logger,
+		now:         cfg.Now,
+		poll:        orDefault(cfg.PollInterval, 2*time.Second),
+		lease:       orDefault(cfg.Lease, 10*time.Second),
+		batch:       cfg.BatchSize,
+		minBackoff:  orDefault(cfg.MinBackoff, 5*time.Second),
+		maxBackoff:  orDefault(cfg.MaxBackoff, 30*time.Minute),
+		probeEvery:  orDefault(cfg.ProbeInterval, 5*time.Second),
+		sendTimeout: orDefault(cfg.SendTimeout, 2*time.Minute),
+		wake:        make(chan struct{}, 1),
+		// Mail left waiting by an earlier run (or another node) for an
+		// unreachable server goes as soon as the first probe answers.
+		unreachable: true,
 	}
 	if o.log == nil {
 		o.log = slog.Default()
@@ -187,44 +208,203 @@ func (o *Outbox) Run(ctx context.Context) error {
 		} else if woken {
 			next = min(followUp, o.poll)
 		}
+		if o.probe(ctx) {
+			next = 0 // mail that waited for the server is due now
+		}
 		timer.Reset(next)
 	}
+}
+
+// probe checks, at most every ProbeInterval while mail may be waiting for
+// an unreachable server, whether the server answers again, and if it does
+// makes that mail due at once. It reports whether it resumed any.
+func (o *Outbox) probe(ctx context.Context) bool {
+	prober, ok := o.sender.(Prober)
+	if !ok || !o.unreachable || ctx.Err() != nil || time.Since(o.lastProbe) < o.probeEvery {
+		return false
+	}
+	o.lastProbe = time.Now()
+	pctx, cancel := context.WithTimeout(ctx, o.sendTimeout)
+	err := prober.Probe(pctx)
+	cancel()
+	if err != nil {
+		o.log.DebugContext(ctx, "mail worker: the mail server does not answer yet", "error", err)
+		return false
+	}
+	return o.resume(ctx)
+}
+
+// resume makes mail that waited for an unreachable server due now.
+func (o *Outbox) resume(ctx context.Context) bool {
+	n, err := o.store.ResumeMail(ctx, o.now())
+	if err != nil {
+		if ctx.Err() == nil {
+			o.log.ErrorContext(ctx, "mail worker: cannot resume mail after an outage", "error", err)
+		}
+		return false
+	}
+	o.unreachable = false
+	if n > 0 {
+		o.log.InfoContext(ctx, "mail server answers again: mail that waited for it is due now", "messages", n)
+	}
+	return n > 0
+}
+
+// batch is the messages one deliverBatch call holds leases on. The
+// heartbeat renews them while the worker sends; each leaves the batch
+// before its outcome is recorded.
+type batch struct {
+	mu      sync.Mutex
+	leases  map[int64]time.Time // id → the NextAttemptAt this worker holds
+	lost    map[int64]bool      // leases that could not be renewed
+	current int64               // the message being sent
+	cancel  context.CancelFunc  // cancels the current send
 }
 
 // deliverBatch claims due mail and sends it. It reports whether it claimed a
 // full batch.
 func (o *Outbox) deliverBatch(ctx context.Context) bool {
-	claimed := o.now()
-	mails, err := o.store.ClaimMail(ctx, claimed, o.lease, o.batch)
+	mails, err := o.store.ClaimMail(ctx, o.now(), o.lease, o.batch)
 	if err != nil {
 		if ctx.Err() == nil {
 			o.log.ErrorContext(ctx, "mail worker: cannot claim mail", "error", err)
 		}
 		return false
 	}
+	if len(mails) == 0 {
+		return false
+	}
+	b := &batch{leases: make(map[int64]time.Time, len(mails)), lost: make(map[int64]bool)}
+	for _, m := range mails {
+		b.leases[m.ID] = m.NextAttemptAt
+	}
+	hbCtx, stopHeartbeat := context.WithCancel(ctx)
+	hbDone := make(chan struct{})
+	go func() {
+		defer close(hbDone)
+		o.heartbeat(hbCtx, b)
+	}()
+	defer func() {
+		stopHeartbeat()
+		<-hbDone
+	}()
+
+	sent := false
 	for i, m := range mails {
-		// Send only well within the lease: past it another worker may claim
-		// the same message. Give the rest back for an immediate retry.
-		if ctx.Err() != nil || o.now().Sub(claimed) > o.lease/2 {
-			o.release(ctx, mails[i:])
+		if ctx.Err() != nil {
+			o.release(ctx, b, mails[i:])
 			return false
 		}
-		o.deliver(ctx, m)
+		// The heartbeat runs on the wall clock; renew here too when the
+		// Outbox's clock says the lease is a third gone.
+		b.mu.Lock()
+		until, lost := b.leases[m.ID], b.lost[m.ID]
+		b.mu.Unlock()
+		if !lost && !o.now().Before(until.Add(-o.lease*2/3)) {
+			o.renew(ctx, b)
+			b.mu.Lock()
+			until, lost = b.leases[m.ID], b.lost[m.ID]
+			b.mu.Unlock()
+		}
+		if lost {
+			// Another worker may have it now: leave it alone.
+			o.forget(b, m.ID)
+			continue
+		}
+		if !o.now().Before(until.Add(-o.lease / 3)) {
+			// The lease cannot be renewed (the database does not answer)
+			// and is nearly gone: stop before another worker takes it.
+			o.log.WarnContext(ctx, "mail worker: lease not renewed; leaving the rest of the batch", "mail_id", m.ID)
+			return false
+		}
+		if o.deliver(ctx, b, m) {
+			sent = true
+		}
+	}
+	if sent && o.unreachable {
+		// The server answers: mail waiting out a back-off because it did
+		// not is due now.
+		o.resume(ctx)
 	}
 	return len(mails) == o.batch
 }
 
-// deliver sends one claimed message and records the outcome.
-func (o *Outbox) deliver(ctx context.Context, m storage.Mail) {
-	sendCtx, cancel := context.WithTimeout(ctx, o.lease/2)
+// heartbeat renews the batch's leases every third of a lease until ctx ends.
+func (o *Outbox) heartbeat(ctx context.Context, b *batch) {
+	t := time.NewTicker(o.lease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			o.renew(ctx, b)
+		}
+	}
+}
+
+// renew moves the leases of the batch's messages to now+Lease. A lease
+// found taken is marked lost and, if its message is being sent, the send
+// is cancelled.
+func (o *Outbox) renew(ctx context.Context, b *batch) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	until := roundMicro(o.now().Add(o.lease))
+	for id, old := range b.leases {
+		if b.lost[id] {
+			continue
+		}
+		ok, err := o.store.RenewMailLease(ctx, id, old, until)
+		switch {
+		case err != nil:
+			if ctx.Err() == nil {
+				o.log.WarnContext(ctx, "mail worker: cannot renew lease", "mail_id", id, "error", err)
+			}
+		case !ok:
+			o.log.WarnContext(ctx, "mail worker: lease lost to another worker", "mail_id", id)
+			b.lost[id] = true
+			if id == b.current && b.cancel != nil {
+				b.cancel()
+			}
+		default:
+			b.leases[id] = until
+		}
+	}
+}
+
+// roundMicro is a time as the database stores it, so that the next
+// renewal compares equal.
+func roundMicro(t time.Time) time.Time { return time.UnixMicro(t.UnixMicro()).UTC() }
+
+// forget takes a message out of the batch: no more renewals.
+func (o *Outbox) forget(b *batch, id int64) {
+	b.mu.Lock()
+	delete(b.leases, id)
+	if b.current == id {
+		b.current, b.cancel = 0, nil
+	}
+	b.mu.Unlock()
+}
+
+// deliver sends one claimed message and records the outcome. It reports
+// whether the server accepted the message.
+func (o *Outbox) deliver(ctx context.Context, b *batch, m storage.Mail) bool {
+	sendCtx, cancel := context.WithTimeout(ctx, o.sendTimeout)
+	b.mu.Lock()
+	b.current, b.cancel = m.ID, cancel
+	b.mu.Unlock()
 	err := o.sender.Send(sendCtx, m)
 	cancel()
+	o.forget(b, m.ID)
 	// Record the outcome even when ctx was cancelled during the send: a
 	// message that went out must be marked sent.
 	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer rcancel()
 	now := o.now()
-	if err == nil {
+	var accepted *AcceptedError
+	if err == nil || errors.As(err, &accepted) {
+		// Accepted (250 to DATA) is sent, whatever the connection did
+		// afterwards: sending it again would deliver it twice.
 		_, uerr := o.store.UpdateMail(rctx, m.ID, func(m storage.Mail) (storage.Mail, error) {
 			m.SentAt = now
 			return m, nil
@@ -232,15 +412,23 @@ func (o *Outbox) deliver(ctx context.Context, m storage.Mail) {
 		if uerr != nil {
 			// It will be sent again when the lease runs out.
 			o.log.ErrorContext(ctx, "mail sent but not marked sent", "mail_id", m.ID, "error", uerr)
-			return
+			return true
 		}
-		o.log.InfoContext(ctx, "mail sent", "mail_id", m.ID, "to", m.To, "attempts", m.Attempts+1)
-		return
+		if accepted != nil {
+			o.log.InfoContext(ctx, "mail sent; the connection failed after the server accepted it", "mail_id", m.ID, "to", m.To, "attempts", m.Attempts+1, "error", accepted.Err)
+		} else {
+			o.log.InfoContext(ctx, "mail sent", "mail_id", m.ID, "to", m.To, "attempts", m.Attempts+1)
+		}
+		return true
 	}
 	if ctx.Err() != nil {
 		// Shutting down: not the message's fault. Let the next worker have it.
-		o.release(ctx, []storage.Mail{m})
-		return
+		o.release(ctx, nil, []storage.Mail{m})
+		return false
+	}
+	unreachable := errors.Is(err, ErrServerUnreachable)
+	if unreachable {
+		o.unreachable = true
 	}
 	var next time.Time
 	updated, uerr := o.store.UpdateMail(rctx, m.ID, func(m storage.Mail) (storage.Mail, error) {
@@ -248,11 +436,12 @@ func (o *Outbox) deliver(ctx context.Context, m storage.Mail) {
 		m.LastError = truncate(err.Error(), 1000)
 		next = now.Add(o.backoff(m.Attempts))
 		m.NextAttemptAt = next
+		m.Unreachable = unreachable
 		return m, nil
 	})
 	if uerr != nil {
 		o.log.ErrorContext(ctx, "mail not sent and failure not recorded", "mail_id", m.ID, "error", err, "update_error", uerr)
-		return
+		return false
 	}
 	level := slog.LevelWarn
 	if updated.Attempts >= errorAttempts {
@@ -260,16 +449,26 @@ func (o *Outbox) deliver(ctx context.Context, m storage.Mail) {
 	}
 	o.log.Log(ctx, level, "mail not sent, will retry",
 		"mail_id", m.ID, "to", m.To, "attempts", updated.Attempts,
-		"next_attempt", next, "error", err)
+		"next_attempt", next, "server_unreachable", unreachable, "error", err)
+	return false
 }
 
 // release hands claimed but unsent messages back for an immediate retry,
 // without counting an attempt.
-func (o *Outbox) release(ctx context.Context, mails []storage.Mail) {
+func (o *Outbox) release(ctx context.Context, b *batch, mails []storage.Mail) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	now := o.now()
 	for _, m := range mails {
+		if b != nil {
+			b.mu.Lock()
+			lost := b.lost[m.ID]
+			b.mu.Unlock()
+			o.forget(b, m.ID)
+			if lost {
+				continue
+			}
+		}
 		_, err := o.store.UpdateMail(rctx, m.ID, func(m storage.Mail) (storage.Mail, error) {
 			if m.SentAt.IsZero() {
 				m.NextAttemptAt = now

@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -318,15 +318,31 @@ type funcSender func(ctx context.Context, m storage.Mail) error
 
 func (f funcSender) Send(ctx context.Context, m storage.Mail) error { return f(ctx, m) }
 
-// TestLeaseRespected: a worker stops sending from a batch once half the
-// lease has passed, and gives the rest back without counting an attempt.
-func TestLeaseRespected(t *testing.T) {
+// TestLeaseRenewed: a worker renews its leases while it works through a
+// slow batch, so that no message of it ever becomes claimable by another
+// worker; and it leaves alone a message whose lease another worker took.
+func TestLeaseRenewed(t *testing.T) {
 	clock := newFakeClock()
 	store := newMemStore()
-	var sent atomic.Int32
-	o := newOutbox(t, OutboxConfig{Store: store, Now: clock.Now, Sender: funcSender(func(context.Context, storage.Mail) error {
-		sent.Add(1)
-		clock.Advance(20 * time.Second) // a slow server
+	var sent []int64
+	o := newOutbox(t, OutboxConfig{Store: store, Now: clock.Now, Sender: funcSender(func(_ context.Context, m storage.Mail) error {
+		// No other unsent message of the batch is claimable.
+		for id := int64(1); id <= 5; id++ {
+			if x := store.get(id); x.SentAt.IsZero() && id != m.ID && id != 3 && !x.NextAttemptAt.After(clock.Now()) {
+				t.Errorf("sending %d: mail %d is claimable by another worker", m.ID, id)
+			}
+		}
+		sent = append(sent, m.ID)
+		clock.Advance(20 * time.Second) // a slow server: two leases per message
+		if m.ID == 1 {
+			// Meanwhile another worker took message 3.
+			if _, err := store.UpdateMail(context.Background(), 3, func(m storage.Mail) (storage.Mail, error) {
+				m.NextAttemptAt = clock.Now().Add(time.Hour)
+				return m, nil
+			}); err != nil {
+				t.Error(err)
+			}
+		}
 		return nil
 	})})
 	for i := range 5 {
@@ -335,15 +351,11 @@ func TestLeaseRespected(t *testing.T) {
 		}
 	}
 	o.deliverBatch(context.Background())
-	// Sent at +0 s and +20 s; at +40 s more than half the 1 min lease is gone.
-	if sent.Load() != 2 {
-		t.Fatalf("sent %d, want 2", sent.Load())
+	if want := []int64{1, 2, 4, 5}; !slices.Equal(sent, want) {
+		t.Fatalf("sent %v, want %v (3 belongs to another worker)", sent, want)
 	}
-	for id := int64(3); id <= 5; id++ {
-		m := store.get(id)
-		if m.Attempts != 0 || !m.SentAt.IsZero() || !m.NextAttemptAt.Equal(clock.Now()) {
-			t.Errorf("mail %d not released: %+v", id, m)
-		}
+	if m := store.get(3); m.Attempts != 0 || !m.SentAt.IsZero() || !m.NextAttemptAt.Equal(fixedWhen.Add(20*time.Second+time.Hour)) {
+		t.Errorf("the other worker's mail was touched: %+v", m)
 	}
 }
 

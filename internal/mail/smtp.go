@@ -19,9 +19,38 @@ import (
 
 // Sender delivers one rendered message. The Outbox calls it from its worker
 // only, one message at a time.
+//
+// Send's error tells the Outbox what to do next: an *AcceptedError means
+// the message was delivered (it is never sent again), ErrServerUnreachable
+// in the chain means the server could not be reached or talked to at all
+// (the message is retried as soon as the server answers again), and any
+// other error means the server refused this message (it is retried with
+// back-off, so that a message the server will never take does not loop).
 type Sender interface {
 	Send(ctx context.Context, m storage.Mail) error
 }
+
+// Prober is a Sender that can check cheaply whether its server answers.
+type Prober interface {
+	Probe(ctx context.Context) error
+}
+
+// ErrServerUnreachable is in the chain of a Send error when the server
+// could not be reached or did not speak SMTP with us (connection refused
+// or dropped, a timeout, 421 service not available), as opposed to a reply
+// refusing the message itself.
+var ErrServerUnreachable = errors.New("mail server unreachable")
+
+// AcceptedError is a failure after the server accepted the message (250
+// to the end of DATA), such as the connection dropping before RSET or
+// QUIT. The message was delivered and must not be sent again.
+type AcceptedError struct{ Err error }
+
+func (e *AcceptedError) Error() string {
+	return "accepted by the server, then: " + e.Err.Error()
+}
+
+func (e *AcceptedError) Unwrap() error { return e.Err }
 
 // smtpTimeout bounds connecting and each SMTP command.
 const smtpTimeout = 10 * time.Second
@@ -141,7 +170,51 @@ func (s *SMTPSender) Send(ctx context.Context, m storage.Mail) error {
 	if err != nil {
 		return err
 	}
-	return c.DialAndSendWithContext(ctx, msg)
+	err = c.DialAndSendWithContext(ctx, msg)
+	switch {
+	case err == nil:
+		return nil
+	case msg.IsDelivered():
+		// go-mail marks the message delivered once the server replied 250
+		// to DATA; what failed came after (RSET, QUIT).
+		return &AcceptedError{Err: err}
+	case refusedMessage(err):
+		return err
+	default:
+		return fmt.Errorf("%w: %w", ErrServerUnreachable, err)
+	}
+}
+
+// refusedMessage reports whether err is the server's reply refusing this
+// message (to MAIL FROM, RCPT TO or DATA), rather than the server being
+// unreachable: a connection that fails, a timeout, or 421 (the server
+// closing the session, RFC 5321 §3.8).
+func refusedMessage(err error) bool {
+	var se *gomail.SendError
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Reason {
+	case gomail.ErrSMTPMailFrom, gomail.ErrSMTPRcptTo, gomail.ErrSMTPData, gomail.ErrSMTPDataClose:
+	default:
+		return false
+	}
+	code := se.ErrorCode()
+	return code >= 400 && code < 600 && code != 421
+}
+
+// Probe connects to the server, greets it (with STARTTLS and AUTH as a
+// message would) and says QUIT: the server answers and would take mail.
+func (s *SMTPSender) Probe(ctx context.Context) error {
+	c, err := s.client()
+	if err != nil {
+		return err
+	}
+	if err := c.DialWithContext(ctx); err != nil {
+		return fmt.Errorf("%w: %w", ErrServerUnreachable, err)
+	}
+	_ = c.Close()
+	return nil
 }
 
 // messageID is stable across retries of one outbox row, so that if a

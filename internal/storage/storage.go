@@ -136,6 +136,10 @@ type Mail struct {
 	Attempts      int
 	LastError     string
 	SentAt        time.Time // zero while waiting
+	// Unreachable: the last attempt failed because the server could not
+	// be reached, not because it refused the message; such mail is due
+	// again as soon as the server answers (ResumeMail).
+	Unreachable bool
 }
 
 // AccountFilter narrows ListAccounts. Empty fields match everything.
@@ -165,6 +169,8 @@ type Storage interface {
 	EndedSessionStorage // ended.go: why a browser was signed out from elsewhere
 	// ResourceStorage: resource servers and revoked JWTs; see resource.go.
 	ResourceStorage
+	MailDeliveryStorage // mailfault.go: leases renewed while sending, resume after an outage
+	AccountTaskStorage  // accounttask.go: the e-mail forms' background work
 
 	CreateAccount(ctx context.Context, a Account) error // ErrConflict when the e-mail or ID is taken
 	GetAccount(ctx context.Context, id string) (Account, error)

@@ -166,3 +166,24 @@ func (e *Env) Link(t testing.TB, m smtptest.Message, path string) string {
 	t.Fatalf("no %s link in message %q:\n%s", path, m.Subject, m.Text)
 	return ""
 }
+
+// Settle waits until the account tasks the forms queued (registrations,
+// reset and activation links) are done and their e-mails queued, for tests
+// that look into the database right after such a form.
+func (e *Env) Settle(t testing.TB) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n, err := e.App.Accounts.PendingTasks(context.Background())
+		if err != nil {
+			t.Fatalf("pending account tasks: %v", err)
+		}
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d account tasks still pending after 10 s", n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

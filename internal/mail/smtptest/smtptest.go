@@ -1,8 +1,10 @@
 // Package smtptest runs an in-process SMTP server for tests: it receives
 // the mail portti sends, parses it, and lets a test wait for a message and
 // follow its links. It can be stopped and restarted on the same port, and
-// told to refuse messages with a temporary error, to test delivery retries.
-// It is for tests only.
+// told to fail in the ways real servers do, to test delivery under faults:
+// refuse messages with a temporary error (FailNext), refuse a recipient for
+// good (RejectTo), drop the connection right after accepting a message
+// (DropAfterData), answer slowly (DelayData). It is for tests only.
 //
 //	srv := smtptest.Start(t)
 //	// configure portti with srv.URL() ...
@@ -56,6 +58,9 @@ type Server struct {
 	msgs     []Message
 	errs     []error // messages that could not be parsed
 	tempFail int     // refuse this many more messages with 451
+	dropData int     // drop the connection after accepting this many more
+	delay    time.Duration
+	rejectTo map[string]bool // recipients refused with 550
 	user     string
 	pass     string
 	changed  chan struct{} // closed and replaced when msgs changes
@@ -160,6 +165,34 @@ func (s *Server) FailNext(n int) {
 	s.mu.Unlock()
 }
 
+// DropAfterData makes the server accept the next n messages (250 to DATA,
+// and they count as received) and then drop the connection at once, so
+// that the sender's next command (RSET or QUIT) fails.
+func (s *Server) DropAfterData(n int) {
+	s.mu.Lock()
+	s.dropData = n
+	s.mu.Unlock()
+}
+
+// DelayData makes the server wait d after receiving a message before it
+// answers, as an overloaded server does.
+func (s *Server) DelayData(d time.Duration) {
+	s.mu.Lock()
+	s.delay = d
+	s.mu.Unlock()
+}
+
+// RejectTo makes the server refuse the recipient addr with "550 5.1.1"
+// (a permanent failure) from now on.
+func (s *Server) RejectTo(addr string) {
+	s.mu.Lock()
+	if s.rejectTo == nil {
+		s.rejectTo = make(map[string]bool)
+	}
+	s.rejectTo[strings.ToLower(addr)] = true
+	s.mu.Unlock()
+}
+
 // Messages returns the messages received so far, oldest first.
 func (s *Server) Messages() []Message {
 	s.mu.Lock()
@@ -244,15 +277,17 @@ func (s *Server) add(m Message, err error) {
 
 type backend struct{ s *Server }
 
-func (b *backend) NewSession(*smtp.Conn) (smtp.Session, error) {
-	return &session{s: b.s}, nil
+func (b *backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	return &session{s: b.s, conn: c}, nil
 }
 
 type session struct {
 	s      *Server
+	conn   *smtp.Conn
 	authed bool
 	from   string
 	to     []string
+	drop   bool // drop the connection once the 250 to DATA is written
 }
 
 func (ss *session) AuthMechanisms() []string {
@@ -284,6 +319,12 @@ func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 }
 
 func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	ss.s.mu.Lock()
+	reject := ss.s.rejectTo[strings.ToLower(to)]
+	ss.s.mu.Unlock()
+	if reject {
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "smtptest: no such mailbox"}
+	}
 	ss.to = append(ss.to, to)
 	return nil
 }
@@ -298,7 +339,9 @@ func (ss *session) Data(r io.Reader) error {
 	if fail {
 		ss.s.tempFail--
 	}
+	delay := ss.s.delay
 	ss.s.mu.Unlock()
+	time.Sleep(delay)
 	if fail {
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "smtptest: try again later"}
 	}
@@ -309,10 +352,25 @@ func (ss *session) Data(r io.Reader) error {
 	if err != nil {
 		return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "smtptest: " + err.Error()}
 	}
+	ss.s.mu.Lock()
+	if ss.s.dropData > 0 {
+		ss.s.dropData--
+		ss.drop = true
+	}
+	ss.s.mu.Unlock()
 	return nil
 }
 
-func (ss *session) Reset() { ss.from, ss.to = "", nil }
+// Reset is called on RSET and, by go-smtp, right after the reply to DATA
+// has been written: the moment to drop a connection after a 250.
+func (ss *session) Reset() {
+	ss.from, ss.to = "", nil
+	if ss.drop {
+		ss.drop = false
+		// The raw connection: go-smtp holds the Conn's lock here.
+		_ = ss.conn.Conn().Close()
+	}
+}
 
 func (ss *session) Logout() error { return nil }
 

@@ -11,38 +11,46 @@ import (
 
 const (
 	mailColumns = `id, to_addr, subject, text_body, html_body, created_at,
-	next_attempt_at, attempts, last_error, sent_at`
+	next_attempt_at, attempts, last_error, sent_at, unreachable`
 
 	insertMail = `INSERT INTO mail (to_addr, subject, text_body, html_body,
-	created_at, next_attempt_at, attempts, last_error, sent_at)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+	created_at, next_attempt_at, attempts, last_error, sent_at, unreachable)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 	RETURNING id`
 	updateMail = `UPDATE mail SET to_addr = $2, subject = $3, text_body = $4,
 	html_body = $5, created_at = $6, next_attempt_at = $7, attempts = $8,
-	last_error = $9, sent_at = $10
+	last_error = $9, sent_at = $10, unreachable = $11
 	WHERE id = $1`
 	selectMail = `SELECT ` + mailColumns + ` FROM mail WHERE id = $1`
 	// Oldest first, so a backlog drains in order.
 	selectDueMail = `SELECT ` + mailColumns + ` FROM mail
 	WHERE sent_at = 0 AND next_attempt_at <= $1
 	ORDER BY id LIMIT $2`
-	leaseMail = `UPDATE mail SET next_attempt_at = $2 WHERE id = $1`
-	listMail  = `SELECT ` + mailColumns + ` FROM mail ORDER BY id DESC LIMIT $1`
+	// A claim clears the unreachable mark: a message being sent must not
+	// be made due again by another node's ResumeMail.
+	leaseMail      = `UPDATE mail SET next_attempt_at = $2, unreachable = 0 WHERE id = $1`
+	renewMailLease = `UPDATE mail SET next_attempt_at = $3
+	WHERE id = $1 AND next_attempt_at = $2 AND sent_at = 0`
+	resumeMail = `UPDATE mail SET next_attempt_at = $1, unreachable = 0
+	WHERE unreachable = 1 AND sent_at = 0`
+	listMail = `SELECT ` + mailColumns + ` FROM mail ORDER BY id DESC LIMIT $1`
 )
 
 func scanMail(r scanner) (storage.Mail, error) {
 	var (
 		m                     storage.Mail
 		created, next, sentAt int64
+		unreachable           int
 	)
 	err := r.Scan(&m.ID, &m.To, &m.Subject, &m.Text, &m.HTML, &created,
-		&next, &m.Attempts, &m.LastError, &sentAt)
+		&next, &m.Attempts, &m.LastError, &sentAt, &unreachable)
 	if err != nil {
 		return storage.Mail{}, classify(err)
 	}
 	m.CreatedAt = goTime(created)
 	m.NextAttemptAt = goTime(next)
 	m.SentAt = goTime(sentAt)
+	m.Unreachable = unreachable != 0
 	return m, nil
 }
 
@@ -52,7 +60,7 @@ func (s *Store) EnqueueMail(ctx context.Context, m storage.Mail) (int64, error) 
 	err := s.write(ctx, func(q querier) error {
 		return q.QueryRowContext(ctx, insertMail, m.To, m.Subject, m.Text, m.HTML,
 			dbTime(m.CreatedAt), dbTime(m.NextAttemptAt), m.Attempts, m.LastError,
-			dbTime(m.SentAt)).Scan(&id)
+			dbTime(m.SentAt), boolInt(m.Unreachable)).Scan(&id)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("sqlstore: enqueue mail: %w", classify(err))
@@ -66,9 +74,13 @@ func (s *Store) EnqueueMail(ctx context.Context, m storage.Mail) (int64, error) 
 // they are retried after the lease. The returned messages carry the new
 // NextAttemptAt.
 func (s *Store) ClaimMail(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]storage.Mail, error) {
-	return claimDue(ctx, s, "mail", selectDueMail, leaseMail, scanMail,
+	mails, err := claimDue(ctx, s, "mail", selectDueMail, leaseMail, scanMail,
 		func(m *storage.Mail) *int64 { return &m.ID }, func(m *storage.Mail) *time.Time { return &m.NextAttemptAt },
 		now, lease, limit)
+	for i := range mails {
+		mails[i].Unreachable = false // leaseMail cleared it
+	}
+	return mails, err
 }
 
 // claimDue is the lease-taking claim shared by the mail outbox and the
@@ -123,7 +135,7 @@ func (s *Store) UpdateMail(ctx context.Context, id int64, fn func(storage.Mail) 
 		}
 		_, err = tx.exec(ctx, updateMail, m.ID, m.To, m.Subject, m.Text, m.HTML,
 			dbTime(m.CreatedAt), dbTime(m.NextAttemptAt), m.Attempts, m.LastError,
-			dbTime(m.SentAt))
+			dbTime(m.SentAt), boolInt(m.Unreachable))
 		if err != nil {
 			return fmt.Errorf("sqlstore: update mail %d: %w", id, err)
 		}
@@ -146,4 +158,30 @@ func (s *Store) ListMail(ctx context.Context, limit int) ([]storage.Mail, error)
 		return nil, fmt.Errorf("sqlstore: list mail: %w", err)
 	}
 	return out, nil
+}
+
+// RenewMailLease moves a claimed, unsent message's lease from until to
+// newUntil, if it still is until.
+func (s *Store) RenewMailLease(ctx context.Context, id int64, until, newUntil time.Time) (bool, error) {
+	n, err := s.exec(ctx, renewMailLease, id, dbTime(until), dbTime(newUntil))
+	if err != nil {
+		return false, fmt.Errorf("sqlstore: renew mail lease %d: %w", id, err)
+	}
+	return n == 1, nil
+}
+
+// ResumeMail makes the unsent messages marked unreachable due at now.
+func (s *Store) ResumeMail(ctx context.Context, now time.Time) (int, error) {
+	n, err := s.exec(ctx, resumeMail, dbTime(now))
+	if err != nil {
+		return 0, fmt.Errorf("sqlstore: resume mail: %w", err)
+	}
+	return int(n), nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
