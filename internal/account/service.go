@@ -17,6 +17,7 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/portti/portti/internal/audit"
@@ -62,8 +63,9 @@ type Config struct {
 
 // Service implements the account rules.
 type Service struct {
-	cfg      Config
-	taskWake chan struct{} // wakes RunTasks when a request queues a task
+	cfg               Config
+	taskWake          chan struct{} // wakes RunTasks when a request queues a task
+	taskWakeScheduled atomic.Bool   // a wake-up is on its way
 }
 
 // New returns a Service. Zero durations and limits take the documented defaults.

@@ -31,8 +31,9 @@ const (
 )
 
 const (
-	taskPoll       = 2 * time.Second  // how often the worker looks for tasks another node queued
-	taskLease      = 15 * time.Second // a crashed worker's task is taken up after this
+	taskDelay      = 200 * time.Millisecond // from a request's task to the worker's wake-up
+	taskPoll       = 2 * time.Second        // how often the worker looks for tasks another node queued
+	taskLease      = 15 * time.Second       // a crashed worker's task is taken up after this
 	taskBatch      = 20
 	taskMinBackoff = 2 * time.Second
 	taskMaxBackoff = 10 * time.Minute
@@ -64,9 +65,18 @@ func (s *Service) enqueueTask(ctx context.Context, kind, email string, m Meta, a
 	}); err != nil {
 		return fmt.Errorf("%s: %w", kind, err)
 	}
-	select {
-	case s.taskWake <- struct{}{}:
-	default:
+	// Wake the worker once the answer is out: work started at once would
+	// compete with the rest of this request for the processor and the
+	// database, and its extra work for a known address would show in the
+	// answer's time. Requests in a burst share one wake-up.
+	if s.taskWakeScheduled.CompareAndSwap(false, true) {
+		time.AfterFunc(taskDelay, func() {
+			s.taskWakeScheduled.Store(false)
+			select {
+			case s.taskWake <- struct{}{}:
+			default:
+			}
+		})
 	}
 	return nil
 }

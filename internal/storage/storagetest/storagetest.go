@@ -65,6 +65,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Storage) {
 	tests = append(tests, appTests...)
 	tests = append(tests, endedTests...)
 	tests = append(tests, resourceTests...)
+	tests = append(tests, mailFaultTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
