@@ -9,6 +9,7 @@ import (
 
 	"github.com/portti/portti/internal/audit"
 	"github.com/portti/portti/internal/mail"
+	"github.com/portti/portti/internal/secret"
 	"github.com/portti/portti/internal/storage"
 )
 
@@ -68,9 +69,14 @@ func (s *Service) Login(ctx context.Context, email, pw string, m Meta) (storage.
 		if !errors.Is(err, storage.ErrNotFound) {
 			return a, fmt.Errorf("login: %w", err)
 		}
-		// Unknown address: spend the time a real check costs.
+		// Unknown address: spend the time a real check costs, the hash and
+		// the reads and writes of a wrong password on an account.
 		s.cfg.Hasher.DummyVerify(pw)
+		if m.DeviceID != "" {
+			_, _ = s.cfg.Store.GetKnownDevice(ctx, "", m.DeviceID)
+		}
 		s.countClientFailure(ctx, m, now)
+		s.recordUnknownFailure(ctx, normalized, now)
 		s.event(ctx, nil, m, storage.Event{Kind: audit.LoginFailure, Email: normalized, Reason: "unknown_account"})
 		return storage.Account{}, ErrInvalidCredentials
 	}
@@ -197,6 +203,20 @@ func (s *Service) countClientFailure(ctx context.Context, m Meta, now time.Time)
 	}
 	if _, err := s.cfg.Store.CountAttempt(ctx, "login-ip:"+m.ClientIP, now, s.cfg.ThrottleWindow); err != nil {
 		s.cfg.Logger.WarnContext(ctx, "login throttle not counted", "error", err)
+	}
+}
+
+// recordUnknownFailure counts a login to an address without an account,
+// in a transaction of its own like recordFailure's count on an account: the
+// answer must take as long as for a wrong password, database work
+// included. The key holds the address's hash, not what was typed.
+func (s *Service) recordUnknownFailure(ctx context.Context, normalized string, now time.Time) {
+	err := s.inTx(ctx, func(tx storage.Storage) error {
+		_, err := tx.CountAttempt(ctx, "login-unknown:"+secret.Hash(normalized), now, s.cfg.LockoutDuration)
+		return err
+	})
+	if err != nil {
+		s.cfg.Logger.WarnContext(ctx, "unknown-address login not counted", "error", err)
 	}
 }
 

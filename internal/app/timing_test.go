@@ -30,7 +30,7 @@ import (
 
 const (
 	timingWarmUp  = 10 // pairs not counted
-	timingSamples = 61 // pairs counted
+	timingSamples = 101 // pairs counted
 	timingTries   = 3
 	timingLow     = 0.9
 	timingHigh    = 1.1
@@ -238,5 +238,21 @@ func TestEmailChangeTiming(t *testing.T) {
 		return timedPost(t, c, env.URL+"/account/email", url.Values{
 			"form": {"email"}, "account_id": {acc.ID}, "new_email": {email}, "current_password": {goodPassword},
 		}, http.StatusSeeOther)
+	})
+}
+
+// TestLoginTiming: a wrong password for an address with an account takes
+// as long as any password for an address without one.
+func TestLoginTiming(t *testing.T) {
+	env, c := timingEnv(t)
+	for i := range timingRequests {
+		addUser(t, env, fmt.Sprintf("known%d@example.fi", i), goodPassword)
+	}
+	checkTiming(t, env, func(known bool, i int) time.Duration {
+		email := fmt.Sprintf("nobody%d@example.fi", i)
+		if known {
+			email = fmt.Sprintf("known%d@example.fi", i)
+		}
+		return timedPost(t, c, env.URL+"/login", url.Values{"email": {email}, "password": {"not the password 123"}}, http.StatusUnauthorized)
 	})
 }
