@@ -9,13 +9,20 @@
 // activation mail commit together or not at all, and a template change
 // cannot alter a message already waiting.
 //
-// Outbox.Run is the delivery worker. It claims due messages with a lease,
-// so several portti nodes sharing a database never send one message at
-// the same time, sends them over SMTP and retries failures with
-// exponential backoff for as long as it takes; no message is dropped.
-// Delivery is at least once: a node that dies between handing a message to
-// the SMTP server and recording it leaves it to be sent again when its
-// lease runs out.
+// Outbox.Run is the delivery worker. It claims due messages with a short
+// lease, which it renews while it works, so several portti nodes sharing a
+// database never send one message at the same time and the mail of a node
+// that crashed is taken up by another within seconds. It sends them over
+// SMTP and retries failures with exponential backoff for as long as it
+// takes; no message is dropped. A message the server accepted (250 to
+// DATA) counts as sent whatever the connection does afterwards. A failure
+// to reach the server at all marks the message as waiting for the server:
+// as soon as the server answers again (a cheap probe, or any message
+// going through) all such messages are due at once, while a message the
+// server refuses keeps its back-off. Delivery is still at least once in
+// one case: a node that dies between the server's 250 and recording it
+// leaves the message to be sent again when its lease runs out; the
+// Message-ID stays the same, so mail clients can tell the copies apart.
 //
 // With no SMTP server configured (dev mode) messages stay in the outbox:
 // Enqueue logs each message's links so a developer can follow them from
