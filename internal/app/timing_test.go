@@ -29,7 +29,7 @@ import (
 // can skew one; a real difference fails all three.
 
 const (
-	timingWarmUp  = 10 // pairs not counted
+	timingWarmUp  = 10  // pairs not counted
 	timingSamples = 101 // pairs counted
 	timingTries   = 3
 	timingLow     = 0.9
