@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/portti/portti/internal/audit"
 	"github.com/portti/portti/internal/mail"
@@ -244,5 +245,37 @@ func TestRegistrationRaceAcrossNodes(t *testing.T) {
 				t.Errorf("%d mails, want 1 to 4 (one, plus at most three notices a day)", len(ms))
 			}
 		})
+	}
+}
+
+// TestTaskOfCrashedWorker: a task claimed by a worker that died is done by
+// another once the lease has passed, and not before.
+func TestTaskOfCrashedWorker(t *testing.T) {
+	dsn := "sqlite:" + filepath.Join(t.TempDir(), "portti.db")
+	front, st := newNode(t, dsn)
+	ctx := context.Background()
+	if _, err := front.AddUser(ctx, "known@example.fi", Profile{GivenName: "Known", FamilyName: "Person"}, "kesämökki järven rannalla", Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := front.ForgotPassword(ctx, "known@example.fi", Meta{Lang: "fi"}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	// The dead worker's claim, as DoTasks makes it.
+	if claimed, err := st.ClaimAccountTasks(ctx, now, taskLease, taskBatch); err != nil || len(claimed) != 1 {
+		t.Fatalf("claim: %d tasks, %v", len(claimed), err)
+	}
+	other, _ := newNode(t, dsn)
+	for _, c := range []struct {
+		after time.Duration
+		want  int
+	}{{taskLease - time.Second, 0}, {taskLease, 1}} {
+		other.cfg.Now = func() time.Time { return now.Add(c.after) }
+		if n, err := other.DoTasks(ctx); err != nil || n != c.want {
+			t.Fatalf("DoTasks %v after the claim: %d tasks, %v; want %d", c.after, n, err, c.want)
+		}
+	}
+	if ms := mailsTo(t, st, "known@example.fi"); len(ms) != 1 {
+		t.Errorf("%d mails, want the reset link once", len(ms))
 	}
 }
