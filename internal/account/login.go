@@ -211,8 +211,13 @@ func (s *Service) countClientFailure(ctx context.Context, m Meta, now time.Time)
 // answer must take as long as for a wrong password, database work
 // included. The key holds the address's hash, not what was typed.
 func (s *Service) recordUnknownFailure(ctx context.Context, normalized string, now time.Time) {
+	key := "login-unknown:" + secret.Hash(normalized)
 	err := s.inTx(ctx, func(tx storage.Storage) error {
-		_, err := tx.CountAttempt(ctx, "login-unknown:"+secret.Hash(normalized), now, s.cfg.LockoutDuration)
+		// A read and a write, as UpdateAccount makes.
+		if _, err := tx.Attempts(ctx, key, now, s.cfg.LockoutDuration); err != nil {
+			return err
+		}
+		_, err := tx.CountAttempt(ctx, key, now, s.cfg.LockoutDuration)
 		return err
 	})
 	if err != nil {
