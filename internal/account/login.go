@@ -25,6 +25,9 @@ var (
 	ErrThrottled          = errors.New("too many failed logins from this address")
 	ErrNotActivated       = errors.New("account not activated")
 	ErrDisabled           = errors.New("account disabled")
+	// ErrSecondStep: the password is right and the sign-in needs a second
+	// factor (Config.SecondStep) before it is complete.
+	ErrSecondStep = errors.New("second factor needed")
 )
 
 // LockedError says the account (or this browser's use of it) is locked.
@@ -103,7 +106,7 @@ func (s *Service) Login(ctx context.Context, email, pw string, m Meta) (storage.
 
 	if !ok {
 		s.countClientFailure(ctx, m, now)
-		return storage.Account{}, s.recordFailure(ctx, a, known, m)
+		return storage.Account{}, s.recordFailure(ctx, a, known, m, "wrong_password")
 	}
 
 	// The password is right: from here on the person may be told exactly
@@ -129,36 +132,69 @@ func (s *Service) Login(ctx context.Context, email, pw string, m Meta) (storage.
 		return a, &PasswordExpiredError{ChangeToken: code}
 	}
 
-	// Only a login where the account's lock applies resets it: the owner
-	// signing in from their own browser says nothing about the stranger
-	// guessing elsewhere, whose lock must stay.
-	resetLock := !known && (a.FailedLogins != 0 || !a.LockedUntil.IsZero())
-	newHash := ""
 	if rehash {
 		// The hash was made with older parameters; upgrade it now that we
 		// hold the password. Hashed before the update: the update's
 		// transaction holds SQLite's only write lock.
 		if h, err := s.cfg.Hasher.Hash(pw); err == nil {
-			newHash = h
+			a, err = s.cfg.Store.UpdateAccount(ctx, a.ID, func(a storage.Account) (storage.Account, error) {
+				a.PasswordHash = h
+				return a, nil
+			})
+			if err != nil {
+				return a, fmt.Errorf("login: %w", err)
+			}
+			s.event(ctx, nil, m, storage.Event{Kind: audit.PasswordRehashed, AccountID: a.ID, Email: a.Email})
 		}
 	}
-	// Most logins change nothing on the account: no write then.
-	if resetLock || newHash != "" {
-		a, err = s.cfg.Store.UpdateAccount(ctx, a.ID, func(a storage.Account) (storage.Account, error) {
-			if resetLock {
-				a.FailedLogins, a.LockedUntil = 0, time.Time{}
-			}
-			if newHash != "" {
-				a.PasswordHash = newHash
-			}
-			return a, nil
-		})
+	if s.cfg.SecondStep != nil {
+		need, err := s.cfg.SecondStep(ctx, a)
 		if err != nil {
 			return a, fmt.Errorf("login: %w", err)
 		}
+		if need {
+			// Nothing a finished sign-in does happens yet: no lock is
+			// reset and the browser does not become the owner's own,
+			// or a stranger holding the password could guess codes
+			// from browser after "known" browser without ever locking.
+			s.event(ctx, nil, m, storage.Event{Kind: audit.LoginPassword, AccountID: a.ID, Email: a.Email})
+			return a, ErrSecondStep
+		}
 	}
-	if newHash != "" {
-		s.event(ctx, nil, m, storage.Event{Kind: audit.PasswordRehashed, AccountID: a.ID, Email: a.Email})
+	return a, s.finishLogin(ctx, a, known, m)
+}
+
+// CompleteLogin finishes a sign-in whose second step (package authn) has
+// just succeeded: what Login does after a password when no step remains.
+func (s *Service) CompleteLogin(ctx context.Context, a storage.Account, m Meta) error {
+	known := false
+	if m.DeviceID != "" {
+		_, err := s.cfg.Store.GetKnownDevice(ctx, a.ID, m.DeviceID)
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return fmt.Errorf("login: %w", err)
+		}
+		known = err == nil
+	}
+	return s.finishLogin(ctx, a, known, m)
+}
+
+// finishLogin resets the lock a successful sign-in lifts, remembers the
+// browser as the owner's own, and records the success.
+func (s *Service) finishLogin(ctx context.Context, a storage.Account, known bool, m Meta) error {
+	now := s.now()
+	// Only a login where the account's lock applies resets it: the owner
+	// signing in from their own browser says nothing about the stranger
+	// guessing elsewhere, whose lock must stay.
+	// Most logins change nothing on the account: no write then.
+	if !known && (a.FailedLogins != 0 || !a.LockedUntil.IsZero()) {
+		var err error
+		a, err = s.cfg.Store.UpdateAccount(ctx, a.ID, func(a storage.Account) (storage.Account, error) {
+			a.FailedLogins, a.LockedUntil = 0, time.Time{}
+			return a, nil
+		})
+		if err != nil {
+			return fmt.Errorf("login: %w", err)
+		}
 	}
 	if m.DeviceID != "" {
 		_, err := s.cfg.Store.UpsertKnownDevice(ctx, a.ID, m.DeviceID, func(d storage.KnownDevice) (storage.KnownDevice, error) {
@@ -169,11 +205,11 @@ func (s *Service) Login(ctx context.Context, email, pw string, m Meta) (storage.
 			return d, nil
 		})
 		if err != nil {
-			return a, fmt.Errorf("login: remember device: %w", err)
+			return fmt.Errorf("login: remember device: %w", err)
 		}
 	}
 	s.event(ctx, nil, m, storage.Event{Kind: audit.LoginSuccess, AccountID: a.ID, Email: a.Email})
-	return a, nil
+	return nil
 }
 
 // lockedUntil applies the lock that holds for this browser: the device's own
@@ -227,7 +263,7 @@ func (s *Service) recordUnknownFailure(ctx context.Context, normalized string, n
 
 // recordFailure counts a wrong password on the device or the account, locks
 // at the threshold, and tells the owner by e-mail when the account locks.
-func (s *Service) recordFailure(ctx context.Context, a storage.Account, knownDevice bool, m Meta) error {
+func (s *Service) recordFailure(ctx context.Context, a storage.Account, knownDevice bool, m Meta, reason string) error {
 	now := s.now()
 	lock := func(failures *int, until *time.Time) bool {
 		if until.After(now) {
@@ -280,7 +316,7 @@ func (s *Service) recordFailure(ctx context.Context, a storage.Account, knownDev
 	if err != nil {
 		return fmt.Errorf("login: count failure: %w", err)
 	}
-	s.event(ctx, nil, m, storage.Event{Kind: audit.LoginFailure, AccountID: a.ID, Email: a.Email, Reason: "wrong_password"})
+	s.event(ctx, nil, m, storage.Event{Kind: audit.LoginFailure, AccountID: a.ID, Email: a.Email, Reason: reason})
 	if locked {
 		scope := "account"
 		if knownDevice {
@@ -289,4 +325,51 @@ func (s *Service) recordFailure(ctx context.Context, a storage.Account, knownDev
 		s.event(ctx, nil, m, storage.Event{Kind: audit.Locked, AccountID: a.ID, Email: a.Email, Reason: scope + " locked until " + until.Format(time.RFC3339)})
 	}
 	return ErrInvalidCredentials
+}
+
+// SecondFactorLocked returns a *LockedError when the lock that holds for
+// this browser (the device's own in the owner's browser, the account's
+// elsewhere) forbids a second step now.
+func (s *Service) SecondFactorLocked(ctx context.Context, a storage.Account, m Meta) error {
+	var device storage.KnownDevice
+	known := false
+	if m.DeviceID != "" {
+		d, err := s.cfg.Store.GetKnownDevice(ctx, a.ID, m.DeviceID)
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return fmt.Errorf("second factor: %w", err)
+		}
+		device, known = d, err == nil
+	}
+	if until, locked := s.lockedUntil(a, device, known, s.now()); locked {
+		return &LockedError{Until: until}
+	}
+	return nil
+}
+
+// SecondFactorFailed counts a wrong second-factor code exactly like a
+// wrong password (Login's owner's-browser rule), so that guessing codes
+// locks what guessing passwords would. It returns the *LockedError when
+// this failure locked, else ErrInvalidCredentials.
+func (s *Service) SecondFactorFailed(ctx context.Context, a storage.Account, m Meta) error {
+	known := false
+	if m.DeviceID != "" {
+		_, err := s.cfg.Store.GetKnownDevice(ctx, a.ID, m.DeviceID)
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return fmt.Errorf("second factor: %w", err)
+		}
+		known = err == nil
+	}
+	s.countClientFailure(ctx, m, s.now())
+	err := s.recordFailure(ctx, a, known, m, "wrong_second_factor")
+	if !errors.Is(err, ErrInvalidCredentials) {
+		return err
+	}
+	fresh, gerr := s.cfg.Store.GetAccount(ctx, a.ID)
+	if gerr != nil {
+		return err
+	}
+	if lerr := s.SecondFactorLocked(ctx, fresh, m); lerr != nil {
+		return lerr
+	}
+	return err
 }

@@ -57,6 +57,12 @@ type Config struct {
 	// (back-channel logout). Optional.
 	OnSessionsEnded func(ctx context.Context, sessionIDs []string)
 
+	// SecondStep tells Login whether account a's sign-in needs a second
+	// factor after its password (package authn); Login then returns
+	// ErrSecondStep and CompleteLogin finishes the sign-in later. Nil:
+	// never.
+	SecondStep func(ctx context.Context, a storage.Account) (bool, error)
+
 	Now    func() time.Time // injected so tests control expiry
 	Random io.Reader        // injected so tests can be deterministic; crypto/rand by default
 }

@@ -56,7 +56,7 @@ func (s *Service) verifyCurrent(ctx context.Context, a storage.Account, current 
 		_, err := s.cfg.Store.GetKnownDevice(ctx, a.ID, m.DeviceID)
 		known = err == nil
 	}
-	_ = s.recordFailure(ctx, a, known, m)
+	_ = s.recordFailure(ctx, a, known, m, "wrong_password")
 	return ValidationError{{Field: "current_password", Code: "password.current_wrong"}}
 }
 

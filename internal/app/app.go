@@ -5,6 +5,7 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +16,9 @@ import (
 	"github.com/portti/portti/internal/account"
 	"github.com/portti/portti/internal/audit"
 	"github.com/portti/portti/internal/buildinfo"
+	"github.com/portti/portti/internal/authn"
+	"github.com/portti/portti/internal/authn/recoverycode"
+	"github.com/portti/portti/internal/authn/totp"
 	"github.com/portti/portti/internal/config"
 	"github.com/portti/portti/internal/i18n"
 	"github.com/portti/portti/internal/mail"
@@ -31,6 +35,7 @@ type App struct {
 	Config   config.Config
 	Store    storage.Storage
 	Accounts *account.Service
+	MFA      *authn.Service
 	Outbox   *mail.Outbox
 	Sessions *session.Manager
 	Web      *web.Server
@@ -140,6 +145,21 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 			logger.ErrorContext(ctx, "back-channel logout not queued", "error", err)
 		}
 	}
+	// Multi-factor authentication: one line per method (package authn).
+	// The sign-in asks authn whether a second step remains.
+	var mfa *authn.Service
+	secrets, err := authn.NewSealer(cfg.KeyEncryptionKeyBytes(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	forms, err := authn.NewFormSealer(cfg.KeyEncryptionKeyBytes(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	methods := authn.NewRegistry(
+		totp.New(totp.Config{Issuer: "portti", Secrets: secrets, Forms: forms, Random: rand.Reader, Now: opt.Now}),
+		recoverycode.New(rand.Reader),
+	)
 	accounts := account.New(account.Config{
 		Store: store, Hasher: password.NewHasher(params), Policy: policy, Outbox: outbox,
 		Audit: audit.NewRecorder(store, logger, opt.Now), Logger: logger,
@@ -148,6 +168,20 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 		LockoutThreshold: cfg.LockoutThreshold, LockoutDuration: cfg.LockoutDuration,
 		PasswordMaxAge: cfg.PasswordMaxAge, TermsVersion: cfg.TermsVersion,
 		ThrottleLimit: cfg.ThrottleLimit, ThrottleWindow: cfg.ThrottleWindow,
+		OnSessionsEnded: func(ctx context.Context, ids []string) {
+			for _, id := range ids {
+				sessionEnded(ctx, id)
+			}
+		},
+		SecondStep: func(ctx context.Context, a storage.Account) (bool, error) {
+			return mfa.SecondStepNeeded(ctx, a)
+		},
+		Now: opt.Now,
+	})
+	mfa = authn.New(authn.Config{
+		Store: store, Registry: methods, Accounts: accounts, Outbox: outbox,
+		Audit: audit.NewRecorder(store, logger, opt.Now), Logger: logger,
+		PublicURL: strings.TrimSuffix(cfg.PublicURL, "/"),
 		OnSessionsEnded: func(ctx context.Context, ids []string) {
 			for _, id := range ids {
 				sessionEnded(ctx, id)
@@ -169,7 +203,7 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 	// errors with web's layout and translations.
 	trusted := cfg.TrustedProxyPrefixes()
 	srv, err := web.New(web.Config{
-		Accounts: accounts, Sessions: sessions, Store: store, Catalog: catalog, Logger: logger,
+		Accounts: accounts, MFA: mfa, Sessions: sessions, Store: store, Catalog: catalog, Logger: logger,
 		MailFrom: cfg.MailFrom, DevMail: cfg.DevMail, Secure: cfg.SecureCookies(),
 		TrustedProxies: trusted, RememberTTL: cfg.SessionTTL, Now: opt.Now,
 		TermsURL: cfg.TermsURL.For, PrivacyURL: cfg.PrivacyURL.For,
@@ -198,7 +232,7 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 	if err != nil {
 		return nil, err
 	}
-	return &App{Config: cfg, Store: store, Accounts: accounts, Outbox: outbox, Sessions: sessions, Web: srv, OIDC: provider, logger: logger, now: opt.Now}, nil
+	return &App{Config: cfg, Store: store, Accounts: accounts, MFA: mfa, Outbox: outbox, Sessions: sessions, Web: srv, OIDC: provider, logger: logger, now: opt.Now}, nil
 }
 
 // Handler is the HTTP handler of the whole service: the OpenID Connect

@@ -38,6 +38,15 @@ const (
 	EmailChangeConflict = "email.change_conflict"
 	Created             = "account.created"    // by an operator
 	AppAccessRemoved    = "app.access_removed" // the person removed an application's access on the account page
+
+	// Multi-factor authentication (package authn).
+	LoginPassword        = "login.password_ok" // right password, second step asked
+	MFAFailure           = "mfa.failure"
+	MFAAdded             = "mfa.added"
+	MFARemoved           = "mfa.removed"
+	MFARecoveryUsed      = "mfa.recovery_code_used"
+	MFARecoveryGenerated = "mfa.recovery_codes_generated"
+	MFAReset             = "mfa.reset" // by an operator
 )
 
 // Recorder writes events.

@@ -125,6 +125,7 @@ var allMessages = []Message{
 	EmailChange{},
 	EmailChangeRequested{},
 	EmailChanged{},
+	MFAChanged{Change: MFAMethodAdded},
 }
 
 func (m Activation) check() error {

@@ -122,6 +122,13 @@ func parseSet(kind, lang, layout string, fm map[string]any) (*templateSet, error
 	if err3 == nil {
 		_, err3 = set.html.New("content").Parse(html)
 	}
+	// shared.txt, when a message has one, holds {{define}}s its subject and
+	// both bodies use (a sentence that depends on the data, written once).
+	if shared, err := read("shared.txt"); err == nil && err1 == nil && err2 == nil && err3 == nil {
+		_, err1 = set.subject.New("shared").Parse(shared)
+		_, err2 = set.text.New("shared").Parse(shared)
+		_, err3 = set.html.New("shared").Parse(shared)
+	}
 	if err := errors.Join(err1, err2, err3); err != nil {
 		return nil, err
 	}

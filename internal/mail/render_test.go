@@ -26,6 +26,7 @@ func samples() []Message {
 		EmailChange{Name: "Aino Virtanen", NewEmail: "aino.virtanen@uusi.example.fi", Link: "https://login.example.fi/email/c0nf1rm?a=1&b=2", ExpiresIn: time.Hour},
 		EmailChangeRequested{Name: "Aino Virtanen", NewEmail: "aino.virtanen@uusi.example.fi", ResetLink: "https://login.example.fi/recovery"},
 		EmailChanged{Name: "Aino Virtanen", NewEmail: "aino.virtanen@uusi.example.fi"},
+		MFAChanged{Name: "Aino Virtanen", Change: MFARecoveryUsed, When: fixedWhen, CodesLeft: 3, IP: "192.0.2.7", SettingsLink: "https://login.example.fi/account/mfa", ResetLink: "https://login.example.fi/password/forgot?email=aino%40example.fi"},
 	}
 }
 
@@ -167,6 +168,9 @@ func withoutName(m Message) Message {
 		m.Name = ""
 		return m
 	case EmailChanged:
+		m.Name = ""
+		return m
+	case MFAChanged:
 		m.Name = ""
 		return m
 	}

@@ -69,6 +69,9 @@ const (
 	TokenActivation  TokenKind = "activation"
 	TokenRecovery    TokenKind = "recovery"
 	TokenEmailChange TokenKind = "email_change"
+	// TokenMFAChallenge is a sign-in waiting for its second factor: the
+	// password was right, no session exists yet. Short-lived; used once.
+	TokenMFAChallenge TokenKind = "mfa_challenge"
 )
 
 // Token is the stored half of a link sent by e-mail. Only the SHA-256 of the
@@ -95,6 +98,9 @@ type Session struct {
 	ExpiresAt  time.Time
 	ClientIP   string
 	UserAgent  string
+	// Factors are the proofs given for this session, oldest first (see
+	// AuthFactor). A session is only created once its sign-in is complete.
+	Factors []AuthFactor
 }
 
 // KnownDevice records that an account's owner has logged in from a browser.
@@ -171,6 +177,8 @@ type Storage interface {
 	ResourceStorage
 	MailDeliveryStorage // mailfault.go: leases renewed while sending, resume after an outage
 	AccountTaskStorage  // accounttask.go: the e-mail forms' background work
+	// MFAStorage keeps second factors and passkeys; see mfa.go.
+	MFAStorage
 
 	CreateAccount(ctx context.Context, a Account) error // ErrConflict when the e-mail or ID is taken
 	GetAccount(ctx context.Context, id string) (Account, error)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/portti/portti/internal/account"
 	"github.com/portti/portti/internal/buildinfo"
+	"github.com/portti/portti/internal/authn"
 	"github.com/portti/portti/internal/i18n"
 	"github.com/portti/portti/internal/session"
 	"github.com/portti/portti/internal/storage"
@@ -33,6 +34,7 @@ var staticFiles embed.FS
 // Config holds a Server's dependencies.
 type Config struct {
 	Accounts       *account.Service
+	MFA            *authn.Service // second factors: the sign-in's second step and /account/mfa
 	Sessions       *session.Manager
 	Store          storage.Storage // health check and the dev mail page
 	Catalog        *i18n.Catalog

@@ -12,13 +12,13 @@ import (
 
 const (
 	sessionColumns = `id, account_id, device_id, persistent, created_at,
-	last_seen_at, expires_at, client_ip, user_agent`
+	last_seen_at, expires_at, client_ip, user_agent, factors`
 
 	insertSession = `INSERT INTO sessions (` + sessionColumns + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
 	updateSession = `UPDATE sessions SET account_id = $2, device_id = $3,
 	persistent = $4, created_at = $5, last_seen_at = $6, expires_at = $7,
-	client_ip = $8, user_agent = $9
+	client_ip = $8, user_agent = $9, factors = $10
 	WHERE id = $1`
 	selectSession = `SELECT ` + sessionColumns + ` FROM sessions WHERE id = $1`
 	// Newest first; the ID breaks ties so the order is stable.
@@ -32,6 +32,7 @@ func sessionArgs(s storage.Session) []any {
 	return []any{
 		s.ID, s.AccountID, s.DeviceID, dbBool(s.Persistent), dbTime(s.CreatedAt),
 		dbTime(s.LastSeenAt), dbTime(s.ExpiresAt), s.ClientIP, s.UserAgent,
+		dbFactors(s.Factors),
 	}
 }
 
@@ -39,11 +40,15 @@ func scanSession(r scanner) (storage.Session, error) {
 	var (
 		s                                      storage.Session
 		persistent, created, lastSeen, expires int64
+		factors                                string
 	)
 	err := r.Scan(&s.ID, &s.AccountID, &s.DeviceID, &persistent, &created,
-		&lastSeen, &expires, &s.ClientIP, &s.UserAgent)
+		&lastSeen, &expires, &s.ClientIP, &s.UserAgent, &factors)
 	if err != nil {
 		return storage.Session{}, classify(err)
+	}
+	if s.Factors, err = goFactors(factors); err != nil {
+		return storage.Session{}, err
 	}
 	s.Persistent = persistent != 0
 	s.CreatedAt = goTime(created)
@@ -92,6 +97,7 @@ func (s *Store) UpdateSession(ctx context.Context, id string, fn func(storage.Se
 		sess.CreatedAt = roundTrip(sess.CreatedAt)
 		sess.LastSeenAt = roundTrip(sess.LastSeenAt)
 		sess.ExpiresAt = roundTrip(sess.ExpiresAt)
+		sess.Factors, _ = goFactors(dbFactors(sess.Factors))
 		out = sess
 		return nil
 	})

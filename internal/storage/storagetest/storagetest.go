@@ -66,6 +66,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Storage) {
 	tests = append(tests, endedTests...)
 	tests = append(tests, resourceTests...)
 	tests = append(tests, mailFaultTests...)
+	tests = append(tests, mfaTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
