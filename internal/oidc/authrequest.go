@@ -12,6 +12,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/portti/portti/internal/authn"
 	"github.com/portti/portti/internal/secret"
 	"github.com/portti/portti/internal/storage"
 )
@@ -39,7 +40,9 @@ type requestData struct {
 	CodeChallengeMethod string   `json:"code_challenge_method,omitempty"`
 	AMR                 []string `json:"amr,omitempty"` // how the person authenticated
 	// Resource is the API (RFC 8707) the tokens are for; "" for the client.
-	Resource string `json:"resource,omitempty"`
+	Resource  string   `json:"resource,omitempty"`
+	ACR       string   `json:"acr,omitempty"` // the class of that (authn.ACRMFA…)
+	ACRValues []string `json:"acr_values,omitempty"`
 
 	// What the person said on portti's pages during this request:
 	// Chosen is the browser session picked on the account chooser (or
@@ -89,7 +92,7 @@ type authRequest struct {
 var _ op.AuthRequest = (*authRequest)(nil)
 
 func (a *authRequest) GetID() string          { return a.rec.ID }
-func (a *authRequest) GetACR() string         { return "" }
+func (a *authRequest) GetACR() string         { return a.data.ACR }
 func (a *authRequest) GetAMR() []string       { return a.data.AMR }
 func (a *authRequest) GetAudience() []string  { return []string{a.rec.ClientID} }
 func (a *authRequest) GetAuthTime() time.Time { return a.rec.AuthTime }
@@ -157,7 +160,7 @@ func (p *Provider) createAuthRequest(ctx context.Context, req *oidc.AuthRequest,
 	d := requestData{
 		Scopes: req.Scopes, ResponseType: string(req.ResponseType), ResponseMode: string(req.ResponseMode),
 		RedirectURI: req.RedirectURI, State: req.State, Nonce: req.Nonce, Prompt: req.Prompt,
-		MaxAge: req.MaxAge, LoginHint: req.LoginHint, HintSubject: hintSubject,
+		MaxAge: req.MaxAge, LoginHint: req.LoginHint, HintSubject: hintSubject, ACRValues: req.ACRValues,
 		CodeChallenge: req.CodeChallenge, CodeChallengeMethod: string(req.CodeChallengeMethod),
 	}
 	d.Resource, _ = ctx.Value(ctxResource{}).(string)
@@ -214,14 +217,19 @@ func (p *Provider) authenticated(ctx context.Context, a *authRequest, se storage
 		if err != nil {
 			return r, err
 		}
-		// A password is the only way to sign in so far; when sessions
-		// record more (a second factor), the methods come from the
-		// session.
-		d.data.AMR = []string{"pwd"}
+		// What the session's sign-in proved (package authn): a session
+		// from before factors were recorded proved a password.
+		d.data.AMR, d.data.ACR = []string{"pwd"}, ""
+		authTime := se.CreatedAt
+		if p.cfg.MFA != nil && len(se.Factors) > 0 {
+			reg := p.cfg.MFA.Registry()
+			d.data.AMR, d.data.ACR = reg.AMR(se.Factors), reg.ACR(se.Factors)
+			authTime = authn.FirstAt(se.Factors)
+		}
 		if r.Data, err = encodeData(d.data); err != nil {
 			return r, err
 		}
-		r.AccountID, r.SessionID, r.AuthTime = se.AccountID, se.ID, se.CreatedAt
+		r.AccountID, r.SessionID, r.AuthTime = se.AccountID, se.ID, authTime
 		return r, nil
 	})
 	if err != nil {

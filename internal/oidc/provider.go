@@ -20,6 +20,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/portti/portti/internal/authn"
 	"github.com/portti/portti/internal/session"
 	"github.com/portti/portti/internal/storage"
 )
@@ -42,6 +43,10 @@ const (
 type Config struct {
 	Store    storage.Storage
 	Sessions *session.Manager
+	// MFA decides what a session's sign-in proved (amr, acr) and whether
+	// a sign-in needs a second factor (policy, client, acr_values). Nil:
+	// passwords only.
+	MFA *authn.Service
 	// Issuer is portti's public URL (config public_url), without a
 	// trailing slash. It is the "iss" of every token.
 	Issuer string
@@ -453,7 +458,7 @@ var supportedScopes = []string{
 }
 
 var supportedClaims = []string{
-	"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "amr", "azp", "sid", "at_hash",
+	"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "amr", "acr", "azp", "sid", "at_hash",
 	"name", "given_name", "family_name", "locale", "email", "email_verified", "phone_number", "address",
 }
 
@@ -480,6 +485,7 @@ func (p *Provider) discoveryConfig() *oidc.DiscoveryConfiguration {
 		// Introspection is for confidential clients (resource servers).
 		IntrospectionEndpointAuthMethodsSupported: []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost},
 		ClaimsSupported:               supportedClaims,
+		ACRValuesSupported:            []string{authn.ACRMFA, authn.ACRPassword},
 		CodeChallengeMethodsSupported: []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256},
 		RequestParameterSupported:     false,
 		RequestURIParameterSupported:  false,

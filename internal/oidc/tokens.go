@@ -44,6 +44,7 @@ type grant struct {
 	scopes    []string
 	authTime  time.Time
 	amr       []string
+	acr       string
 	nonce     string
 	// target is the API the access token is for (resource.go); nil: the
 	// client itself.
@@ -150,7 +151,7 @@ func (p *Provider) exchangeCode(ctx context.Context, c *client, req *oidc.Access
 	}
 	g := grant{
 		chainID: chainID, accountID: acct.ID, sessionID: rec.SessionID, scopes: a.data.Scopes,
-		authTime: rec.AuthTime, amr: a.data.AMR, nonce: a.data.Nonce, target: tgt,
+		authTime: rec.AuthTime, amr: a.data.AMR, acr: a.data.ACR, nonce: a.data.Nonce, target: tgt,
 	}
 	atScopes, _ := tgt.limit(g.scopes) // resolveTarget saw these scopes
 	resp := &oidc.AccessTokenResponse{TokenType: oidc.BearerToken, Scope: atScopes, ExpiresIn: uint64(p.cfg.AccessTokenTTL.Seconds())}
@@ -474,6 +475,7 @@ type idTokenClaims struct {
 	AuthTime int64    `json:"auth_time,omitempty"`
 	Nonce    string   `json:"nonce,omitempty"`
 	AMR      []string `json:"amr,omitempty"`
+	ACR      string   `json:"acr,omitempty"`
 	AZP      string   `json:"azp"`
 	SID      string   `json:"sid,omitempty"`
 	AtHash   string   `json:"at_hash,omitempty"`
@@ -494,7 +496,7 @@ func (p *Provider) idToken(ctx context.Context, c *client, acct storage.Account,
 	claims := idTokenClaims{
 		Issuer: p.issuer, Audience: []string{c.rec.ID},
 		Expiry: now.Add(p.cfg.IDTokenTTL).Unix(), IssuedAt: now.Unix(),
-		Nonce: g.nonce, AMR: g.amr, AZP: c.rec.ID, SID: SessionSID(g.sessionID), AtHash: atHash,
+		Nonce: g.nonce, AMR: g.amr, ACR: g.acr, AZP: c.rec.ID, SID: SessionSID(g.sessionID), AtHash: atHash,
 		userClaims: claimsFor(acct, g.scopes),
 	}
 	if !g.authTime.IsZero() {

@@ -71,6 +71,9 @@ type Meta struct {
 	ClientIP  string
 	UserAgent string
 	DeviceID  string
+	// Factors are what the sign-in proved (package authn); the session
+	// keeps them for amr, acr and freshness checks.
+	Factors []storage.AuthFactor
 }
 
 // Sessions returns this browser's live sessions, newest first.
@@ -140,6 +143,7 @@ func (m *Manager) Start(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		ID: hash, AccountID: accountID, DeviceID: meta.DeviceID, Persistent: remember,
 		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(ttl),
 		ClientIP: meta.ClientIP, UserAgent: truncate(meta.UserAgent, 256),
+		Factors: meta.Factors,
 	}
 	if err := m.cfg.Store.CreateSession(ctx, se); err != nil {
 		return se, fmt.Errorf("start session: %w", err)

@@ -30,6 +30,9 @@ type Client struct {
 	// ResourceScopes are the scopes the API accepts; scopes granted for it
 	// are limited to these. Empty: whatever the token's scopes are.
 	ResourceScopes []string
+	// RequireMFA: signing in to this client needs a second factor
+	// (package authn), whatever the policy says for the person.
+	RequireMFA bool
 	// Source says who manages the client: ClientSourceCLI or
 	// ClientSourceConfig ("" is treated as ClientSourceCLI).
 	Source    string

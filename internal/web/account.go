@@ -24,7 +24,8 @@ type accountSection struct {
 var accountSections = []accountSection{
 	{Href: "/account#profile", TitleKey: "account.nav.profile"},
 	{Href: "/account#security", TitleKey: "account.nav.security"},
-	// Coming: {Href: "/account/mfa", TitleKey: "mfa.nav"} and linked identities.
+	{Href: "/account/mfa", TitleKey: "mfa.nav"},
+	// Coming: linked identities.
 	{Href: "/account#browsers", TitleKey: "account.nav.browsers"},
 }
 

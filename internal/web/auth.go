@@ -136,6 +136,9 @@ func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) error {
 	p := s.newPage(r, "login.title")
 	p.Form.Set("email", q.Get("email"))
 	p.Form.Set("return", localPath(q.Get("return"), ""))
+	if q.Get("mfa") == "required" {
+		p.Form.Set("mfa", "required")
+	}
 	if n := q.Get("notice"); n != "" && noticeKeys[n] {
 		p.Notice = p.T("notice." + n)
 	} else if e, ok := s.cfg.Sessions.EndedElsewhere(r.Context(), r); ok {
@@ -156,6 +159,7 @@ var noticeKeys = map[string]bool{
 	"logged_out": true, "password_reset": true, "profile_saved": true, "password_changed": true,
 	"email_change_sent": true, "email_changed": true, "sessions_ended": true, "session_ended": true,
 	"app_removed": true, "email_changed_here": true,
+	"mfa_added": true, "mfa_removed": true, "mfa_already_added": true, "mfa_reauth": true, "mfa_required": true,
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
@@ -170,15 +174,19 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	p.Form.Set("return", localPath(f.Get("return"), ""))
 	p.Form.Set("remember_me", f.Get("remember_me"))
 	s.loginContext(r, p)
+	p.Form.Set("mfa", f.Get("mfa"))
 	var locked *account.LockedError
 	var expired *account.PasswordExpiredError
 	switch {
 	case err == nil:
-		if _, err := s.cfg.Sessions.Start(r.Context(), w, r, a.ID, f.Get("remember_me") != "", sessionMeta(m)); err != nil {
+		return s.afterPassword(w, r, a, m, f)
+	case errors.Is(err, account.ErrSecondStep):
+		challenge, err := s.cfg.MFA.BeginChallenge(r.Context(), a)
+		if err != nil {
 			return err
 		}
-		http.Redirect(w, r, localPath(f.Get("return"), "/account"), http.StatusSeeOther)
-		return nil
+		p.Form.Set("mfa", f.Get("mfa"))
+		return s.secondStep(w, r, http.StatusOK, p, a, challenge)
 	case errors.Is(err, account.ErrInvalidCredentials):
 		p.Message = p.T("login.invalid")
 		s.render(w, r, http.StatusUnauthorized, "login", p)

@@ -132,6 +132,9 @@ func (s *Server) Handler() http.Handler {
 	h("POST /account/sessions/end", s.endSession)
 	h("POST /account/sessions/end-all", s.endAllSessions)
 	h("POST /account/apps/remove", s.removeApp)
+	if s.cfg.MFA != nil {
+		s.mfaRoutes(h)
+	}
 	h("GET /email/confirm", s.confirmEmailForm)
 	h("POST /email/confirm", s.confirmEmail)
 	if s.cfg.DevMail {

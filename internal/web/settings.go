@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/portti/portti/internal/account"
+	"github.com/portti/portti/internal/authn"
 	"github.com/portti/portti/internal/storage"
 )
 
@@ -110,6 +111,12 @@ func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, status in
 		}
 	}
 	p.Data["OtherAccounts"] = signedIn
+	if s.cfg.MFA == nil {
+		// No second factors offered (a web front built without them).
+	} else if entries, err := s.cfg.MFA.Entries(r.Context(), a.ID); err == nil {
+		p.Data["MFAEnabled"] = authn.Enabled(entries)
+		p.Data["MFAEntries"] = s.entryRows(p, entries)
+	}
 	s.render(w, r, status, "account", p)
 }
 

@@ -17,6 +17,7 @@ var mfaTests = []conformanceTest{
 	{"Credential/Delete", testCredentialDelete},
 	{"Credential/AccountGone", testCredentialAccountGone},
 	{"Session/Factors", testSessionFactors},
+	{"Client/RequireMFA", testClientRequireMFA},
 }
 
 func sampleCredential(id, accountID, kind string, created time.Time) storage.Credential {
@@ -242,4 +243,34 @@ func testSessionFactors(t *testing.T, s storage.Storage) {
 	got, err = s.GetSession(ctx, "sess2")
 	must(t, "GetSession", err)
 	check("a session without factors", got.Factors, nil)
+}
+
+// testClientRequireMFA: a client's demand for a second factor is kept and
+// changed like its other fields.
+func testClientRequireMFA(t *testing.T, s storage.Storage) {
+	ctx := t.Context()
+	c := sampleClient("app1")
+	c.RequireMFA = true
+	must(t, "CreateClient", s.CreateClient(ctx, c))
+	got, err := s.GetClient(ctx, "app1")
+	must(t, "GetClient", err)
+	if !got.RequireMFA {
+		t.Fatal("RequireMFA not kept")
+	}
+	upd, err := s.UpdateClient(ctx, "app1", func(c storage.Client) (storage.Client, error) {
+		c.RequireMFA = false
+		return c, nil
+	})
+	must(t, "UpdateClient", err)
+	got, err = s.GetClient(ctx, "app1")
+	must(t, "GetClient", err)
+	if upd.RequireMFA || got.RequireMFA {
+		t.Fatal("RequireMFA not cleared")
+	}
+	if c2 := sampleClient("app2"); !c2.RequireMFA {
+		must(t, "CreateClient", s.CreateClient(ctx, c2))
+		if got, _ := s.GetClient(ctx, "app2"); got.RequireMFA {
+			t.Fatal("a client created without RequireMFA requires it")
+		}
+	}
 }

@@ -1,7 +1,8 @@
 -- Second factors and passkeys (package authn): one table for every
--- method, the method-specific part in data; and the factors a session's
+-- method, the method-specific part in data; the factors a session's
 -- sign-in proved (JSON list of {method, time}), from which amr and acr
--- derive. Sessions from before this migration proved a password only.
+-- derive (sessions from before this migration proved a password only);
+-- and a client's demand for a second factor.
 
 -- +goose Up
 CREATE TABLE credentials (
@@ -19,7 +20,10 @@ CREATE TABLE credentials (
 CREATE INDEX credentials_account_id ON credentials (account_id, created_at);
 CREATE UNIQUE INDEX credentials_lookup ON credentials (kind, lookup) WHERE lookup <> '';
 ALTER TABLE sessions ADD COLUMN factors TEXT NOT NULL DEFAULT '[]';
+-- A client may require a second factor of everyone signing in to it.
+ALTER TABLE clients ADD COLUMN require_mfa INTEGER NOT NULL DEFAULT 0;
 
 -- +goose Down
+ALTER TABLE clients DROP COLUMN require_mfa;
 ALTER TABLE sessions DROP COLUMN factors;
 DROP TABLE credentials;
