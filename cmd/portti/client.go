@@ -21,6 +21,7 @@ const clientUsage = `  portti client add --id ID --redirect-uri URI [--redirect-
         [--post-logout-redirect-uri URI ...] [--backchannel-logout-uri URI]
         [--allowed-network CIDR ...] [--third-party] [--id-token-alg RS256|ES256]
         [--scope SCOPE ...] [--resource-server URI [--resource-scope SCOPE ...]]
+        [--require-mfa]
                                                register an application (OpenID Connect client),
                                                or an API (--resource-server) that introspects
                                                the tokens other clients get for it
@@ -184,6 +185,9 @@ func clientCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 			if c.ResourceServer != "" {
 				kind += ",api " + c.ResourceServer
 			}
+			if c.RequireMFA {
+				kind += ",mfa"
+			}
 			nets := strings.Join(c.AllowedNetworks, " ")
 			if nets == "" {
 				nets = "any"
@@ -259,6 +263,7 @@ func bindSpecFlags(fs *flag.FlagSet, spec *oidc.ClientSpec) *specFlags {
 	fs.StringVar(&spec.BackchannelLogoutURI, "backchannel-logout-uri", "", "where portti sends logout tokens")
 	fs.BoolVar(&spec.ThirdParty, "third-party", false, "ask people for consent before sharing their data")
 	fs.StringVar(&spec.IDTokenAlg, "id-token-alg", "", "id_token signature: RS256 (default) or ES256")
+	fs.BoolVar(&spec.RequireMFA, "require-mfa", false, "every sign-in needs a second factor (--require-mfa=false to lift)")
 	return f
 }
 
@@ -292,6 +297,7 @@ func (f *specFlags) copySet(spec, given *oidc.ClientSpec, set map[string]bool) {
 		"id-token-alg":             func() { spec.IDTokenAlg = given.IDTokenAlg },
 		"resource-server":          func() { spec.ResourceServer = given.ResourceServer },
 		"resource-scope":           func() { spec.ResourceScopes = given.ResourceScopes },
+		"require-mfa":              func() { spec.RequireMFA = given.RequireMFA },
 	} {
 		if set[name] {
 			copyField()

@@ -44,6 +44,8 @@ Usage:
   portti user unlock E                         clear a lockout, saying what it cleared
   portti user disable E                        stop an account from logging in
   portti user enable E                         let it log in again
+  portti user mfa reset E --reason TEXT        remove every second factor (the person lost them),
+                                               end the sessions, tell the owner, audit the reason
 ` + clientUsage + `
 Every command reads the same configuration: --config FILE (YAML) and the
 PORTTI_* environment variables, which override the file. An unknown
@@ -90,7 +92,10 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return serve(ctx, args[1:], stdout, stderr, hup)
 	case "user":
 		if len(args) < 2 {
-			return errors.New("user: say add, show, unlock, disable or enable")
+			return errors.New("user: say add, show, unlock, disable, enable or mfa")
+		}
+		if args[1] == "mfa" {
+			return userMFA(ctx, args[2:], stdout, stderr)
 		}
 		return user(ctx, args[1], args[2:], stdin, stdout, stderr)
 	case "client":
@@ -326,7 +331,7 @@ func user(ctx context.Context, verb string, args []string, stdin io.Reader, stdo
 		return err
 	}
 	printStatus(stdout, st)
-	return nil
+	return printMethods(ctx, stdout, a, acc)
 }
 
 // describeUnlock says what `user unlock` did, so that the helpdesk can

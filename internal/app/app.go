@@ -182,6 +182,10 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 		Store: store, Registry: methods, Accounts: accounts, Outbox: outbox,
 		Audit: audit.NewRecorder(store, logger, opt.Now), Logger: logger,
 		PublicURL: strings.TrimSuffix(cfg.PublicURL, "/"),
+		Policy: authn.Policy{
+			Required:        cfg.MFA.Policy == config.MFARequired,
+			RequiredDomains: cfg.MFA.RequiredDomains, OptionalDomains: cfg.MFA.OptionalDomains,
+		},
 		OnSessionsEnded: func(ctx context.Context, ids []string) {
 			for _, id := range ids {
 				sessionEnded(ctx, id)
@@ -220,7 +224,7 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 		return nil, err
 	}
 	provider, err = oidc.New(oidc.Config{
-		Store: store, Sessions: sessions, Issuer: cfg.PublicURL,
+		Store: store, Sessions: sessions, MFA: mfa, Issuer: cfg.PublicURL,
 		KeyEncryptionKey: cfg.KeyEncryptionKeyBytes(), Logger: logger, Now: opt.Now,
 		RefreshReuseGrace: cfg.RefreshReuseGrace,
 		Pages:             srv,

@@ -422,3 +422,23 @@ func TestMFAChangesNeedFreshSignIn(t *testing.T) {
 }
 
 var _ = authn.ACRMFA
+
+// TestMFAPolicyRequired: when the policy requires a second factor for an
+// address, the sign-in guides the setup; an optional domain is not asked.
+func TestMFAPolicyRequired(t *testing.T) {
+	env := apptest.Start(t, map[string]string{"PORTTI_MFA_POLICY": "required", "PORTTI_MFA_OPTIONAL_DOMAINS": "*@external.example.fi"})
+	addUser(t, env, "aino@example.fi", goodPassword)
+	addUser(t, env, "guest@external.example.fi", goodPassword)
+	c := newBrowser(t)
+	got := send(t, c, http.MethodPost, env.URL+"/login", url.Values{"email": {"aino@example.fi"}, "password": {goodPassword}})
+	if got.URL.Path != "/account/mfa" || got.URL.Query().Get("return") != "/account" {
+		t.Fatalf("sign-in under a required policy ended at %s", got.URL)
+	}
+	mustContainText(t, got.Body, enText("notice.mfa_required"), enText("mfa.setup_first"))
+	_, codes := enrolTOTP(t, env, c)
+	if len(codes) != 10 {
+		t.Fatal("no recovery codes after the guided setup")
+	}
+	g := newBrowser(t)
+	signIn(t, env, g, "guest@external.example.fi", goodPassword, false)
+}

@@ -43,6 +43,7 @@ var clientKeys = []clientKey{
 	{key: "scopes", list: func(c *Client) *[]string { return &c.Scopes }},
 	{key: "resource_server", str: func(c *Client) *string { return &c.ResourceServer }},
 	{key: "resource_scopes", list: func(c *Client) *[]string { return &c.ResourceScopes }},
+	{key: "require_mfa", flag: func(c *Client) *bool { return &c.RequireMFA }},
 }
 
 func lookupClientKey(key string) (clientKey, bool) {

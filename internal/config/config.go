@@ -111,6 +111,8 @@ type Config struct {
 	PasswordMaxAge time.Duration `yaml:"password_max_age"`
 	// Argon2 holds the argon2id password hashing parameters.
 	Argon2 Argon2 `yaml:"argon2"`
+	// MFA is the second-factor policy.
+	MFA MFA `yaml:"mfa"`
 
 	// TermsVersion is the version of the terms users must accept.
 	TermsVersion string `yaml:"terms_version"`
@@ -171,6 +173,7 @@ type Client struct {
 	// 8707); ResourceScopes are the scopes it accepts.
 	ResourceServer string   `yaml:"resource_server"`
 	ResourceScopes []string `yaml:"resource_scopes"`
+	RequireMFA     bool     `yaml:"require_mfa"` // every sign-in needs a second factor
 
 	envSecretHash string // SHA-256 of SecretEnv's value, set by Load
 }
@@ -193,6 +196,7 @@ func (c Client) Spec() oidc.ClientSpec {
 		GrantTypes: c.Grants, BackchannelLogoutURI: c.BackchannelLogoutURI,
 		AllowedNetworks: c.AllowedNetworks, ThirdParty: c.ThirdParty, IDTokenAlg: c.IDTokenAlg,
 		Scopes: c.Scopes, ResourceServer: c.ResourceServer, ResourceScopes: c.ResourceScopes,
+		RequireMFA: c.RequireMFA,
 	}
 }
 
@@ -239,6 +243,22 @@ type Argon2 struct {
 	Threads uint8  `yaml:"threads"` // parallelism
 }
 
+// MFA policies (MFA.Policy).
+const (
+	MFAOptional = "optional"
+	MFARequired = "required"
+)
+
+// MFA says whose sign-ins need a second factor: Policy for everyone, and
+// per e-mail address pattern (`*@student.example.fi`, `*@*.example.fi`, an
+// address); of the patterns matching an address, the most specific wins
+// (package authn, Policy).
+type MFA struct {
+	Policy          string   `yaml:"policy"` // MFAOptional or MFARequired
+	RequiredDomains []string `yaml:"required_domains"`
+	OptionalDomains []string `yaml:"optional_domains"`
+}
+
 // Default returns the default configuration. It is valid as is.
 func Default() Config {
 	c := Config{
@@ -259,6 +279,7 @@ func Default() Config {
 		PasswordPolicy:    PasswordPolicyNIST,
 		PasswordMaxAge:    0,
 		Argon2:            Argon2{Memory: 19456, Time: 2, Threads: 1},
+		MFA:               MFA{Policy: MFAOptional},
 		TermsVersion:      "2026-01",
 		RefreshReuseGrace: 5 * time.Second,
 		HSTS:              HSTS(365 * 24 * time.Hour),

@@ -132,37 +132,40 @@ func TestSettingsCoverConfig(t *testing.T) {
 
 func TestEnvNames(t *testing.T) {
 	tests := map[string]string{
-		"listen":              "PORTTI_LISTEN",
-		"public_url":          "PORTTI_PUBLIC_URL",
-		"database_url":        "PORTTI_DATABASE_URL",
-		"key_encryption_key":  "PORTTI_KEY_ENCRYPTION_KEY",
-		"smtp_url":            "PORTTI_SMTP_URL",
-		"mail_from":           "PORTTI_MAIL_FROM",
-		"activation_ttl":      "PORTTI_ACTIVATION_TTL",
-		"recovery_ttl":        "PORTTI_RECOVERY_TTL",
-		"lockout_threshold":   "PORTTI_LOCKOUT_THRESHOLD",
-		"lockout_duration":    "PORTTI_LOCKOUT_DURATION",
-		"password_policy":     "PORTTI_PASSWORD_POLICY",
-		"password_max_age":    "PORTTI_PASSWORD_MAX_AGE",
-		"session_ttl":         "PORTTI_SESSION_TTL",
-		"browser_session_ttl": "PORTTI_BROWSER_SESSION_TTL",
-		"email_change_ttl":    "PORTTI_EMAIL_CHANGE_TTL",
-		"trusted_proxies":     "PORTTI_TRUSTED_PROXIES",
-		"throttle_window":     "PORTTI_THROTTLE_WINDOW",
-		"throttle_limit":      "PORTTI_THROTTLE_LIMIT",
-		"terms_version":       "PORTTI_TERMS_VERSION",
-		"terms_url":           "PORTTI_TERMS_URL",
-		"privacy_url":         "PORTTI_PRIVACY_URL",
-		"support_contact":     "PORTTI_SUPPORT_CONTACT",
-		"refresh_reuse_grace": "PORTTI_REFRESH_REUSE_GRACE",
-		"hsts":                "PORTTI_HSTS",
-		"log_level":           "PORTTI_LOG_LEVEL",
-		"log_format":          "PORTTI_LOG_FORMAT",
-		"dev_mail":            "PORTTI_DEV_MAIL",
-		"argon2.memory":       "PORTTI_ARGON2_MEMORY",
-		"argon2.time":         "PORTTI_ARGON2_TIME",
-		"argon2.threads":      "PORTTI_ARGON2_THREADS",
-		"clients":             "PORTTI_CLIENTS", // refused: see TestClientsNotFromEnvironment
+		"listen":               "PORTTI_LISTEN",
+		"public_url":           "PORTTI_PUBLIC_URL",
+		"database_url":         "PORTTI_DATABASE_URL",
+		"key_encryption_key":   "PORTTI_KEY_ENCRYPTION_KEY",
+		"smtp_url":             "PORTTI_SMTP_URL",
+		"mail_from":            "PORTTI_MAIL_FROM",
+		"activation_ttl":       "PORTTI_ACTIVATION_TTL",
+		"recovery_ttl":         "PORTTI_RECOVERY_TTL",
+		"lockout_threshold":    "PORTTI_LOCKOUT_THRESHOLD",
+		"lockout_duration":     "PORTTI_LOCKOUT_DURATION",
+		"password_policy":      "PORTTI_PASSWORD_POLICY",
+		"password_max_age":     "PORTTI_PASSWORD_MAX_AGE",
+		"session_ttl":          "PORTTI_SESSION_TTL",
+		"browser_session_ttl":  "PORTTI_BROWSER_SESSION_TTL",
+		"email_change_ttl":     "PORTTI_EMAIL_CHANGE_TTL",
+		"trusted_proxies":      "PORTTI_TRUSTED_PROXIES",
+		"throttle_window":      "PORTTI_THROTTLE_WINDOW",
+		"throttle_limit":       "PORTTI_THROTTLE_LIMIT",
+		"terms_version":        "PORTTI_TERMS_VERSION",
+		"terms_url":            "PORTTI_TERMS_URL",
+		"privacy_url":          "PORTTI_PRIVACY_URL",
+		"support_contact":      "PORTTI_SUPPORT_CONTACT",
+		"refresh_reuse_grace":  "PORTTI_REFRESH_REUSE_GRACE",
+		"hsts":                 "PORTTI_HSTS",
+		"log_level":            "PORTTI_LOG_LEVEL",
+		"log_format":           "PORTTI_LOG_FORMAT",
+		"dev_mail":             "PORTTI_DEV_MAIL",
+		"argon2.memory":        "PORTTI_ARGON2_MEMORY",
+		"argon2.time":          "PORTTI_ARGON2_TIME",
+		"argon2.threads":       "PORTTI_ARGON2_THREADS",
+		"mfa.policy":           "PORTTI_MFA_POLICY",
+		"mfa.required_domains": "PORTTI_MFA_REQUIRED_DOMAINS",
+		"mfa.optional_domains": "PORTTI_MFA_OPTIONAL_DOMAINS",
+		"clients":              "PORTTI_CLIENTS", // refused: see TestClientsNotFromEnvironment
 	}
 	for key, want := range tests {
 		t.Run(key, func(t *testing.T) {
@@ -198,6 +201,7 @@ func TestLoadTestdata(t *testing.T) {
 		ThrottleWindow: 10 * time.Minute, ThrottleLimit: 50,
 		PasswordPolicy: "classes", PasswordMaxAge: 2160 * time.Hour,
 		Argon2:       Argon2{Memory: 47104, Time: 1, Threads: 2},
+		MFA:          MFA{Policy: "required", OptionalDomains: []string{"*@external.example.org"}},
 		TermsVersion: "2026-03", LogLevel: "warn", LogFormat: "json",
 		RefreshReuseGrace: 2 * time.Second, HSTS: HSTS(720 * time.Hour),
 		Clients: []Client{{
@@ -730,7 +734,8 @@ func TestValidateZeroConfig(t *testing.T) {
 	// which is not reported on top of a broken listen).
 	fine := map[string]bool{"trusted_proxies": true, "key_encryption_key": true, "smtp_url": true, "dev_mail": true, "password_max_age": true, "public_url": true, "support_contact": true, "clients": true,
 		"terms_url": true, "privacy_url": true,
-		"refresh_reuse_grace": true, "hsts": true} // 0s: no grace; max-age=0
+		"refresh_reuse_grace": true, "hsts": true, // 0s: no grace; max-age=0
+		"mfa.required_domains": true, "mfa.optional_domains": true}
 	for _, s := range settings {
 		if !fine[s.key] && !seen[s.key] {
 			t.Errorf("zero %s not reported", s.key)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/portti/portti/internal/authn"
 )
 
 // Problem is one thing wrong with the configuration.
@@ -97,6 +99,7 @@ func (c Config) Validate() error {
 	validateLoginLimits(c, &ps)
 	validatePasswords(c, &ps)
 	validateArgon2(c.Argon2, &ps)
+	validateMFA(c.MFA, &ps)
 	validateMisc(c, &ps)
 	validateProtocol(c, &ps)
 	validateClients(c, &ps)
@@ -319,6 +322,20 @@ func validateLoginLimits(c Config, ps *Problems) {
 	checkPositive(ps, "lockout_duration", c.LockoutDuration)
 	checkPositive(ps, "throttle_window", c.ThrottleWindow)
 	checkWhole(ps, "throttle_limit", int64(c.ThrottleLimit), minThrottleLimit, 0)
+}
+
+func validateMFA(m MFA, ps *Problems) {
+	checkChoice(ps, "mfa.policy", m.Policy, MFAOptional, MFARequired)
+	for _, l := range []struct {
+		key      string
+		patterns []string
+	}{{"mfa.required_domains", m.RequiredDomains}, {"mfa.optional_domains", m.OptionalDomains}} {
+		for _, p := range l.patterns {
+			if err := authn.ValidatePattern(p); err != nil {
+				ps.add(l.key, "%v", err)
+			}
+		}
+	}
 }
 
 func validatePasswords(c Config, ps *Problems) {

@@ -12,6 +12,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/portti/portti/internal/account"
+	"github.com/portti/portti/internal/authn"
 	"github.com/portti/portti/internal/storage"
 )
 
@@ -166,6 +167,10 @@ func (p *Provider) authenticate(w http.ResponseWriter, r *http.Request, a *authR
 	}
 	se := *choice.session
 
+	if p.secondFactorMissing(w, r, a, c, se) {
+		return
+	}
+
 	if c.rec.ThirdParty {
 		need, err := p.needsConsent(ctx, a, se.AccountID)
 		if err != nil {
@@ -197,6 +202,60 @@ func (p *Provider) authenticate(w http.ResponseWriter, r *http.Request, a *authR
 	// has a separate callback step for that), and the sign-in is one
 	// round trip shorter.
 	op.AuthResponse(done, p.op, w, r)
+}
+
+// secondFactorMissing applies the second-factor rules to the session
+// chosen for request a, and answers the browser itself (returning true)
+// when the session is not enough:
+//
+//   - acr_values of which portti can meet none: the OpenID Connect
+//     Extended Authentication Profile's unmet_authentication_requirements;
+//   - a second factor needed (the client requires it, the policy requires
+//     it for the person's address, or acr_values prefers the REFEDS MFA
+//     profile) but the session's sign-in used none: with prompt=none,
+//     interaction_required; a person who has a second factor signs in
+//     again with it (step-up: password and code, the same person); a
+//     person who has none is guided to set one up and comes back here,
+//     and the application gets its code only after that.
+func (p *Provider) secondFactorMissing(w http.ResponseWriter, r *http.Request, a *authRequest, c *client, se storage.Session) bool {
+	if p.cfg.MFA == nil {
+		return false
+	}
+	ctx := r.Context()
+	wantMFA := false
+	if len(a.data.ACRValues) > 0 {
+		// acr_values is in order of preference (OIDC Core 3.1.2.1).
+		i := slices.IndexFunc(a.data.ACRValues, func(v string) bool { return v == authn.ACRMFA || v == authn.ACRPassword })
+		if i < 0 {
+			p.errorToClient(w, r, a, oidcError("unmet_authentication_requirements", "none of the requested acr_values can be met"))
+			return true
+		}
+		wantMFA = a.data.ACRValues[i] == authn.ACRMFA
+	}
+	acct, err := p.store.GetAccount(ctx, se.AccountID)
+	if err != nil {
+		p.failInternal(w, r, err)
+		return true
+	}
+	if !(wantMFA || c.rec.RequireMFA || p.cfg.MFA.RequiredFor(acct)) || p.cfg.MFA.Registry().MultiFactor(se.Factors) {
+		return false
+	}
+	if a.data.prompts(oidc.PromptNone) {
+		p.errorToClient(w, r, a, oidc.ErrInteractionRequired().WithDescription("a second factor is required"))
+		return true
+	}
+	entries, err := p.cfg.MFA.Entries(ctx, acct.ID)
+	if err != nil {
+		p.failInternal(w, r, err)
+		return true
+	}
+	if authn.Enabled(entries) {
+		p.toLogin(w, r, a, acct.Email)
+		return true
+	}
+	q := url.Values{"account": {acct.ID}, "return": {p.basePath + PathContinue + "?id=" + a.rec.ID}, "notice": {"mfa_required"}}
+	http.Redirect(w, r, p.basePath+"/account/mfa?"+q.Encode(), http.StatusFound)
+	return true
 }
 
 // sessionChoice is what chooseSession found.

@@ -55,6 +55,8 @@ type ClientSpec struct {
 	// ResourceScopes are the scopes the API accepts: tokens for it carry
 	// only these. Empty: any.
 	ResourceScopes []string
+	// RequireMFA: every sign-in to the client needs a second factor.
+	RequireMFA bool
 }
 
 // SpecProblem is one thing wrong with a ClientSpec.
@@ -249,6 +251,7 @@ func (spec ClientSpec) record() (storage.Client, []SpecProblem) {
 		GrantTypes: cleanGrants, BackchannelLogoutURI: spec.BackchannelLogoutURI,
 		AllowedNetworks: nets, ThirdParty: spec.ThirdParty, IDTokenAlg: alg, Scopes: scopes,
 		ResourceServer: spec.ResourceServer, ResourceScopes: resourceScopes,
+		RequireMFA: spec.RequireMFA,
 	}, problems
 }
 
@@ -327,6 +330,7 @@ func SpecOf(c storage.Client) ClientSpec {
 		GrantTypes: c.GrantTypes, BackchannelLogoutURI: c.BackchannelLogoutURI,
 		AllowedNetworks: c.AllowedNetworks, ThirdParty: c.ThirdParty, IDTokenAlg: c.IDTokenAlg,
 		Scopes: c.Scopes, ResourceServer: c.ResourceServer, ResourceScopes: c.ResourceScopes,
+		RequireMFA: c.RequireMFA,
 	}
 }
 

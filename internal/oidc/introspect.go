@@ -19,7 +19,8 @@ import (
 
 // oidcError makes a protocol error with a code zitadel has no constructor
 // for (invalid_token, insufficient_scope, unsupported_token_type,
-// consent_required, account_selection_required, invalid_target).
+// consent_required, account_selection_required, invalid_target,
+// unmet_authentication_requirements).
 func oidcError(code, desc string) *oidc.Error {
 	e := oidc.ErrInvalidRequest().WithDescription("%s", desc)
 	// ErrorType has an unexported type: only constants can be assigned.
@@ -36,6 +37,9 @@ func oidcError(code, desc string) *oidc.Error {
 		e.ErrorType = "account_selection_required"
 	case "invalid_target":
 		e.ErrorType = "invalid_target"
+	case "unmet_authentication_requirements":
+		// OpenID Connect Extended Authentication Profile (EAP) ACR Values 1.0, 3.
+		e.ErrorType = "unmet_authentication_requirements"
 	}
 	return e
 }

@@ -1,0 +1,63 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestMFASettings(t *testing.T) {
+	tests := []struct {
+		name     string
+		file     string
+		env      map[string]string
+		want     MFA
+		wantErr  string
+		problems int
+	}{
+		{name: "default", want: MFA{Policy: MFAOptional}},
+		{name: "required from env", env: map[string]string{"PORTTI_MFA_POLICY": "required"}, want: MFA{Policy: MFARequired}},
+		{name: "domains from file", file: "mfa:\n  policy: optional\n  required_domains: ['*@example.fi', '*@student.example.fi']\n  optional_domains: ['*@external.example.fi']\n",
+			want: MFA{Policy: MFAOptional, RequiredDomains: []string{"*@example.fi", "*@student.example.fi"}, OptionalDomains: []string{"*@external.example.fi"}}},
+		{name: "domains from env", env: map[string]string{"PORTTI_MFA_REQUIRED_DOMAINS": "*@example.fi, *@*.example.fi"},
+			want: MFA{Policy: MFAOptional, RequiredDomains: []string{"*@example.fi", "*@*.example.fi"}}},
+		{name: "bad policy stops start-up", env: map[string]string{"PORTTI_MFA_POLICY": "always"},
+			wantErr: `PORTTI_MFA_POLICY (mfa.policy): must be one of optional, required, got "always"`, problems: 1},
+		{name: "bad patterns, each named", file: "mfa:\n  required_domains: [example.fi, '*@ok.fi']\n  optional_domains: ['a*@x.fi']\n",
+			wantErr: `mfa.required_domains`, problems: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := ""
+			if tt.file != "" {
+				path = writeYAML(t, tt.file)
+			}
+			c, err := Load(path, env(tt.env))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v\nwant it to contain %s", err, tt.wantErr)
+				}
+				if n := len(problemsOf(t, err)); n != tt.problems {
+					t.Errorf("%d problems, want %d: %v", n, tt.problems, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.MFA.Policy != tt.want.Policy || strings.Join(c.MFA.RequiredDomains, ",") != strings.Join(tt.want.RequiredDomains, ",") ||
+				strings.Join(c.MFA.OptionalDomains, ",") != strings.Join(tt.want.OptionalDomains, ",") {
+				t.Errorf("MFA = %+v, want %+v", c.MFA, tt.want)
+			}
+		})
+	}
+}
+
+func TestClientRequireMFA(t *testing.T) {
+	c, err := Load(writeYAML(t, "clients:\n  - id: strict\n    redirect_uris: [https://strict.example.org/cb]\n    public: true\n    require_mfa: true\n"), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Clients) != 1 || !c.Clients[0].RequireMFA || !c.Clients[0].Spec().RequireMFA {
+		t.Fatalf("clients: %+v", c.Clients)
+	}
+}
