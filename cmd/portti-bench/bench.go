@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -39,6 +40,9 @@ type bench struct {
 	wires     []*wire      // one per worker, for (a), (b), (d), (e) and (f)
 	srv       *server
 	peak      int64 // VmHWM over the whole run, bytes
+
+	totp     []*totpUser  // (g)'s accounts
+	totpNext atomic.Int64 // the next of them to try
 }
 
 // stats is the outcome of one load run.
@@ -145,6 +149,7 @@ type results struct {
 	loginRate        float64
 	floors           []time.Duration // the floor's CPU per request, before and after the scenarios
 	floor            time.Duration   // their mean
+	totpRate         float64         // (g)
 	peak             int64
 	concurrency      int
 	loginConcurrency int
@@ -215,6 +220,13 @@ func (b *bench) run(ctx context.Context, want map[string]bool) (*results, error)
 		"--redirect-uri", benchRedirect, "--grant", "authorization_code", "--grant", "refresh_token",
 		"--grant", "client_credentials", "--secret-stdin"); err != nil {
 		return nil, err
+	}
+
+	if want["g"] {
+		b.logf("seeding %d accounts with an authenticator app for (g) …", totpUsers)
+		if b.totp, err = seedTOTPUsers(ctx, dbURL, serveEnv); err != nil {
+			return nil, fmt.Errorf("(g): %w", err)
+		}
 	}
 
 	// 3. The tokens the scenarios start from, from code flows with one
@@ -343,6 +355,21 @@ func (b *bench) run(ctx context.Context, want map[string]bool) (*results, error)
 				res.hashRate = (res.hashRates[0] + res.hashRates[1]) / 2
 			},
 			op: func(ctx context.Context, _ int) error { return b.login(ctx) }},
+		{key: "g", name: "password + TOTP login (full flow)", unit: "logins/s", conc: b.opt.loginConc,
+			setup: func(ctx context.Context) error {
+				if len(res.hashRates) > 0 {
+					return nil // measured around (c)
+				}
+				b.logf("measuring the password-hash limit for %s …", b.opt.hashDuration)
+				res.hashParams = password.DefaultParams
+				res.hashWorkers = runtime.GOMAXPROCS(0)
+				rate, cpu := hashLimit(ctx, res.hashWorkers, b.opt.hashDuration)
+				res.hashRates, res.hashCPU = append(res.hashRates, rate), append(res.hashCPU, cpu)
+				res.hashRate = rate
+				b.logf("  %.1f hashes/s, %s CPU per hash", rate, ms(cpu))
+				return nil
+			},
+			op: func(ctx context.Context, _ int) error { return b.loginTOTP(ctx) }},
 		{key: "d", name: "userinfo", unit: "req/s", target: 10000, conc: conc,
 			op: func(ctx context.Context, w int) error {
 				_, err := b.wires[w].expect(ctx, reqs.userinfo, "userinfo", wantSub)
@@ -364,7 +391,7 @@ func (b *bench) run(ctx context.Context, want map[string]bool) (*results, error)
 	// in the server's heap for a while, which would otherwise show in the
 	// next scenarios' peak RSS. The table is in the order.
 	slices.SortStableFunc(scenarios, func(x, y scenario) int {
-		return cmp.Compare(boolInt(x.key == "c"), boolInt(y.key == "c"))
+		return cmp.Compare(boolInt(x.key == "c" || x.key == "g"), boolInt(y.key == "c" || y.key == "g"))
 	})
 	for _, sc := range scenarios {
 		if !want[sc.key] {
@@ -382,8 +409,11 @@ func (b *bench) run(ctx context.Context, want map[string]bool) (*results, error)
 		if sc.after != nil {
 			sc.after(ctx)
 		}
-		if sc.key == "c" {
+		switch sc.key {
+		case "c":
 			res.loginRate = r.rate()
+		case "g":
+			res.totpRate = r.rate()
 		}
 		res.rows = append(res.rows, r)
 		if ctx.Err() != nil {

@@ -129,6 +129,16 @@ var returnField = regexp.MustCompile(`<input type="hidden" name="return" value="
 // authorize, the login form when portti shows it (POST /login with the
 // password), the redirects to the application, and the code exchange.
 func (b *bench) codeFlow(ctx context.Context, c *http.Client, scope string) (tokenResponse, error) {
+	return b.codeFlowAs(ctx, c, scope, benchEmail, nil)
+}
+
+// secondStep answers the second step's page (scenario (g)); ret is the
+// login form's return field.
+type secondStep func(c *http.Client, page []byte, ret string) (*http.Response, []byte, error)
+
+// codeFlowAs is codeFlow signing in as email, with second answering the
+// second step when portti asks for one.
+func (b *bench) codeFlowAs(ctx context.Context, c *http.Client, scope, email string, second secondStep) (tokenResponse, error) {
 	state, nonce, verifier := randomString(16), randomString(16), randomString(32)
 	sum := sha256.Sum256([]byte(verifier))
 	q := url.Values{
@@ -156,7 +166,8 @@ func (b *bench) codeFlow(ctx context.Context, c *http.Client, scope string) (tok
 		if m == nil {
 			return tokenResponse{}, errors.New("login form without a return field")
 		}
-		form := url.Values{"email": {benchEmail}, "password": {benchPassword}, "return": {html.UnescapeString(string(m[1]))}}
+		ret := html.UnescapeString(string(m[1]))
+		form := url.Values{"email": {email}, "password": {benchPassword}, "return": {ret}}
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.base+"/login", strings.NewReader(form.Encode()))
 		if err != nil {
 			return tokenResponse{}, err
@@ -167,6 +178,11 @@ func (b *bench) codeFlow(ctx context.Context, c *http.Client, scope string) (tok
 		}
 		page, _ = io.ReadAll(resp.Body)
 		resp.Body.Close()
+		if second != nil && resp.StatusCode == http.StatusOK {
+			if resp, page, err = second(c, page, ret); err != nil {
+				return tokenResponse{}, err
+			}
+		}
 	}
 	if resp.StatusCode != http.StatusFound {
 		return tokenResponse{}, &statusError{"sign-in ended at " + resp.Request.URL.Path, resp.StatusCode, string(page)}
