@@ -15,10 +15,10 @@ import (
 
 	"github.com/portti/portti/internal/account"
 	"github.com/portti/portti/internal/audit"
-	"github.com/portti/portti/internal/buildinfo"
 	"github.com/portti/portti/internal/authn"
 	"github.com/portti/portti/internal/authn/recoverycode"
 	"github.com/portti/portti/internal/authn/totp"
+	"github.com/portti/portti/internal/buildinfo"
 	"github.com/portti/portti/internal/config"
 	"github.com/portti/portti/internal/i18n"
 	"github.com/portti/portti/internal/mail"

@@ -18,8 +18,8 @@ import (
 	"time"
 
 	"github.com/portti/portti/internal/account"
-	"github.com/portti/portti/internal/buildinfo"
 	"github.com/portti/portti/internal/authn"
+	"github.com/portti/portti/internal/buildinfo"
 	"github.com/portti/portti/internal/i18n"
 	"github.com/portti/portti/internal/session"
 	"github.com/portti/portti/internal/storage"
