@@ -44,7 +44,11 @@ func (r *Registry) AMR(factors []storage.AuthFactor) []string {
 			continue
 		}
 		if m, ok := r.Get(f.Method); ok {
-			for _, v := range m.AMR() {
+			vals := m.AMR()
+			if len(f.AMR) > 0 {
+				vals = f.AMR // what this credential proved (a passkey: hwk or swk)
+			}
+			for _, v := range vals {
 				add(v)
 			}
 		}

@@ -39,6 +39,11 @@ type Credential struct {
 type AuthFactor struct {
 	Method string    `json:"m"` // a method kind: "pwd", "totp", "recovery"…
 	At     time.Time `json:"t"`
+	// AMR, when set, is what this use of the method proved, where that
+	// differs between credentials of one method (a passkey: hwk for a
+	// key bound to its device, swk for a synced one); else the
+	// method's own AMR applies.
+	AMR []string `json:"a,omitempty"`
 }
 
 // MFAStorage keeps credentials; Storage embeds it.

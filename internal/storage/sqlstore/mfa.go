@@ -161,7 +161,7 @@ func dbFactors(f []storage.AuthFactor) string {
 	}
 	out := make([]storage.AuthFactor, len(f))
 	for i, x := range f {
-		out[i] = storage.AuthFactor{Method: x.Method, At: roundTrip(x.At)}
+		out[i] = storage.AuthFactor{Method: x.Method, At: roundTrip(x.At), AMR: x.AMR}
 	}
 	b, _ := json.Marshal(out)
 	return string(b)

@@ -211,7 +211,7 @@ func testSessionFactors(t *testing.T, s storage.Storage) {
 	ctx := t.Context()
 	createAccount(t, s, "acc1", "alice@example.com")
 	se := sampleSession("sess1", "acc1", at(0))
-	se.Factors = []storage.AuthFactor{{Method: "pwd", At: at(0)}, {Method: "totp", At: at(time.Second)}}
+	se.Factors = []storage.AuthFactor{{Method: "pwd", At: at(0)}, {Method: "totp", At: at(time.Second)}, {Method: "webauthn", At: at(2 * time.Second), AMR: []string{"hwk", "user"}}}
 	must(t, "CreateSession", s.CreateSession(ctx, se))
 	check := func(what string, got []storage.AuthFactor, want []storage.AuthFactor) {
 		t.Helper()

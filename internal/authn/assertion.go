@@ -1,0 +1,290 @@
+package authn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/portti/portti/internal/account"
+	"github.com/portti/portti/internal/audit"
+	"github.com/portti/portti/internal/storage"
+)
+
+// Asserter is a method whose proof is a signature over a challenge the
+// server chose (WebAuthn passkeys and security keys), beside CodeVerifier
+// for typed codes. It serves both the second step after a password and,
+// when the method is Passwordless, a sign-in on its own.
+type Asserter interface {
+	Method
+	// BeginAssertion starts a ceremony. With creds (an account's
+	// credentials of this kind) it is a second step for that account;
+	// with accountID empty it asks for any discoverable credential and
+	// requires user verification (passwordless). The state is sealed
+	// and opaque; the web keeps it in a cookie of the browser that asked.
+	BeginAssertion(ctx context.Context, accountID string, creds []storage.Credential) (Ceremony, error)
+	// VerifyAssertion checks response (the browser's JSON) against the
+	// ceremony state, spends the ceremony (single use) and records the
+	// credential's use (signature counter, last used) through st, in
+	// the caller's transaction. accountID is whose ceremony it was
+	// (empty: passwordless; the credential's user handle then names the
+	// account). Errors: ErrCeremonyGone, ErrWrongChallenge,
+	// ErrWrongOrigin, ErrUnknownCredential, ErrOtherAccount,
+	// ErrUserNotVerified, ErrReplayed (signature counter did not grow),
+	// ErrAssertionInvalid (anything else: malformed, bad signature).
+	VerifyAssertion(ctx context.Context, st storage.Storage, state string, response []byte, accountID string, now time.Time) (Asserted, error)
+}
+
+// Ceremony is a started assertion.
+type Ceremony struct {
+	Options []byte // JSON for navigator.credentials.get ({"publicKey": …})
+	State   string // sealed, for the browser's cookie
+	Expires time.Time
+}
+
+// Asserted is a verified assertion.
+type Asserted struct {
+	Credential storage.Credential // as updated
+	// AMR is what this credential proved this time (hwk or swk, user when
+	// the authenticator verified its user); it goes in the factor.
+	AMR []string
+}
+
+// Errors of an assertion. Each gets a page of its own.
+var (
+	ErrCeremonyGone      = errors.New("authn: the passkey request expired or was already answered")
+	ErrWrongChallenge    = errors.New("authn: the passkey answered another request")
+	ErrWrongOrigin       = errors.New("authn: the passkey answered another site")
+	ErrUnknownCredential = errors.New("authn: this passkey is not registered")
+	ErrOtherAccount      = errors.New("authn: this passkey belongs to another account")
+	ErrUserNotVerified   = errors.New("authn: the passkey did not verify its user")
+	ErrAssertionInvalid  = errors.New("authn: the passkey's answer does not verify")
+)
+
+// asserter returns the registered Asserter (one kind offers assertions).
+func (s *Service) asserter() (Asserter, bool) {
+	for _, m := range s.cfg.Registry.Methods() {
+		if a, ok := m.(Asserter); ok {
+			return a, true
+		}
+	}
+	return nil, false
+}
+
+// AssertionKind is the kind of the method that signs challenges, "" when
+// none is registered.
+func (s *Service) AssertionKind() string {
+	if a, ok := s.asserter(); ok {
+		return a.Kind()
+	}
+	return ""
+}
+
+// PasswordlessOffered reports whether /login offers a sign-in without a
+// password.
+func (s *Service) PasswordlessOffered() bool {
+	a, ok := s.asserter()
+	return ok && a.Passwordless()
+}
+
+// HasAssertion reports whether the second step of challenge can be
+// answered with a passkey (the account has one).
+func (s *Service) HasAssertion(entries []Entry) bool {
+	a, ok := s.asserter()
+	if !ok {
+		return false
+	}
+	for _, e := range entries {
+		if e.Method.Kind() == a.Kind() {
+			return true
+		}
+	}
+	return false
+}
+
+// BeginAssertion starts a passkey ceremony: the second step of the sign-in
+// challenge names, or with challenge empty a passwordless sign-in.
+func (s *Service) BeginAssertion(ctx context.Context, challenge string) (Ceremony, error) {
+	as, ok := s.asserter()
+	if !ok {
+		return Ceremony{}, ErrUnknownMethod
+	}
+	if challenge == "" {
+		if !as.Passwordless() {
+			return Ceremony{}, ErrUnknownMethod
+		}
+		return as.BeginAssertion(ctx, "", nil)
+	}
+	t, err := s.challengeToken(ctx, s.cfg.Store, challenge)
+	if err != nil {
+		return Ceremony{}, err
+	}
+	creds, err := s.cfg.Store.ListCredentials(ctx, t.AccountID)
+	if err != nil {
+		return Ceremony{}, err
+	}
+	var own []storage.Credential
+	for _, c := range creds {
+		if c.Kind == as.Kind() {
+			own = append(own, c)
+		}
+	}
+	if len(own) == 0 {
+		return Ceremony{}, ErrUnknownMethod
+	}
+	return as.BeginAssertion(ctx, t.AccountID, own)
+}
+
+// VerifyAssertion completes the second step of challenge with a passkey:
+// Verify's rules (a live challenge, a usable account not locked for this
+// browser, a failure counted like a wrong password, the challenge spent in
+// the same transaction as the credential's counter).
+func (s *Service) VerifyAssertion(ctx context.Context, challenge, state string, response []byte, m account.Meta) (Result, error) {
+	as, ok := s.asserter()
+	if !ok {
+		return Result{}, ErrUnknownMethod
+	}
+	t, err := s.challengeToken(ctx, s.cfg.Store, challenge)
+	if err != nil {
+		return Result{}, err
+	}
+	a, err := s.cfg.Store.GetAccount(ctx, t.AccountID)
+	if err != nil {
+		return Result{}, fmt.Errorf("second step: %w", err)
+	}
+	if a.Disabled {
+		return Result{Account: a}, account.ErrDisabled
+	}
+	if err := s.cfg.Accounts.SecondFactorLocked(ctx, a, m); err != nil {
+		return Result{Account: a}, err
+	}
+	now := s.now()
+	var got Asserted
+	err = s.cfg.Store.InTx(ctx, func(tx storage.Storage) error {
+		var err error
+		if got, err = as.VerifyAssertion(ctx, tx, state, response, a.ID, now); err != nil {
+			return err
+		}
+		_, err = tx.UpdateToken(ctx, t.Hash, func(t storage.Token) (storage.Token, error) {
+			if !t.UsedAt.IsZero() {
+				return t, ErrChallengeGone
+			}
+			t.UsedAt = now
+			return t, nil
+		})
+		if errors.Is(err, storage.ErrNotFound) {
+			return ErrChallengeGone
+		}
+		return err
+	})
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrChallengeGone), errors.Is(err, ErrCeremonyGone):
+		return Result{Account: a}, err
+	case isAssertionFailure(err):
+		s.event(ctx, nil, m, storage.Event{Kind: audit.MFAFailure, AccountID: a.ID, Email: a.Email, Reason: assertionReason(err)})
+		if ferr := s.cfg.Accounts.SecondFactorFailed(ctx, a, m); !errors.Is(ferr, account.ErrInvalidCredentials) {
+			return Result{Account: a}, ferr
+		}
+		return Result{Account: a}, err
+	default:
+		return Result{Account: a}, err
+	}
+	if err := s.cfg.Accounts.CompleteLogin(ctx, a, m); err != nil {
+		return Result{Account: a}, err
+	}
+	f := Factor(as.Kind(), now)
+	f.AMR = got.AMR
+	return Result{
+		Account: a, Method: as,
+		Factors: []storage.AuthFactor{Factor(MethodPassword, t.CreatedAt), f},
+	}, nil
+}
+
+// SignInWithAssertion is a passwordless sign-in: the passkey's user
+// handle names the account, and the account then gets exactly the
+// answers a right password gets (disabled, not activated, locked for this
+// browser). A failed assertion is audited but not counted towards the
+// account's lock: without the private key nobody can guess one, and
+// counting would let anyone holding a public credential ID lock its owner
+// out.
+func (s *Service) SignInWithAssertion(ctx context.Context, state string, response []byte, m account.Meta) (Result, error) {
+	as, ok := s.asserter()
+	if !ok || !as.Passwordless() {
+		return Result{}, ErrUnknownMethod
+	}
+	now := s.now()
+	var got Asserted
+	var a storage.Account
+	err := s.cfg.Store.InTx(ctx, func(tx storage.Storage) error {
+		var err error
+		if got, err = as.VerifyAssertion(ctx, tx, state, response, "", now); err != nil {
+			return err
+		}
+		a, err = tx.GetAccount(ctx, got.Credential.AccountID)
+		if err != nil {
+			return err
+		}
+		// The account's state is checked before the transaction
+		// commits: a refused sign-in leaves the credential unused.
+		switch {
+		case a.Disabled:
+			return account.ErrDisabled
+		case !a.Activated():
+			return account.ErrNotActivated
+		}
+		return s.cfg.Accounts.SecondFactorLocked(ctx, a, m)
+	})
+	var locked *account.LockedError
+	switch {
+	case err == nil:
+	case errors.Is(err, account.ErrDisabled), errors.Is(err, account.ErrNotActivated), errors.As(err, &locked):
+		reason := "locked"
+		if errors.Is(err, account.ErrDisabled) {
+			reason = "disabled"
+		} else if errors.Is(err, account.ErrNotActivated) {
+			reason = "not_activated"
+		}
+		s.event(ctx, nil, m, storage.Event{Kind: audit.LoginFailure, AccountID: a.ID, Email: a.Email, Reason: reason})
+		return Result{Account: a}, err
+	case isAssertionFailure(err):
+		s.event(ctx, nil, m, storage.Event{Kind: audit.LoginFailure, AccountID: got.Credential.AccountID, Reason: assertionReason(err)})
+		return Result{}, err
+	default:
+		return Result{}, err
+	}
+	if err := s.cfg.Accounts.CompleteLogin(ctx, a, m); err != nil {
+		return Result{Account: a}, err
+	}
+	f := Factor(as.Kind(), now)
+	f.AMR = got.AMR
+	return Result{Account: a, Method: as, Factors: []storage.AuthFactor{f}}, nil
+}
+
+func isAssertionFailure(err error) bool {
+	for _, e := range []error{ErrWrongChallenge, ErrWrongOrigin, ErrUnknownCredential, ErrOtherAccount, ErrUserNotVerified, ErrReplayed, ErrAssertionInvalid} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// assertionReason names an assertion failure in the audit log.
+func assertionReason(err error) string {
+	switch {
+	case errors.Is(err, ErrWrongChallenge):
+		return "passkey_wrong_challenge"
+	case errors.Is(err, ErrWrongOrigin):
+		return "passkey_wrong_origin"
+	case errors.Is(err, ErrUnknownCredential):
+		return "passkey_unknown"
+	case errors.Is(err, ErrOtherAccount):
+		return "passkey_other_account"
+	case errors.Is(err, ErrUserNotVerified):
+		return "passkey_user_not_verified"
+	case errors.Is(err, ErrReplayed):
+		return "passkey_counter_replayed"
+	}
+	return "passkey_invalid"
+}
