@@ -16,6 +16,7 @@ import (
 	"github.com/portti/portti/internal/account"
 	"github.com/portti/portti/internal/audit"
 	"github.com/portti/portti/internal/authn"
+	"github.com/portti/portti/internal/authn/passkey"
 	"github.com/portti/portti/internal/authn/recoverycode"
 	"github.com/portti/portti/internal/authn/totp"
 	"github.com/portti/portti/internal/buildinfo"
@@ -156,9 +157,14 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 	if err != nil {
 		return nil, err
 	}
+	passkeys, err := passkey.New(passkey.Config{PublicURL: cfg.PublicURL, Product: "portti", Forms: forms, Store: store, Random: rand.Reader, Now: opt.Now})
+	if err != nil {
+		return nil, err
+	}
 	methods := authn.NewRegistry(
 		totp.New(totp.Config{Issuer: "portti", Secrets: secrets, Forms: forms, Random: rand.Reader, Now: opt.Now}),
 		recoverycode.New(rand.Reader),
+		passkeys,
 	)
 	accounts := account.New(account.Config{
 		Store: store, Hasher: password.NewHasher(params), Policy: policy, Outbox: outbox,

@@ -47,6 +47,7 @@ const (
 	MFARecoveryUsed      = "mfa.recovery_code_used"
 	MFARecoveryGenerated = "mfa.recovery_codes_generated"
 	MFAReset             = "mfa.reset" // by an operator
+	MFARenamed           = "mfa.renamed"
 )
 
 // Recorder writes events.

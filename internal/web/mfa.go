@@ -34,6 +34,7 @@ func (s *Server) mfaRoutes(h func(pattern string, fn handlerFunc)) {
 	h("POST /account/mfa/recovery", s.regenerateCodes)
 	h("POST /account/mfa/recovery/download", s.downloadCodes)
 	h("POST /account/mfa/recovery/print", s.printCodes)
+	s.passkeyRoutes(h)
 }
 
 // secondStep shows the second step of a sign-in whose password was right.
@@ -45,6 +46,7 @@ func (s *Server) secondStep(w http.ResponseWriter, r *http.Request, status int, 
 	p.TitleKey = "mfa.login.title"
 	p.Form.Set("challenge", challenge)
 	p.Data["Entries"] = s.entryRows(p, entries)
+	p.Data["Passkey"] = s.passkeyEntries(entries)
 	s.render(w, r, status, "mfa_login", p)
 	return nil
 }
@@ -264,6 +266,9 @@ func (s *Server) enrol(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	case errors.Is(err, authn.ErrPendingInvalid):
 		return s.enrolGone(w, r, p, kind, ret)
+	case isPasskeyFailure(err):
+		key, _ := passkeyErrorKey(err)
+		return retry(key)
 	default:
 		return err
 	}

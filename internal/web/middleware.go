@@ -39,7 +39,7 @@ func setSecurityHeaders(h http.Header) {
 	// No form-action: Chromium applies it to the redirects after a
 	// form post too, and a login form's whole point is to redirect to
 	// the application that asked for it (OpenID Connect).
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Frame-Options", "DENY")

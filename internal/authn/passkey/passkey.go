@@ -49,7 +49,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
@@ -73,7 +72,6 @@ const (
 	// MaxResponse bounds the browser's JSON answer: an assertion is well
 	// under 2 KiB; an attestation with a certificate chain a few KiB.
 	MaxResponse = 32 << 10
-	maxNameLen  = 64
 	maxState    = 8 << 10
 )
 
@@ -175,7 +173,7 @@ func Credential(id, accountID, name string, wc webauthn.Credential, now time.Tim
 		return storage.Credential{}, err
 	}
 	return storage.Credential{
-		ID: id, AccountID: accountID, Kind: Kind, Name: cleanName(name),
+		ID: id, AccountID: accountID, Kind: Kind, Name: authn.CleanName(name),
 		Lookup: b64.EncodeToString(wc.ID), Secret: []byte{}, Data: data,
 		Counter: int64(wc.Authenticator.SignCount), CreatedAt: now, LastUsedAt: now,
 	}, nil
@@ -493,20 +491,4 @@ func (m *Method) open(aad, state string, v any) error {
 		return authn.ErrPendingInvalid
 	}
 	return nil
-}
-
-// cleanName keeps a person's name for a passkey printable and short.
-func cleanName(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	var b strings.Builder
-	for _, r := range s {
-		if r < ' ' || r == 0x7f || r == utf8.RuneError {
-			continue
-		}
-		if b.Len()+utf8.RuneLen(r) > maxNameLen {
-			break
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }
