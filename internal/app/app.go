@@ -157,15 +157,21 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 	if err != nil {
 		return nil, err
 	}
-	passkeys, err := passkey.New(passkey.Config{PublicURL: cfg.PublicURL, Product: "portti", Forms: forms, Store: store, Random: rand.Reader, Now: opt.Now})
-	if err != nil {
-		return nil, err
-	}
-	methods := authn.NewRegistry(
+	offered := []authn.Method{
 		totp.New(totp.Config{Issuer: "portti", Secrets: secrets, Forms: forms, Random: rand.Reader, Now: opt.Now}),
 		recoverycode.New(rand.Reader),
-		passkeys,
-	)
+	}
+	// Passkeys: the relying party is the public URL's host, which must be
+	// a domain name (WebAuthn refuses IP addresses; localhost works).
+	switch passkeys, err := passkey.New(passkey.Config{PublicURL: cfg.PublicURL, Product: "portti", Forms: forms, Store: store, Random: rand.Reader, Now: opt.Now}); {
+	case errors.Is(err, passkey.ErrIPAddress):
+		logger.Warn("passkeys are off", "reason", err.Error())
+	case err != nil:
+		return nil, err
+	default:
+		offered = append(offered, passkeys)
+	}
+	methods := authn.NewRegistry(offered...)
 	accounts := account.New(account.Config{
 		Store: store, Hasher: password.NewHasher(params), Policy: policy, Outbox: outbox,
 		Audit: audit.NewRecorder(store, logger, opt.Now), Logger: logger,

@@ -50,7 +50,7 @@ func (s *Server) setPasskeyCookie(w http.ResponseWriter, value string, expires t
 	if value == "" {
 		c.MaxAge = -1
 	} else {
-		c.MaxAge = int(time.Until(expires).Seconds())
+		c.MaxAge = max(1, int(expires.Sub(s.cfg.Now()).Seconds())) // the ceremony's clock, not the wall's
 	}
 	http.SetCookie(w, c)
 }

@@ -54,6 +54,11 @@ type Env struct {
 	logMu *sync.Mutex
 }
 
+// Localhost, given as PORTTI_PUBLIC_URL, makes the public URL
+// http://localhost:PORT with the test server's port: passkeys need a
+// domain name, and a browser treats localhost as a secure context.
+const Localhost = "http://localhost"
+
 // Start runs portti with test settings. env holds PORTTI_* overrides,
 // applied as the real binary applies the environment.
 func Start(t testing.TB, env map[string]string) *Env {
@@ -91,6 +96,11 @@ func StartWithFile(t testing.TB, file string, env map[string]string) *Env {
 	}
 	for k, v := range env {
 		vars[k] = v
+	}
+	if vars["PORTTI_PUBLIC_URL"] == Localhost {
+		_, port, _ := strings.Cut(srv.Listener.Addr().String(), ":")
+		base = "http://localhost:" + port
+		vars["PORTTI_PUBLIC_URL"] = base
 	}
 	cfg, err := config.Load(path, func(k string) (string, bool) { v, ok := vars[k]; return v, ok })
 	if err != nil {

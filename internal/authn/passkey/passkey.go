@@ -46,6 +46,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -87,6 +88,11 @@ type Config struct {
 	Now       func() time.Time
 }
 
+// ErrIPAddress: WebAuthn needs a domain name as the relying party ID; a
+// public URL whose host is an IP address cannot have passkeys (localhost
+// can).
+var ErrIPAddress = errors.New("passkey: the public URL's host is an IP address; passkeys need a domain name (localhost works)")
+
 // Method is the WebAuthn method.
 type Method struct {
 	cfg          Config
@@ -107,6 +113,9 @@ func New(cfg Config) (*Method, error) {
 	u, err := url.Parse(cfg.PublicURL)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		return nil, fmt.Errorf("passkey: public URL %q is not an absolute http(s) URL", cfg.PublicURL)
+	}
+	if _, err := netip.ParseAddr(u.Hostname()); err == nil {
+		return nil, ErrIPAddress
 	}
 	m := &Method{cfg: cfg, rpID: u.Hostname(), origin: u.Scheme + "://" + u.Host}
 	m.wa, err = webauthn.New(&webauthn.Config{
