@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/portti/portti/internal/authn/passkey/softkey"
 	"github.com/portti/portti/internal/password"
 )
 
@@ -112,8 +113,9 @@ func load(ctx context.Context, conc int, d time.Duration, op func(ctx context.Co
 // scenario is one row of the table.
 type scenario struct {
 	key, name string
-	unit      string  // "grants/s", "logins/s", "req/s"
-	target    float64 // minimum rate; 0: see the hash limit
+	unit      string        // "grants/s", "logins/s", "req/s"
+	target    float64       // minimum rate; 0: see the hash limit
+	p99       time.Duration // maximum 99th percentile latency; 0: none
 	conc      int
 	setup     func(ctx context.Context) error
 	op        func(ctx context.Context, worker int) error
@@ -179,7 +181,10 @@ func (b *bench) run(ctx context.Context, want map[string]bool) (*results, error)
 	if b.listen, err = freePort(); err != nil {
 		return nil, err
 	}
-	b.base = "http://" + b.listen
+	// The public URL is on localhost: passkeys (h) need a domain name.
+	// The transport dials localhost's IPv4 address, where portti listens.
+	_, port, _ := strings.Cut(b.listen, ":")
+	b.base = "http://localhost:" + port
 	dbURL, drop, err := benchDatabase(ctx, b.opt.database, b.tmp)
 	if err != nil {
 		return nil, err
@@ -190,7 +195,7 @@ func (b *bench) run(ctx context.Context, want map[string]bool) (*results, error)
 		}
 	}()
 	res.database = redactedURL(dbURL)
-	env := serverEnv("PORTTI_LISTEN="+b.listen, "PORTTI_DATABASE_URL="+dbURL)
+	env := serverEnv("PORTTI_LISTEN="+b.listen, "PORTTI_PUBLIC_URL="+b.base, "PORTTI_DATABASE_URL="+dbURL)
 	serveEnv := append(slices.Clip(env), b.opt.serverEnv...)
 	if b.opt.profileDir != "" {
 		if b.pprof, err = freePort(); err != nil {
@@ -216,6 +221,12 @@ func (b *bench) run(ctx context.Context, want map[string]bool) (*results, error)
 		"--given-name", "Penkki", "--family-name", "Testaaja", "--password-stdin"); err != nil {
 		return nil, err
 	}
+	if want["h"] {
+		if err := b.cli(ctx, env, passkeyPassword+"\n", "user", "add", "--email", passkeyEmail,
+			"--given-name", "Penkki", "--family-name", "Passkey", "--password-stdin"); err != nil {
+			return nil, err
+		}
+	}
 	if err := b.cli(ctx, env, b.secret+"\n", "client", "add", "--id", benchClient, "--name", "portti-bench",
 		"--redirect-uri", benchRedirect, "--grant", "authorization_code", "--grant", "refresh_token",
 		"--grant", "client_credentials", "--secret-stdin"); err != nil {
@@ -234,7 +245,9 @@ func (b *bench) run(ctx context.Context, want map[string]bool) (*results, error)
 	// that password hash is not in the measured server's figures.
 	maxConc := max(b.opt.concurrency, b.opt.loginConc)
 	b.transport = &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext(ctx, network, b.listen)
+		},
 		MaxIdleConns:        4 * maxConc,
 		MaxIdleConnsPerHost: maxConc,
 		IdleConnTimeout:     90 * time.Second,
@@ -248,8 +261,9 @@ func (b *bench) run(ctx context.Context, want map[string]bool) (*results, error)
 	if srv, err = b.startServer(ctx, serveEnv); err != nil {
 		return nil, err
 	}
-	var chains []string  // (b): the newest refresh token of each worker's chain
-	var userToken string // (d), (e): a person's access token
+	var chains []string         // (b): the newest refresh token of each worker's chain
+	var userToken string        // (d), (e): a person's access token
+	var passkeys []*softkey.Key // (h): one per worker
 	if err := func() error {
 		browser := b.newBrowser() // signs in once, then has a session
 		if want["d"] || want["e"] {
@@ -270,6 +284,12 @@ func (b *bench) run(ctx context.Context, want map[string]bool) (*results, error)
 					return errors.New("refresh chains for (b): no refresh token for offline_access")
 				}
 				chains = append(chains, tr.RefreshToken)
+			}
+		}
+		if want["h"] {
+			var err error
+			if passkeys, err = b.seedPasskeys(ctx, b.opt.concurrency); err != nil {
+				return fmt.Errorf("passkeys for (h): %w", err)
 			}
 		}
 		return nil
@@ -380,6 +400,8 @@ func (b *bench) run(ctx context.Context, want map[string]bool) (*results, error)
 				_, err := b.wires[w].expect(ctx, reqs.introspect, "introspection", wantActive)
 				return err
 			}},
+		{key: "h", name: "passkey sign-in (full flow)", unit: "logins/s", target: 400, p99: 50 * time.Millisecond, conc: conc,
+			op: func(ctx context.Context, w int) error { return b.passkeyLogin(ctx, passkeys[w]) }},
 		{key: "f", name: "JWKS", unit: "req/s", target: 20000, conc: conc,
 			op: func(ctx context.Context, w int) error {
 				_, err := b.wires[w].expect(ctx, reqs.jwks, "jwks", wantKeys)

@@ -161,7 +161,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (database, server log)")
 	fs.StringVar(&o.profileDir, "profile", "", "save a server CPU profile of each scenario in this directory (PORTTI_PPROF)")
 	fs.StringVar(&o.database, "database", "", "a postgres:// URL to run the server on PostgreSQL, in a schema of its own that is dropped at the end (default: SQLite in the temporary directory)")
-	fs.StringVar(&o.scenarios, "scenarios", "a,b,c,d,e,f,g", "scenarios to run, by letter")
+	fs.StringVar(&o.scenarios, "scenarios", "a,b,c,d,e,f,g,h", "scenarios to run, by letter")
 	fs.Var((*envList)(&o.serverEnv), "server-env", "KEY=VALUE for the server's environment only, e.g. GOGC=50 (repeatable)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: portti-bench [flags]\n\nThe issue 3 server benchmark; see `go doc ./cmd/portti-bench`.\n\nFlags:")
@@ -188,8 +188,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	want := map[string]bool{}
 	for s := range strings.SplitSeq(o.scenarios, ",") {
 		s = strings.TrimSpace(strings.ToLower(s))
-		if !slices.Contains([]string{"a", "b", "c", "d", "e", "f", "g"}, s) {
-			return fmt.Errorf("--scenarios: unknown scenario %q (a to g)", s)
+		if !slices.Contains([]string{"a", "b", "c", "d", "e", "f", "g", "h"}, s) {
+			return fmt.Errorf("--scenarios: unknown scenario %q (a to h)", s)
 		}
 		want[s] = true
 	}

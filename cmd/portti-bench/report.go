@@ -59,6 +59,10 @@ func (res *results) cells(r row) []string {
 		target = "≥ " + rateStr(r.target)
 		ok = rate >= r.target
 	}
+	if r.scenario.p99 > 0 {
+		target += ", p99 < " + ms(r.scenario.p99)
+		ok = ok && r.percentile(0.99) < r.scenario.p99
+	}
 	cpuPerOp, genPerOp, floor, ratio := "-", "-", "-", "-"
 	if r.ok > 0 {
 		cpuPerOp = ms(r.cpu / time.Duration(r.ok))
