@@ -292,12 +292,12 @@ func (m *Method) Finish(ctx context.Context, a storage.Account, state string, fo
 		return storage.Credential{}, authn.ErrPendingInvalid
 	}
 	resp := form.Get("response")
-	if resp == "" || len(resp) > MaxResponse {
+	if resp == "" {
 		return storage.Credential{}, authn.ErrMalformed
 	}
-	parsed, err := protocol.ParseCredentialCreationResponseBytes([]byte(resp))
+	parsed, err := ParseRegistration([]byte(resp))
 	if err != nil {
-		return storage.Credential{}, authn.ErrAssertionInvalid
+		return storage.Credential{}, err
 	}
 	cd := parsed.Response.CollectedClientData
 	switch {
@@ -356,6 +356,19 @@ func (m *Method) BeginAssertion(ctx context.Context, accountID string, creds []s
 		return authn.Ceremony{}, err
 	}
 	return authn.Ceremony{Options: opts, State: state, Expires: exp}, nil
+}
+
+// ParseRegistration parses the browser's answer to a registration (the
+// enrolment form's `response`); fuzzed like ParseAssertion.
+func ParseRegistration(response []byte) (*protocol.ParsedCredentialCreationData, error) {
+	if len(response) == 0 || len(response) > MaxResponse {
+		return nil, authn.ErrAssertionInvalid
+	}
+	parsed, err := protocol.ParseCredentialCreationResponseBytes(response)
+	if err != nil {
+		return nil, authn.ErrAssertionInvalid
+	}
+	return parsed, nil
 }
 
 // ParseAssertion parses the browser's answer to a sign-in ceremony; every

@@ -540,3 +540,66 @@ func FuzzParseAssertion(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseRegistration(f *testing.F) {
+	k, err := softkey.New(origin)
+	if err != nil {
+		f.Fatal(err)
+	}
+	good, err := k.Register([]byte(`{"publicKey":{"challenge":"Y2hhbGxlbmdlLWNoYWxsZW5nZS1jaGFsbGVuZ2UtY2g","rp":{"id":"id.example.fi"},"user":{"id":"YWNj"}}}`))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`{"id":"AA","rawId":"AA","type":"public-key","response":{"clientDataJSON":"e30","attestationObject":"oA"}}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		p, err := passkey.ParseRegistration(body)
+		if err != nil {
+			if !errors.Is(err, authn.ErrAssertionInvalid) {
+				t.Fatalf("error %v is not ErrAssertionInvalid", err)
+			}
+			return
+		}
+		if p == nil || len(body) > passkey.MaxResponse {
+			t.Fatal("accepted without a result, or too long")
+		}
+	})
+}
+
+func TestRename(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	a, se := e.account(t, "alice@example.fi")
+	b, _ := e.account(t, "bob@example.fi")
+	e.enrol(t, a, se, newKey(t), "YubiKey")
+	c := e.credential(t, a.ID)
+	if err := e.svc.Rename(ctx, a, c.ID, "  work\tlaptop\x07 ", account.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.credential(t, a.ID); got.Name != "work laptop" {
+		t.Errorf("name %q", got.Name)
+	}
+	if err := e.svc.Rename(ctx, b, c.ID, "mine now", account.Meta{}); !errors.Is(err, authn.ErrUnknownMethod) {
+		t.Errorf("renaming another account's passkey: %v", err)
+	}
+	if got := e.credential(t, a.ID); got.Name != "work laptop" {
+		t.Errorf("another account renamed it: %q", got.Name)
+	}
+	for _, x := range e.mustCreds(t, a.ID) {
+		if x.Kind == "recovery" {
+			if err := e.svc.Rename(ctx, a, x.ID, "codes", account.Meta{}); !errors.Is(err, authn.ErrUnknownMethod) {
+				t.Errorf("renaming the recovery codes: %v", err)
+			}
+		}
+	}
+}
+
+func (e *env) mustCreds(t *testing.T, accountID string) []storage.Credential {
+	t.Helper()
+	cs, err := e.st.ListCredentials(context.Background(), accountID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
