@@ -24,14 +24,17 @@ type Asserter interface {
 	// and opaque; the web keeps it in a cookie of the browser that asked.
 	BeginAssertion(ctx context.Context, accountID string, creds []storage.Credential) (Ceremony, error)
 	// VerifyAssertion checks response (the browser's JSON) against the
-	// ceremony state, spends the ceremony (single use) and records the
-	// credential's use (signature counter, last used) through st, in
-	// the caller's transaction. accountID is whose ceremony it was
-	// (empty: passwordless; the credential's user handle then names the
-	// account). Errors: ErrCeremonyGone, ErrWrongChallenge,
-	// ErrWrongOrigin, ErrUnknownCredential, ErrOtherAccount,
-	// ErrUserNotVerified, ErrReplayed (signature counter did not grow),
-	// ErrAssertionInvalid (anything else: malformed, bad signature).
+	// ceremony state with reads only, outside any transaction (SQLite has
+	// one writer: parsing and the signature check need not hold it).
+	// accountID is whose ceremony it was (empty: passwordless; the
+	// credential's user handle then names the account). The answer's
+	// Record spends the ceremony (single use) and records the
+	// credential's use (signature counter, last used) in the caller's
+	// transaction, checking the counter again on the row as it is then.
+	// Errors: ErrCeremonyGone, ErrWrongChallenge, ErrWrongOrigin,
+	// ErrUnknownCredential, ErrOtherAccount, ErrUserNotVerified,
+	// ErrReplayed (signature counter did not grow), ErrAssertionInvalid
+	// (anything else: malformed, bad signature).
 	VerifyAssertion(ctx context.Context, st storage.Storage, state string, response []byte, accountID string, now time.Time) (Asserted, error)
 }
 
@@ -44,10 +47,14 @@ type Ceremony struct {
 
 // Asserted is a verified assertion.
 type Asserted struct {
-	Credential storage.Credential // as updated
+	Credential storage.Credential // the credential used (its account: Credential.AccountID)
 	// AMR is what this credential proved this time (hwk or swk, user when
 	// the authenticator verified its user); it goes in the factor.
 	AMR []string
+	// Record spends the ceremony and records the credential's use, in
+	// transaction tx; ErrCeremonyGone or ErrReplayed when another
+	// request got there first.
+	Record func(ctx context.Context, tx storage.Storage) error
 }
 
 // Errors of an assertion. Each gets a page of its own.
@@ -159,24 +166,25 @@ func (s *Service) VerifyAssertion(ctx context.Context, challenge, state string, 
 		return Result{Account: a}, err
 	}
 	now := s.now()
-	var got Asserted
-	err = s.cfg.Store.InTx(ctx, func(tx storage.Storage) error {
-		var err error
-		if got, err = as.VerifyAssertion(ctx, tx, state, response, a.ID, now); err != nil {
-			return err
-		}
-		_, err = tx.UpdateToken(ctx, t.Hash, func(t storage.Token) (storage.Token, error) {
-			if !t.UsedAt.IsZero() {
-				return t, ErrChallengeGone
+	got, err := as.VerifyAssertion(ctx, s.cfg.Store, state, response, a.ID, now)
+	if err == nil {
+		err = s.cfg.Store.InTx(ctx, func(tx storage.Storage) error {
+			if err := got.Record(ctx, tx); err != nil {
+				return err
 			}
-			t.UsedAt = now
-			return t, nil
+			_, err := tx.UpdateToken(ctx, t.Hash, func(t storage.Token) (storage.Token, error) {
+				if !t.UsedAt.IsZero() {
+					return t, ErrChallengeGone
+				}
+				t.UsedAt = now
+				return t, nil
+			})
+			if errors.Is(err, storage.ErrNotFound) {
+				return ErrChallengeGone
+			}
+			return err
 		})
-		if errors.Is(err, storage.ErrNotFound) {
-			return ErrChallengeGone
-		}
-		return err
-	})
+	}
 	switch {
 	case err == nil:
 	case errors.Is(err, ErrChallengeGone), errors.Is(err, ErrCeremonyGone):
@@ -214,27 +222,28 @@ func (s *Service) SignInWithAssertion(ctx context.Context, state string, respons
 		return Result{}, ErrUnknownMethod
 	}
 	now := s.now()
-	var got Asserted
 	var a storage.Account
-	err := s.cfg.Store.InTx(ctx, func(tx storage.Storage) error {
-		var err error
-		if got, err = as.VerifyAssertion(ctx, tx, state, response, "", now); err != nil {
-			return err
-		}
-		a, err = tx.GetAccount(ctx, got.Credential.AccountID)
-		if err != nil {
-			return err
-		}
-		// The account's state is checked before the transaction
-		// commits: a refused sign-in leaves the credential unused.
-		switch {
-		case a.Disabled:
-			return account.ErrDisabled
-		case !a.Activated():
-			return account.ErrNotActivated
-		}
-		return s.cfg.Accounts.SecondFactorLocked(ctx, a, m)
-	})
+	got, err := as.VerifyAssertion(ctx, s.cfg.Store, state, response, "", now)
+	if err == nil {
+		err = func() error {
+			var err error
+			if a, err = s.cfg.Store.GetAccount(ctx, got.Credential.AccountID); err != nil {
+				return err
+			}
+			// The account's state is checked before anything is
+			// written: a refused sign-in leaves the credential unused.
+			switch {
+			case a.Disabled:
+				return account.ErrDisabled
+			case !a.Activated():
+				return account.ErrNotActivated
+			}
+			if err := s.cfg.Accounts.SecondFactorLocked(ctx, a, m); err != nil {
+				return err
+			}
+			return s.cfg.Store.InTx(ctx, func(tx storage.Storage) error { return got.Record(ctx, tx) })
+		}()
+	}
 	var locked *account.LockedError
 	switch {
 	case err == nil:

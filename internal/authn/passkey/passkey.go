@@ -384,7 +384,8 @@ func ParseAssertion(response []byte) (*protocol.ParsedCredentialAssertionData, e
 	return parsed, nil
 }
 
-// VerifyAssertion checks an answer (see authn.Asserter).
+// VerifyAssertion checks an answer with reads only; what it returns
+// records the use (see authn.Asserter).
 func (m *Method) VerifyAssertion(ctx context.Context, st storage.Storage, state string, response []byte, accountID string, now time.Time) (authn.Asserted, error) {
 	var c ceremony
 	if err := m.open(ceremonyAAD, state, &c); err != nil || now.Unix() > c.Expires || c.Account != accountID {
@@ -433,33 +434,7 @@ func (m *Method) VerifyAssertion(ctx context.Context, st storage.Storage, state 
 	if got.Authenticator.CloneWarning {
 		return authn.Asserted{Credential: storage.Credential{AccountID: rec.AccountID}}, authn.ErrReplayed
 	}
-	// Spend the ceremony: a second answer to it (replayed, or from
-	// another tab) finds the row and is refused.
-	err = st.CreateToken(ctx, storage.Token{
-		Hash: spentHash(c.Session.Challenge), Kind: TokenCeremony, AccountID: rec.AccountID,
-		CreatedAt: now, ExpiresAt: time.Unix(c.Expires, 0), UsedAt: now,
-	})
-	if errors.Is(err, storage.ErrConflict) {
-		return authn.Asserted{}, authn.ErrCeremonyGone
-	} else if err != nil {
-		return authn.Asserted{}, err
-	}
 	count := int64(parsed.Response.AuthenticatorData.Counter)
-	updated, err := st.UpdateCredential(ctx, rec.ID, func(x storage.Credential) (storage.Credential, error) {
-		// Checked again on the row as it is now: a concurrent sign-in
-		// with the same counter value is a replay too.
-		if (count != 0 || x.Counter != 0) && count <= x.Counter {
-			return x, authn.ErrReplayed
-		}
-		x.Counter, x.LastUsedAt = count, now
-		if d, err := json.Marshal(record{Cred: stripped(*got)}); err == nil {
-			x.Data = d
-		}
-		return x, nil
-	})
-	if err != nil {
-		return authn.Asserted{Credential: storage.Credential{AccountID: rec.AccountID}}, err
-	}
 	amr := []string{"hwk"}
 	if flags.HasBackupEligible() {
 		amr = []string{"swk"}
@@ -467,7 +442,37 @@ func (m *Method) VerifyAssertion(ctx context.Context, st storage.Storage, state 
 	if flags.HasUserVerified() {
 		amr = append(amr, "user")
 	}
-	return authn.Asserted{Credential: updated, AMR: amr}, nil
+	data, err := json.Marshal(record{Cred: stripped(*got)})
+	if err != nil {
+		return authn.Asserted{}, err
+	}
+	challenge, expires := c.Session.Challenge, time.Unix(c.Expires, 0)
+	return authn.Asserted{Credential: rec, AMR: amr, Record: func(ctx context.Context, tx storage.Storage) error {
+		// Spend the ceremony: a second answer to it (replayed, or
+		// from another tab) finds the row and is refused.
+		err := tx.CreateToken(ctx, storage.Token{
+			Hash: spentHash(challenge), Kind: TokenCeremony, AccountID: rec.AccountID,
+			CreatedAt: now, ExpiresAt: expires, UsedAt: now,
+		})
+		if errors.Is(err, storage.ErrConflict) {
+			return authn.ErrCeremonyGone
+		} else if err != nil {
+			return err
+		}
+		_, err = tx.UpdateCredential(ctx, rec.ID, func(x storage.Credential) (storage.Credential, error) {
+			// Checked again on the row as it is now: a concurrent
+			// sign-in with the same counter value is a replay too.
+			if (count != 0 || x.Counter != 0) && count <= x.Counter {
+				return x, authn.ErrReplayed
+			}
+			x.Counter, x.LastUsedAt, x.Data = count, now, data
+			return x, nil
+		})
+		if errors.Is(err, storage.ErrNotFound) {
+			return authn.ErrUnknownCredential // removed meanwhile
+		}
+		return err
+	}}, nil
 }
 
 func stripped(wc webauthn.Credential) webauthn.Credential {
