@@ -254,7 +254,7 @@ func (s *Service) SignInWithAssertion(ctx context.Context, state string, respons
 		} else if errors.Is(err, account.ErrNotActivated) {
 			reason = "not_activated"
 		}
-		s.event(ctx, nil, m, storage.Event{Kind: audit.LoginFailure, AccountID: a.ID, Email: a.Email, Reason: reason})
+		s.event(ctx, nil, m, storage.Event{Kind: audit.LoginFailure, AccountID: a.ID, Email: a.Email, Reason: reason, Ref: m.Ref})
 		return Result{Account: a}, err
 	case isAssertionFailure(err):
 		s.event(ctx, nil, m, storage.Event{Kind: audit.LoginFailure, AccountID: got.Credential.AccountID, Reason: assertionReason(err)})

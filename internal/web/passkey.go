@@ -151,10 +151,10 @@ func (s *Server) passkeySignIn(w http.ResponseWriter, r *http.Request) error {
 		p.Data["ForgotLink"] = "/password/forgot?" + url.Values{"email": {a.Email}}.Encode()
 		s.render(w, r, http.StatusForbidden, "locked", p)
 	case errors.Is(err, account.ErrDisabled):
-		ref := newRef()
-		s.cfg.Logger.InfoContext(r.Context(), "disabled account tried to sign in with a passkey", "ref", ref, "account_id", a.ID)
-		s.recordRef(r, ref, "passkey sign-in to disabled account "+a.ID)
-		p.Ref = ref
+		// The login.failure event recorded by authn carries m.Ref: the
+		// helpdesk finds it by the code on this page.
+		s.cfg.Logger.InfoContext(r.Context(), "disabled account tried to sign in with a passkey", "ref", m.Ref, "account_id", a.ID)
+		p.Ref = m.Ref
 		p.Message = p.T("login.disabled")
 		s.render(w, r, http.StatusForbidden, "login", p)
 	default:
