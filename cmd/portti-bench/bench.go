@@ -227,9 +227,13 @@ func (b *bench) run(ctx context.Context, want map[string]bool) (*results, error)
 			return nil, err
 		}
 	}
-	if err := b.cli(ctx, env, b.secret+"\n", "client", "add", "--id", benchClient, "--name", "portti-bench",
+	clientArgs := []string{"client", "add", "--id", benchClient, "--name", "portti-bench",
 		"--redirect-uri", benchRedirect, "--grant", "authorization_code", "--grant", "refresh_token",
-		"--grant", "client_credentials", "--secret-stdin"); err != nil {
+		"--grant", "client_credentials", "--secret-stdin"}
+	if b.opt.idTokenAlg != "" {
+		clientArgs = append(clientArgs, "--id-token-alg", b.opt.idTokenAlg)
+	}
+	if err := b.cli(ctx, env, b.secret+"\n", clientArgs...); err != nil {
 		return nil, err
 	}
 

@@ -115,6 +115,7 @@ type options struct {
 	scenarios    string
 	serverEnv    []string
 	database     string
+	idTokenAlg   string
 }
 
 // envList collects a repeatable KEY=VALUE flag.
@@ -162,6 +163,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.profileDir, "profile", "", "save a server CPU profile of each scenario in this directory (PORTTI_PPROF)")
 	fs.StringVar(&o.database, "database", "", "a postgres:// URL to run the server on PostgreSQL, in a schema of its own that is dropped at the end (default: SQLite in the temporary directory)")
 	fs.StringVar(&o.scenarios, "scenarios", "a,b,c,d,e,f,g,h", "scenarios to run, by letter")
+	fs.StringVar(&o.idTokenAlg, "id-token-alg", "", "the bench client's id_token signature, RS256 (portti's default) or ES256 (`portti client add --id-token-alg`): the signature is the largest single cost of a passkey sign-in (h)")
 	fs.Var((*envList)(&o.serverEnv), "server-env", "KEY=VALUE for the server's environment only, e.g. GOGC=50 (repeatable)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: portti-bench [flags]\n\nThe issue 3 server benchmark; see `go doc ./cmd/portti-bench`.\n\nFlags:")
