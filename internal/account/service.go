@@ -314,6 +314,12 @@ func (s *Service) endSessionsBecause(ctx context.Context, tx storage.Storage, ac
 	if _, err := tx.DeleteSessions(ctx, accountID, keep); err != nil {
 		return nil, err
 	}
+	// Browsers remembered for the second step (package authn) go with
+	// the sessions: a password change or reset must not leave a stranger's
+	// browser skipping it.
+	if _, err := tx.DeleteTokens(ctx, accountID, storage.TokenMFABrowser); err != nil {
+		return nil, err
+	}
 	var ended []string
 	var notes []storage.EndedSession
 	now := s.now()

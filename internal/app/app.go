@@ -198,6 +198,8 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 			Required:        cfg.MFA.Policy == config.MFARequired,
 			RequiredDomains: cfg.MFA.RequiredDomains, OptionalDomains: cfg.MFA.OptionalDomains,
 		},
+		RememberBrowser: cfg.MFA.RememberBrowser,
+		ACR:             authn.ACRNames{MFA: cfg.MFA.ACRMFA, Password: cfg.MFA.ACRPassword},
 		OnSessionsEnded: func(ctx context.Context, ids []string) {
 			for _, id := range ids {
 				sessionEnded(ctx, id)

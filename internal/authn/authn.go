@@ -109,7 +109,7 @@ type Registry struct {
 // NewRegistry returns a registry of methods; the app calls it with one
 // argument per method. Kinds must be unique and not "pwd".
 func NewRegistry(methods ...Method) *Registry {
-	seen := map[string]bool{MethodPassword: true}
+	seen := map[string]bool{MethodPassword: true, MethodRememberedBrowser: true}
 	for _, m := range methods {
 		if seen[m.Kind()] {
 			panic("authn: method kind registered twice: " + m.Kind())

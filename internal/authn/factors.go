@@ -97,7 +97,54 @@ func FirstAt(factors []storage.AuthFactor) time.Time {
 	return at
 }
 
-// ACR is the authentication context class of factors.
+// ACRNames name the two authentication context classes portti tells
+// (mfa.acr_mfa, mfa.acr_password): a sign-in with a second factor and one
+// without. Empty fields take the REFEDS names.
+type ACRNames struct {
+	MFA, Password string
+}
+
+func (n ACRNames) withDefaults() ACRNames {
+	if n.MFA == "" {
+		n.MFA = ACRMFA
+	}
+	if n.Password == "" {
+		n.Password = ACRPassword
+	}
+	return n
+}
+
+// ACRNames returns the configured names.
+func (s *Service) ACRNames() ACRNames { return s.cfg.ACR.withDefaults() }
+
+// ACR is the configured name of factors' authentication context class:
+// the MFA class only when a second factor was used in the sign-in (a
+// remembered browser is not one).
+func (s *Service) ACR(factors []storage.AuthFactor) string {
+	n := s.ACRNames()
+	if s.cfg.Registry.MultiFactor(factors) {
+		return n.MFA
+	}
+	return n.Password
+}
+
+// WantsMFA reads acr_values (in order of preference, OIDC Core 3.1.2.1):
+// met is false when none of them is a class portti can meet; mfa is true
+// when the first one it can meet is the MFA class.
+func (s *Service) WantsMFA(acrValues []string) (mfa, met bool) {
+	if len(acrValues) == 0 {
+		return false, true
+	}
+	n := s.ACRNames()
+	i := slices.IndexFunc(acrValues, func(v string) bool { return v == n.MFA || v == n.Password })
+	if i < 0 {
+		return false, false
+	}
+	return acrValues[i] == n.MFA, true
+}
+
+// ACR is the authentication context class of factors under the default
+// (REFEDS) names.
 func (r *Registry) ACR(factors []storage.AuthFactor) string {
 	if r.MultiFactor(factors) {
 		return ACRMFA

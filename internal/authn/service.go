@@ -47,6 +47,13 @@ type Config struct {
 	ChallengeTTL time.Duration
 	FreshFor     time.Duration
 
+	// RememberBrowser is how long "don't ask again in this browser"
+	// lasts (remember.go); 0: the box is not offered.
+	RememberBrowser time.Duration
+
+	// ACR names the acr values told and accepted (factors.go).
+	ACR ACRNames
+
 	// OnSessionsEnded is told the sessions an operator's reset ended.
 	OnSessionsEnded func(ctx context.Context, ids []string)
 
@@ -502,6 +509,9 @@ func (s *Service) Remove(ctx context.Context, se storage.Session, a storage.Acco
 			}
 			return err
 		}
+		if err := ForgetBrowsers(ctx, tx, a.ID); err != nil {
+			return err
+		}
 		rest := slices.Delete(slices.Clone(entries), i, i+1)
 		if !Enabled(rest) {
 			for _, e := range rest {
@@ -537,6 +547,9 @@ func (s *Service) Reset(ctx context.Context, email, reason string, m account.Met
 			return err
 		}
 		if _, err := tx.DeleteSessions(ctx, a.ID, ""); err != nil {
+			return err
+		}
+		if err := ForgetBrowsers(ctx, tx, a.ID); err != nil {
 			return err
 		}
 		for _, se := range all {

@@ -26,6 +26,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portti/portti/internal/authn"
 	"github.com/portti/portti/internal/oidc"
 )
 
@@ -257,6 +258,14 @@ type MFA struct {
 	Policy          string   `yaml:"policy"` // MFAOptional or MFARequired
 	RequiredDomains []string `yaml:"required_domains"`
 	OptionalDomains []string `yaml:"optional_domains"`
+	// RememberBrowser: "don't ask again in this browser" lasts this long
+	// after a second step; 0 (the default) never offers it.
+	RememberBrowser time.Duration `yaml:"remember_browser"`
+	// ACRMFA and ACRPassword name the authentication context classes of a
+	// sign-in with and without a second factor (id_token acr, discovery,
+	// acr_values); the REFEDS profiles by default.
+	ACRMFA      string `yaml:"acr_mfa"`
+	ACRPassword string `yaml:"acr_password"`
 }
 
 // Default returns the default configuration. It is valid as is.
@@ -279,7 +288,7 @@ func Default() Config {
 		PasswordPolicy:    PasswordPolicyNIST,
 		PasswordMaxAge:    0,
 		Argon2:            Argon2{Memory: 19456, Time: 2, Threads: 1},
-		MFA:               MFA{Policy: MFAOptional},
+		MFA:               MFA{Policy: MFAOptional, ACRMFA: authn.ACRMFA, ACRPassword: authn.ACRPassword},
 		TermsVersion:      "2026-01",
 		RefreshReuseGrace: 5 * time.Second,
 		HSTS:              HSTS(365 * 24 * time.Hour),

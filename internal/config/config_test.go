@@ -165,6 +165,9 @@ func TestEnvNames(t *testing.T) {
 		"mfa.policy":           "PORTTI_MFA_POLICY",
 		"mfa.required_domains": "PORTTI_MFA_REQUIRED_DOMAINS",
 		"mfa.optional_domains": "PORTTI_MFA_OPTIONAL_DOMAINS",
+		"mfa.remember_browser": "PORTTI_MFA_REMEMBER_BROWSER",
+		"mfa.acr_mfa":          "PORTTI_MFA_ACR_MFA",
+		"mfa.acr_password":     "PORTTI_MFA_ACR_PASSWORD",
 		"clients":              "PORTTI_CLIENTS", // refused: see TestClientsNotFromEnvironment
 	}
 	for key, want := range tests {
@@ -201,7 +204,7 @@ func TestLoadTestdata(t *testing.T) {
 		ThrottleWindow: 10 * time.Minute, ThrottleLimit: 50,
 		PasswordPolicy: "classes", PasswordMaxAge: 2160 * time.Hour,
 		Argon2:       Argon2{Memory: 47104, Time: 1, Threads: 2},
-		MFA:          MFA{Policy: "required", OptionalDomains: []string{"*@external.example.org"}},
+		MFA:          MFA{Policy: "required", OptionalDomains: []string{"*@external.example.org"}, ACRMFA: "https://refeds.org/profile/mfa", ACRPassword: "https://refeds.org/profile/sfa"},
 		TermsVersion: "2026-03", LogLevel: "warn", LogFormat: "json",
 		RefreshReuseGrace: 2 * time.Second, HSTS: HSTS(720 * time.Hour),
 		Clients: []Client{{
@@ -735,7 +738,7 @@ func TestValidateZeroConfig(t *testing.T) {
 	fine := map[string]bool{"trusted_proxies": true, "key_encryption_key": true, "smtp_url": true, "dev_mail": true, "password_max_age": true, "public_url": true, "support_contact": true, "clients": true,
 		"terms_url": true, "privacy_url": true,
 		"refresh_reuse_grace": true, "hsts": true, // 0s: no grace; max-age=0
-		"mfa.required_domains": true, "mfa.optional_domains": true}
+		"mfa.required_domains": true, "mfa.optional_domains": true, "mfa.remember_browser": true}
 	for _, s := range settings {
 		if !fine[s.key] && !seen[s.key] {
 			t.Errorf("zero %s not reported", s.key)

@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestMFASettings(t *testing.T) {
@@ -59,5 +60,39 @@ func TestClientRequireMFA(t *testing.T) {
 	}
 	if len(c.Clients) != 1 || !c.Clients[0].RequireMFA || !c.Clients[0].Spec().RequireMFA {
 		t.Fatalf("clients: %+v", c.Clients)
+	}
+}
+
+// TestMFARememberBrowserAndACR: mfa.remember_browser and the acr names
+// load from the environment and the file, and bad values stop start-up.
+func TestMFARememberBrowserAndACR(t *testing.T) {
+	c, err := Load("", env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MFA.RememberBrowser != 0 || c.MFA.ACRMFA != "https://refeds.org/profile/mfa" || c.MFA.ACRPassword != "https://refeds.org/profile/sfa" {
+		t.Fatalf("defaults: %+v", c.MFA)
+	}
+	c, err = Load("", env(map[string]string{"PORTTI_MFA_REMEMBER_BROWSER": "720h"}))
+	if err != nil || c.MFA.RememberBrowser != 720*time.Hour {
+		t.Fatalf("from env: %v %v", c.MFA.RememberBrowser, err)
+	}
+	c, err = Load(writeYAML(t, "mfa:\n  remember_browser: 168h\n  acr_mfa: urn:example:mfa\n  acr_password: urn:example:pwd\n"), env(nil))
+	if err != nil || c.MFA.RememberBrowser != 168*time.Hour || c.MFA.ACRMFA != "urn:example:mfa" || c.MFA.ACRPassword != "urn:example:pwd" {
+		t.Fatalf("from file: %+v %v", c.MFA, err)
+	}
+	for _, bad := range []struct{ env map[string]string }{
+		{map[string]string{"PORTTI_MFA_REMEMBER_BROWSER": "30 days"}},
+		{map[string]string{"PORTTI_MFA_REMEMBER_BROWSER": "-1h"}},
+		{map[string]string{"PORTTI_MFA_REMEMBER_BROWSER": "9000h"}},
+		{map[string]string{"PORTTI_MFA_ACR_MFA": ""}},
+		{map[string]string{"PORTTI_MFA_ACR_MFA": "two words"}},
+		{map[string]string{"PORTTI_MFA_ACR_PASSWORD": "https://refeds.org/profile/mfa"}},
+	} {
+		if _, err := Load("", env(bad.env)); err == nil {
+			t.Errorf("%v: start-up not stopped", bad.env)
+		} else if n := len(problemsOf(t, err)); n != 1 {
+			t.Errorf("%v: %d problems: %v", bad.env, n, err)
+		}
 	}
 }

@@ -324,8 +324,22 @@ func validateLoginLimits(c Config, ps *Problems) {
 	checkWhole(ps, "throttle_limit", int64(c.ThrottleLimit), minThrottleLimit, 0)
 }
 
+// maxRememberBrowser bounds mfa.remember_browser: a year.
+const maxRememberBrowser = 365 * 24 * time.Hour
+
 func validateMFA(m MFA, ps *Problems) {
 	checkChoice(ps, "mfa.policy", m.Policy, MFAOptional, MFARequired)
+	if m.RememberBrowser < 0 || m.RememberBrowser > maxRememberBrowser {
+		ps.add("mfa.remember_browser", "must be 0 (never) or a duration up to %s such as 720h (30 days), got %s", maxRememberBrowser, m.RememberBrowser)
+	}
+	for _, k := range []struct{ key, v string }{{"mfa.acr_mfa", m.ACRMFA}, {"mfa.acr_password", m.ACRPassword}} {
+		if k.v == "" || strings.ContainsAny(k.v, " \t\r\n\"") || len(k.v) > 255 {
+			ps.add(k.key, "must be a name without spaces or quotes, such as https://refeds.org/profile/mfa, got %q", k.v)
+		}
+	}
+	if m.ACRMFA != "" && m.ACRMFA == m.ACRPassword {
+		ps.add("mfa.acr_password", "must differ from mfa.acr_mfa (%q)", m.ACRMFA)
+	}
 	for _, l := range []struct {
 		key      string
 		patterns []string

@@ -113,7 +113,7 @@ func (p *Provider) serveContinue(w http.ResponseWriter, r *http.Request) {
 			p.requestFailed(w, r, err)
 			return
 		}
-		p.toLogin(w, r, a, "")
+		p.toLogin(w, r, a, "", p.demandsFreshMFA(a, c))
 		return
 	}
 	p.authenticate(w, r, a, c)
@@ -162,7 +162,7 @@ func (p *Provider) authenticate(w http.ResponseWriter, r *http.Request, a *authR
 			p.errorToClient(w, r, a, oidc.ErrLoginRequired().WithDescription("nobody suitable is signed in"))
 			return
 		}
-		p.toLogin(w, r, a, choice.email)
+		p.toLogin(w, r, a, choice.email, p.demandsFreshMFA(a, c))
 		return
 	}
 	se := *choice.session
@@ -222,22 +222,24 @@ func (p *Provider) secondFactorMissing(w http.ResponseWriter, r *http.Request, a
 		return false
 	}
 	ctx := r.Context()
-	wantMFA := false
-	if len(a.data.ACRValues) > 0 {
-		// acr_values is in order of preference (OIDC Core 3.1.2.1).
-		i := slices.IndexFunc(a.data.ACRValues, func(v string) bool { return v == authn.ACRMFA || v == authn.ACRPassword })
-		if i < 0 {
-			p.errorToClient(w, r, a, oidcError("unmet_authentication_requirements", "none of the requested acr_values can be met"))
-			return true
-		}
-		wantMFA = a.data.ACRValues[i] == authn.ACRMFA
+	// acr_values is in order of preference (OIDC Core 3.1.2.1).
+	wantMFA, met := p.cfg.MFA.WantsMFA(a.data.ACRValues)
+	if !met {
+		p.errorToClient(w, r, a, oidcError("unmet_authentication_requirements", "none of the requested acr_values can be met"))
+		return true
 	}
 	acct, err := p.store.GetAccount(ctx, se.AccountID)
 	if err != nil {
 		p.failInternal(w, r, err)
 		return true
 	}
-	if !(wantMFA || c.rec.RequireMFA || p.cfg.MFA.RequiredFor(acct)) || p.cfg.MFA.Registry().MultiFactor(se.Factors) {
+	// The client's demand (require_mfa, acr_values) is met only by a
+	// second factor used in this sign-in; the operator's policy also by a
+	// browser remembered after one (authn, remember.go), which the acr
+	// does not claim as a second factor.
+	reg := p.cfg.MFA.Registry()
+	demanded := wantMFA || c.rec.RequireMFA
+	if reg.MultiFactor(se.Factors) || !demanded && (!p.cfg.MFA.RequiredFor(acct) || reg.PolicySatisfied(se.Factors)) {
 		return false
 	}
 	if a.data.prompts(oidc.PromptNone) {
@@ -250,12 +252,27 @@ func (p *Provider) secondFactorMissing(w http.ResponseWriter, r *http.Request, a
 		return true
 	}
 	if authn.Enabled(entries) {
-		p.toLogin(w, r, a, acct.Email)
+		p.toLogin(w, r, a, acct.Email, true)
 		return true
 	}
 	q := url.Values{"account": {acct.ID}, "return": {p.basePath + PathContinue + "?id=" + a.rec.ID}, "notice": {"mfa_required"}}
 	http.Redirect(w, r, p.basePath+"/account/mfa?"+q.Encode(), http.StatusFound)
 	return true
+}
+
+// demandsFreshMFA: request a for client c wants a second factor of this
+// sign-in (require_mfa, acr_values preferring the MFA profile) or a fresh
+// sign-in (max_age), so a remembered browser must not skip the second
+// step.
+func (p *Provider) demandsFreshMFA(a *authRequest, c *client) bool {
+	if c.rec.RequireMFA || a.data.MaxAge != nil {
+		return true
+	}
+	if p.cfg.MFA == nil {
+		return false
+	}
+	mfa, _ := p.cfg.MFA.WantsMFA(a.data.ACRValues)
+	return mfa
 }
 
 // sessionChoice is what chooseSession found.
@@ -417,8 +434,15 @@ func (p *Provider) usable(ctx context.Context, se storage.Session) (bool, error)
 
 // toLogin sends the browser to portti's login form, which returns to the
 // continuation after a successful sign-in.
-func (p *Provider) toLogin(w http.ResponseWriter, r *http.Request, a *authRequest, email string) {
+//
+// fresh asks the login form for a second step even in a browser
+// remembered for it (mfa=fresh): the application demands a second factor
+// or a fresh sign-in.
+func (p *Provider) toLogin(w http.ResponseWriter, r *http.Request, a *authRequest, email string, fresh bool) {
 	q := url.Values{"return": {p.basePath + PathContinue + "?id=" + a.rec.ID}}
+	if fresh {
+		q.Set("mfa", "fresh")
+	}
 	if email != "" {
 		q.Set("email", email)
 	}

@@ -41,7 +41,7 @@ type requestData struct {
 	AMR                 []string `json:"amr,omitempty"` // how the person authenticated
 	// Resource is the API (RFC 8707) the tokens are for; "" for the client.
 	Resource  string   `json:"resource,omitempty"`
-	ACR       string   `json:"acr,omitempty"` // the class of that (authn.ACRMFA…)
+	ACR       string   `json:"acr,omitempty"` // the class of that (authn.Service.ACR)
 	ACRValues []string `json:"acr_values,omitempty"`
 
 	// What the person said on portti's pages during this request:
@@ -223,7 +223,7 @@ func (p *Provider) authenticated(ctx context.Context, a *authRequest, se storage
 		authTime := se.CreatedAt
 		if p.cfg.MFA != nil && len(se.Factors) > 0 {
 			reg := p.cfg.MFA.Registry()
-			d.data.AMR, d.data.ACR = reg.AMR(se.Factors), reg.ACR(se.Factors)
+			d.data.AMR, d.data.ACR = reg.AMR(se.Factors), p.cfg.MFA.ACR(se.Factors)
 			authTime = authn.FirstAt(se.Factors)
 		}
 		if r.Data, err = encodeData(d.data); err != nil {

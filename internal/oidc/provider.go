@@ -464,6 +464,11 @@ var supportedClaims = []string{
 
 func (p *Provider) discoveryConfig() *oidc.DiscoveryConfiguration {
 	abs := func(path string) string { return p.issuer + path }
+	acrValues := []string{authn.ACRMFA, authn.ACRPassword}
+	if p.cfg.MFA != nil {
+		n := p.cfg.MFA.ACRNames()
+		acrValues = []string{n.MFA, n.Password}
+	}
 	authMethods := []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone}
 	return &oidc.DiscoveryConfiguration{
 		Issuer:                                 p.issuer,
@@ -485,7 +490,7 @@ func (p *Provider) discoveryConfig() *oidc.DiscoveryConfiguration {
 		// Introspection is for confidential clients (resource servers).
 		IntrospectionEndpointAuthMethodsSupported: []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost},
 		ClaimsSupported:               supportedClaims,
-		ACRValuesSupported:            []string{authn.ACRMFA, authn.ACRPassword},
+		ACRValuesSupported:            acrValues,
 		CodeChallengeMethodsSupported: []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256},
 		RequestParameterSupported:     false,
 		RequestURIParameterSupported:  false,

@@ -72,6 +72,10 @@ const (
 	// TokenMFAChallenge is a sign-in waiting for its second factor: the
 	// password was right, no session exists yet. Short-lived; used once.
 	TokenMFAChallenge TokenKind = "mfa_challenge"
+	// TokenMFABrowser is a browser whose owner asked not to be asked for
+	// the second factor again there (authn, remember.go): never used, it
+	// lives until it expires or is revoked.
+	TokenMFABrowser TokenKind = "mfa_browser"
 )
 
 // Token is the stored half of a link sent by e-mail. Only the SHA-256 of the

@@ -136,8 +136,8 @@ func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) error {
 	p := s.newPage(r, "login.title")
 	p.Form.Set("email", q.Get("email"))
 	p.Form.Set("return", localPath(q.Get("return"), ""))
-	if q.Get("mfa") == "required" {
-		p.Form.Set("mfa", "required")
+	if v := q.Get("mfa"); v == "required" || v == "fresh" {
+		p.Form.Set("mfa", v)
 	}
 	if n := q.Get("notice"); n != "" && noticeKeys[n] {
 		p.Notice = p.T("notice." + n)
@@ -181,6 +181,15 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	case err == nil:
 		return s.afterPassword(w, r, a, m, f)
 	case errors.Is(err, account.ErrSecondStep):
+		if s.mayRemember(f) {
+			skip, err := s.cfg.MFA.BrowserRemembered(r.Context(), a, s.rememberedTokens(r))
+			if err != nil {
+				return err
+			}
+			if skip {
+				return s.rememberedSignIn(w, r, a, m, f)
+			}
+		}
 		challenge, err := s.cfg.MFA.BeginChallenge(r.Context(), a)
 		if err != nil {
 			return err

@@ -47,6 +47,7 @@ func (s *Server) secondStep(w http.ResponseWriter, r *http.Request, status int, 
 	p.Form.Set("challenge", challenge)
 	p.Data["Entries"] = s.entryRows(p, entries)
 	p.Data["Passkey"] = s.passkeyEntries(entries)
+	p.Data["Remember"] = s.rememberOffer(p)
 	s.render(w, r, status, "mfa_login", p)
 	return nil
 }
@@ -70,6 +71,9 @@ func (s *Server) loginSecondStep(w http.ResponseWriter, r *http.Request) error {
 	}
 	switch {
 	case err == nil:
+		if err := s.rememberIfAsked(w, r, res.Account, f); err != nil {
+			return err
+		}
 		meta := sessionMeta(m)
 		meta.Factors = res.Factors
 		if _, err := s.cfg.Sessions.Start(r.Context(), w, r, res.Account.ID, f.Get("remember_me") != "", meta); err != nil {
@@ -172,7 +176,9 @@ func (s *Server) renderMFA(w http.ResponseWriter, r *http.Request, status int, p
 // to sign in again (password and, if they have one, second factor), and
 // back to where they were.
 func (s *Server) reauthenticate(w http.ResponseWriter, r *http.Request, a storage.Account, back string) {
-	http.Redirect(w, r, "/login?"+url.Values{"email": {a.Email}, "return": {back}, "notice": {"mfa_reauth"}}.Encode(), http.StatusSeeOther)
+	// mfa=fresh: a browser remembered for the second step does not skip
+	// it here, where a fresh second factor is the point.
+	http.Redirect(w, r, "/login?"+url.Values{"email": {a.Email}, "return": {back}, "notice": {"mfa_reauth"}, "mfa": {"fresh"}}.Encode(), http.StatusSeeOther)
 }
 
 // enrolBack is where an enrolment page returns: /account/mfa, keeping the

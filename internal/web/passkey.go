@@ -184,6 +184,9 @@ func (s *Server) passkeySecondStep(w http.ResponseWriter, r *http.Request) error
 	var locked *account.LockedError
 	switch {
 	case err == nil:
+		if err := s.rememberIfAsked(w, r, res.Account, f); err != nil {
+			return err
+		}
 		meta := sessionMeta(m)
 		meta.Factors = res.Factors
 		if _, err := s.cfg.Sessions.Start(r.Context(), w, r, res.Account.ID, f.Get("remember_me") != "", meta); err != nil {

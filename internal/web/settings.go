@@ -228,6 +228,11 @@ func (s *Server) endAllSessions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// Signed out of every browser: none is remembered for the second
+	// step any more either.
+	if err := authn.ForgetBrowsers(r.Context(), s.cfg.Store, a.ID); err != nil {
+		return err
+	}
 	if err := s.cfg.Sessions.End(r.Context(), w, r, se.ID); err != nil {
 		return err
 	}
