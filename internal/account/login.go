@@ -311,6 +311,9 @@ func (s *Service) recordFailure(ctx context.Context, a storage.Account, knownDev
 			ResetLink: s.link("/password/forgot", url.Values{"email": {a.Email}}),
 			Until:     until,
 			Failures:  s.cfg.LockoutThreshold,
+			// A wrong code comes after the right password: the owner must
+			// hear that, not only of wrong passwords.
+			SecondFactor: reason == reasonWrongSecondFactor,
 		})
 	})
 	if err != nil {
@@ -346,6 +349,10 @@ func (s *Service) SecondFactorLocked(ctx context.Context, a storage.Account, m M
 	return nil
 }
 
+// reasonWrongSecondFactor is the audited reason of a wrong second-factor
+// code.
+const reasonWrongSecondFactor = "wrong_second_factor"
+
 // SecondFactorFailed counts a wrong second-factor code exactly like a
 // wrong password (Login's owner's-browser rule), so that guessing codes
 // locks what guessing passwords would. It returns the *LockedError when
@@ -360,7 +367,7 @@ func (s *Service) SecondFactorFailed(ctx context.Context, a storage.Account, m M
 		known = err == nil
 	}
 	s.countClientFailure(ctx, m, s.now())
-	err := s.recordFailure(ctx, a, known, m, "wrong_second_factor")
+	err := s.recordFailure(ctx, a, known, m, reasonWrongSecondFactor)
 	if !errors.Is(err, ErrInvalidCredentials) {
 		return err
 	}

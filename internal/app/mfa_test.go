@@ -301,6 +301,11 @@ func TestMFAWrongCodesLock(t *testing.T) {
 	if acc := storedAccount(t, env, "aino@example.fi"); !acc.LockedUntil.After(env.Clock.Now()) {
 		t.Fatal("the account is not locked after five wrong codes from a stranger's browser")
 	}
+	// The owner hears that codes, not only passwords, were wrong, and
+	// that someone knows the password.
+	if m := env.Mail(t, "aino@example.fi", "Your account is temporarily locked – portti"); !strings.Contains(m.Text, "wrong passwords or sign-in codes") || !strings.Contains(m.Text, "someone knows your password") {
+		t.Errorf("lock mail after wrong codes:\n%s", m.Text)
+	}
 	env.Clock.Advance(30 * time.Second)
 	if got := secondStep(t, env, stranger, page, totpCode(t, env, secret)); got.Status != http.StatusForbidden {
 		t.Fatalf("the right code during the lock: %d", got.Status)

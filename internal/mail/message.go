@@ -64,7 +64,11 @@ type AccountLocked struct {
 	Name      string
 	ResetLink string    // resetting the password unlocks the account at once
 	Until     time.Time // end of the lock
-	Failures  int       // wrong passwords that led to the lock
+	Failures  int       // wrong passwords (and second-factor codes) that led to the lock
+	// SecondFactor: the failure that locked was a wrong second-factor code
+	// after the right password, so the text speaks of codes too and says
+	// that someone knows the password.
+	SecondFactor bool
 }
 
 // EmailChange is sent to the NEW address: following Link makes it the
