@@ -199,6 +199,7 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 			RequiredDomains: cfg.MFA.RequiredDomains, OptionalDomains: cfg.MFA.OptionalDomains,
 		},
 		RememberBrowser: cfg.MFA.RememberBrowser,
+		EnrolmentGrace:  cfg.MFA.EnrolmentGrace,
 		ACR:             authn.ACRNames{MFA: cfg.MFA.ACRMFA, Password: cfg.MFA.ACRPassword},
 		OnSessionsEnded: func(ctx context.Context, ids []string) {
 			for _, id := range ids {

@@ -53,6 +53,9 @@ type Config struct {
 
 	// ACR names the acr values told and accepted (factors.go).
 	ACR ACRNames
+	// EnrolmentGrace is how long a person the policy requires a second
+	// factor of may put off setting one up (grace.go); 0: not at all.
+	EnrolmentGrace time.Duration
 
 	// OnSessionsEnded is told the sessions an operator's reset ended.
 	OnSessionsEnded func(ctx context.Context, ids []string)

@@ -266,6 +266,10 @@ type MFA struct {
 	// acr_values); the REFEDS profiles by default.
 	ACRMFA      string `yaml:"acr_mfa"`
 	ACRPassword string `yaml:"acr_password"`
+	// EnrolmentGrace: a person the policy requires a second factor of,
+	// who has none, may put the setup off for this long from the first
+	// sign-in where it was required; 0 (the default): no grace.
+	EnrolmentGrace time.Duration `yaml:"enrolment_grace"`
 }
 
 // Default returns the default configuration. It is valid as is.

@@ -168,6 +168,7 @@ func TestEnvNames(t *testing.T) {
 		"mfa.remember_browser": "PORTTI_MFA_REMEMBER_BROWSER",
 		"mfa.acr_mfa":          "PORTTI_MFA_ACR_MFA",
 		"mfa.acr_password":     "PORTTI_MFA_ACR_PASSWORD",
+		"mfa.enrolment_grace":  "PORTTI_MFA_ENROLMENT_GRACE",
 		"clients":              "PORTTI_CLIENTS", // refused: see TestClientsNotFromEnvironment
 	}
 	for key, want := range tests {
@@ -738,7 +739,7 @@ func TestValidateZeroConfig(t *testing.T) {
 	fine := map[string]bool{"trusted_proxies": true, "key_encryption_key": true, "smtp_url": true, "dev_mail": true, "password_max_age": true, "public_url": true, "support_contact": true, "clients": true,
 		"terms_url": true, "privacy_url": true,
 		"refresh_reuse_grace": true, "hsts": true, // 0s: no grace; max-age=0
-		"mfa.required_domains": true, "mfa.optional_domains": true, "mfa.remember_browser": true}
+		"mfa.required_domains": true, "mfa.optional_domains": true, "mfa.remember_browser": true, "mfa.enrolment_grace": true}
 	for _, s := range settings {
 		if !fine[s.key] && !seen[s.key] {
 			t.Errorf("zero %s not reported", s.key)

@@ -77,6 +77,10 @@ func TestMFARememberBrowserAndACR(t *testing.T) {
 	if err != nil || c.MFA.RememberBrowser != 720*time.Hour {
 		t.Fatalf("from env: %v %v", c.MFA.RememberBrowser, err)
 	}
+	c, err = Load("", env(map[string]string{"PORTTI_MFA_ENROLMENT_GRACE": "336h"}))
+	if err != nil || c.MFA.EnrolmentGrace != 336*time.Hour {
+		t.Fatalf("enrolment grace from env: %v %v", c.MFA.EnrolmentGrace, err)
+	}
 	c, err = Load(writeYAML(t, "mfa:\n  remember_browser: 168h\n  acr_mfa: urn:example:mfa\n  acr_password: urn:example:pwd\n"), env(nil))
 	if err != nil || c.MFA.RememberBrowser != 168*time.Hour || c.MFA.ACRMFA != "urn:example:mfa" || c.MFA.ACRPassword != "urn:example:pwd" {
 		t.Fatalf("from file: %+v %v", c.MFA, err)
@@ -86,6 +90,8 @@ func TestMFARememberBrowserAndACR(t *testing.T) {
 		{map[string]string{"PORTTI_MFA_REMEMBER_BROWSER": "-1h"}},
 		{map[string]string{"PORTTI_MFA_REMEMBER_BROWSER": "9000h"}},
 		{map[string]string{"PORTTI_MFA_ACR_MFA": ""}},
+		{map[string]string{"PORTTI_MFA_ENROLMENT_GRACE": "2 weeks"}},
+		{map[string]string{"PORTTI_MFA_ENROLMENT_GRACE": "-24h"}},
 		{map[string]string{"PORTTI_MFA_ACR_MFA": "two words"}},
 		{map[string]string{"PORTTI_MFA_ACR_PASSWORD": "https://refeds.org/profile/mfa"}},
 	} {

@@ -324,13 +324,17 @@ func validateLoginLimits(c Config, ps *Problems) {
 	checkWhole(ps, "throttle_limit", int64(c.ThrottleLimit), minThrottleLimit, 0)
 }
 
-// maxRememberBrowser bounds mfa.remember_browser: a year.
+// maxRememberBrowser bounds mfa.remember_browser and mfa.enrolment_grace:
+// a year.
 const maxRememberBrowser = 365 * 24 * time.Hour
 
 func validateMFA(m MFA, ps *Problems) {
 	checkChoice(ps, "mfa.policy", m.Policy, MFAOptional, MFARequired)
 	if m.RememberBrowser < 0 || m.RememberBrowser > maxRememberBrowser {
 		ps.add("mfa.remember_browser", "must be 0 (never) or a duration up to %s such as 720h (30 days), got %s", maxRememberBrowser, m.RememberBrowser)
+	}
+	if m.EnrolmentGrace < 0 || m.EnrolmentGrace > maxRememberBrowser {
+		ps.add("mfa.enrolment_grace", "must be 0 (no grace) or a duration up to %s such as 336h (14 days), got %s", maxRememberBrowser, m.EnrolmentGrace)
 	}
 	for _, k := range []struct{ key, v string }{{"mfa.acr_mfa", m.ACRMFA}, {"mfa.acr_password", m.ACRPassword}} {
 		if k.v == "" || strings.ContainsAny(k.v, " \t\r\n\"") || len(k.v) > 255 {

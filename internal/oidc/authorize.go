@@ -242,13 +242,25 @@ func (p *Provider) secondFactorMissing(w http.ResponseWriter, r *http.Request, a
 	if reg.MultiFactor(se.Factors) || !demanded && (!p.cfg.MFA.RequiredFor(acct) || reg.PolicySatisfied(se.Factors)) {
 		return false
 	}
-	if a.data.prompts(oidc.PromptNone) {
-		p.errorToClient(w, r, a, oidc.ErrInteractionRequired().WithDescription("a second factor is required"))
-		return true
-	}
 	entries, err := p.cfg.MFA.Entries(ctx, acct.ID)
 	if err != nil {
 		p.failInternal(w, r, err)
+		return true
+	}
+	if !demanded && !authn.Enabled(entries) {
+		// Only the policy asks, of a person with no method yet: the
+		// enrolment grace may let them put it off.
+		_, inGrace, err := p.cfg.MFA.EnrolmentGrace(ctx, acct)
+		if err != nil {
+			p.failInternal(w, r, err)
+			return true
+		}
+		if inGrace {
+			return false
+		}
+	}
+	if a.data.prompts(oidc.PromptNone) {
+		p.errorToClient(w, r, a, oidc.ErrInteractionRequired().WithDescription("a second factor is required"))
 		return true
 	}
 	if authn.Enabled(entries) {

@@ -183,6 +183,7 @@ type Storage interface {
 	AccountTaskStorage  // accounttask.go: the e-mail forms' background work
 	// MFAStorage keeps second factors and passkeys; see mfa.go.
 	MFAStorage
+	MFAGraceStorage // mfagrace.go: when the enrolment grace period began
 
 	CreateAccount(ctx context.Context, a Account) error // ErrConflict when the e-mail or ID is taken
 	GetAccount(ctx context.Context, id string) (Account, error)

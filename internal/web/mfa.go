@@ -160,6 +160,19 @@ func (s *Server) renderMFA(w http.ResponseWriter, r *http.Request, status int, p
 	p.Data["Enabled"] = authn.Enabled(entries)
 	p.Data["Required"] = s.cfg.MFA.RequiredFor(a) || p.Form.Get("return") != ""
 	p.Data["Fresh"] = s.cfg.MFA.Fresh(se, authn.Enabled(entries))
+	if ret := p.Form.Get("return"); ret != "" && r.URL.Query().Get("grace") != "" && !authn.Enabled(entries) && s.cfg.MFA.RequiredFor(a) {
+		// Within the enrolment grace: by when, "Set up now" and "Later"
+		// (on to where the sign-in was going). The grace is checked here
+		// again: the query only asks for the offer.
+		until, ok, err := s.cfg.MFA.EnrolmentGrace(r.Context(), a)
+		if err != nil {
+			return err
+		}
+		if ok {
+			p.Data["GraceUntil"] = s.formatTime(p.Lang, until)
+			p.Data["Later"] = ret
+		}
+	}
 	type addable struct{ Kind, Title, Hint string }
 	var add []addable
 	for _, m := range s.cfg.MFA.Registry().Methods() {
@@ -436,7 +449,19 @@ func (s *Server) afterPassword(w http.ResponseWriter, r *http.Request, a storage
 	}
 	ret := localPath(f.Get("return"), "/account")
 	if s.cfg.MFA != nil && (s.cfg.MFA.RequiredFor(a) || f.Get("mfa") == "required") {
-		http.Redirect(w, r, "/account/mfa?"+url.Values{"return": {ret}, "notice": {"mfa_required"}}.Encode(), http.StatusSeeOther)
+		q := url.Values{"return": {ret}, "notice": {"mfa_required"}}
+		if f.Get("mfa") == "" {
+			// Only the policy asks: the enrolment grace may let the
+			// person put it off (never an application's demand).
+			_, ok, err := s.cfg.MFA.EnrolmentGrace(r.Context(), a)
+			if err != nil {
+				return err
+			}
+			if ok {
+				q = url.Values{"return": {ret}, "grace": {"1"}}
+			}
+		}
+		http.Redirect(w, r, "/account/mfa?"+q.Encode(), http.StatusSeeOther)
 		return nil
 	}
 	http.Redirect(w, r, ret, http.StatusSeeOther)
