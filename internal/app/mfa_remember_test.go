@@ -433,3 +433,60 @@ func TestOpenIDConnectACRNames(t *testing.T) {
 		t.Errorf("Aino's acr: %q", acr)
 	}
 }
+
+// TestMFARememberBrowserRevoked: "sign out of every browser" and removing
+// a method forget the remembered browsers.
+func TestMFARememberBrowserRevoked(t *testing.T) {
+	ctx := context.Background()
+	env := apptest.Start(t, map[string]string{"PORTTI_MFA_REMEMBER_BROWSER": "720h"})
+	a := addUser(t, env, "aino@example.fi", goodPassword)
+	c := newBrowser(t)
+	signIn(t, env, c, "aino@example.fi", goodPassword, false)
+	totpSecret, _ := enrolTOTP(t, env, c)
+	mustLogOut(t, env, c)
+	remember := func() string {
+		t.Helper()
+		page := passwordStep(t, env, c, "aino@example.fi", goodPassword)
+		env.Clock.Advance(30 * time.Second)
+		if got := secondStepRemember(t, env, c, page, totpCode(t, env, totpSecret), true); got.URL.Path != "/account" {
+			t.Fatalf("second step: %d at %s", got.Status, got.URL)
+		}
+		return browserToken(t, env, c)
+	}
+	gone := func(what, tok string) {
+		t.Helper()
+		if _, err := env.App.Store.GetToken(ctx, secret.Hash(tok)); err == nil {
+			t.Fatalf("the remembered browser outlived %s", what)
+		}
+	}
+
+	tok := remember()
+	if got := send(t, c, http.MethodPost, env.URL+"/account/sessions/end-all", url.Values{"account_id": {a.ID}}); got.URL.Path != "/login" {
+		t.Fatalf("sign out of every browser: at %s", got.URL)
+	}
+	gone("signing out of every browser", tok)
+	if passwordSkips(t, env, c, "aino@example.fi", goodPassword) {
+		t.Fatal("remembered after signing out of every browser")
+	}
+
+	// Remembered again; then the method is removed (with a fresh code)
+	// and a new one added: the old browser is asked again.
+	c = newBrowser(t)
+	tok = remember()
+	var id string
+	for _, cr := range credentials(t, env, a.ID) {
+		if cr.Kind == "totp" {
+			id = cr.ID
+		}
+	}
+	if got := send(t, c, http.MethodPost, env.URL+"/account/mfa/remove", url.Values{"account_id": {a.ID}, "id": {id}}); got.Status != http.StatusOK {
+		t.Fatalf("remove: %d at %s", got.Status, got.URL)
+	}
+	gone("removing a method", tok)
+	env.Clock.Advance(time.Minute)
+	totpSecret, _ = enrolTOTP(t, env, c)
+	mustLogOut(t, env, c)
+	if passwordSkips(t, env, c, "aino@example.fi", goodPassword) {
+		t.Fatal("remembered after the method was removed")
+	}
+}
