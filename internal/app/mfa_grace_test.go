@@ -42,6 +42,9 @@ func TestMFAEnrolmentGrace(t *testing.T) {
 		t.Fatalf("sign-in under a required policy ended at %s", got.URL)
 	}
 	mustContainText(t, got.Body, enText("mfarest.grace.now"), enText("mfarest.grace.later"))
+	if strings.Contains(got.Body, enText("mfa.none_required")) {
+		t.Error("the grace page also says the setup is required now")
+	}
 	until := helsinkiTime(env.Clock.Now().Add(336 * time.Hour))
 	if !strings.Contains(got.Body, until) {
 		t.Errorf("the grace page does not say by when (%s):\n%s", until, got.Body)
