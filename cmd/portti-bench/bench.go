@@ -247,7 +247,7 @@ func (b *bench) run(ctx context.Context, want map[string]bool) (*results, error)
 	// 3. The tokens the scenarios start from, from code flows with one
 	// password login, on a server that is then stopped: the memory of
 	// that password hash is not in the measured server's figures.
-	maxConc := max(b.opt.concurrency, b.opt.loginConc)
+	maxConc := max(b.opt.concurrency, b.opt.loginConc, b.opt.passkeyConc)
 	b.transport = &http.Transport{
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			return (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext(ctx, network, b.listen)
@@ -292,7 +292,7 @@ func (b *bench) run(ctx context.Context, want map[string]bool) (*results, error)
 		}
 		if want["h"] {
 			var err error
-			if passkeys, err = b.seedPasskeys(ctx, b.opt.concurrency); err != nil {
+			if passkeys, err = b.seedPasskeys(ctx, b.opt.passkeyConc); err != nil {
 				return fmt.Errorf("passkeys for (h): %w", err)
 			}
 		}
@@ -404,7 +404,7 @@ func (b *bench) run(ctx context.Context, want map[string]bool) (*results, error)
 				_, err := b.wires[w].expect(ctx, reqs.introspect, "introspection", wantActive)
 				return err
 			}},
-		{key: "h", name: "passkey sign-in (full flow)", unit: "logins/s", target: 400, p99: 50 * time.Millisecond, conc: conc,
+		{key: "h", name: "passkey sign-in (full flow)", unit: "logins/s", target: 400, p99: 50 * time.Millisecond, conc: b.opt.passkeyConc,
 			op: func(ctx context.Context, w int) error { return b.passkeyLogin(ctx, passkeys[w]) }},
 		{key: "f", name: "JWKS", unit: "req/s", target: 20000, conc: conc,
 			op: func(ctx context.Context, w int) error {
