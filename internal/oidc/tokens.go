@@ -117,21 +117,58 @@ func (p *Provider) exchangeCode(ctx context.Context, c *client, req *oidc.Access
 	if err != nil {
 		return nil, serverError(err)
 	}
-	var earlierChain string
-	_, err = p.store.UpdateAuthRequest(ctx, rec.ID, func(r storage.AuthRequest) (storage.AuthRequest, error) {
-		d, err := decodeRequest(r)
-		if err != nil {
+	// The redemption and the tokens it issues are one transaction: one
+	// commit per exchange (issue 8, benchmark h), and no token stored
+	// for a code that was not redeemed. The account is read in it too.
+	var (
+		earlierChain string
+		acct         storage.Account
+		acctErr      error
+		g            grant
+		atScopes     []string
+	)
+	resp := &oidc.AccessTokenResponse{TokenType: oidc.BearerToken, ExpiresIn: uint64(p.cfg.AccessTokenTTL.Seconds())}
+	err = p.store.InTx(ctx, func(tx storage.Storage) error {
+		_, err := tx.UpdateAuthRequest(ctx, rec.ID, func(r storage.AuthRequest) (storage.AuthRequest, error) {
+			d, err := decodeRequest(r)
+			if err != nil {
+				return r, err
+			}
+			if d.data.Exchanged || r.CodeHash != rec.CodeHash {
+				earlierChain = d.data.ChainID
+				return r, errCodeReused
+			}
+			d.data.Exchanged, d.data.ChainID = true, chainID
+			r.Data, err = encodeData(d.data)
 			return r, err
+		})
+		if err != nil {
+			return err
 		}
-		if d.data.Exchanged || r.CodeHash != rec.CodeHash {
-			earlierChain = d.data.ChainID
-			return r, errCodeReused
+		if acct, acctErr = activeAccountIn(ctx, tx, rec.AccountID); acctErr != nil {
+			return nil // the code stays spent; no tokens
 		}
-		d.data.Exchanged, d.data.ChainID = true, chainID
-		r.Data, err = encodeData(d.data)
-		return r, err
+		g = grant{
+			chainID: chainID, accountID: acct.ID, sessionID: rec.SessionID, scopes: a.data.Scopes,
+			authTime: rec.AuthTime, amr: a.data.AMR, acr: a.data.ACR, nonce: a.data.Nonce, target: tgt,
+		}
+		atScopes, _ = tgt.limit(g.scopes) // resolveTarget saw these scopes
+		if resp.AccessToken, err = p.issueAccessTokenIn(ctx, tx, c, g, atScopes, now); err != nil {
+			return errTokens{err}
+		}
+		// Refresh tokens only for offline_access (OIDC Core 11), and
+		// only to clients allowed the grant.
+		if slices.Contains(g.scopes, oidc.ScopeOfflineAccess) && c.hasGrant(GrantRefreshToken) {
+			if resp.RefreshToken, err = p.issueRefreshTokenIn(ctx, tx, c, g, now); err != nil {
+				return errTokens{err}
+			}
+		}
+		return nil
 	})
+	var te errTokens
 	switch {
+	case errors.As(err, &te):
+		return nil, serverError(te.err)
 	case errors.Is(err, errCodeReused):
 		// RFC 6749 4.1.2: a code used twice was stolen by someone;
 		// revoke what the first use got.
@@ -143,28 +180,10 @@ func (p *Provider) exchangeCode(ctx context.Context, c *client, req *oidc.Access
 		return nil, invalidGrant("invalid or expired code")
 	case err != nil:
 		return nil, serverError(err)
+	case acctErr != nil:
+		return nil, accountError(acctErr)
 	}
-
-	acct, err := p.activeAccount(ctx, rec.AccountID)
-	if err != nil {
-		return nil, accountError(err)
-	}
-	g := grant{
-		chainID: chainID, accountID: acct.ID, sessionID: rec.SessionID, scopes: a.data.Scopes,
-		authTime: rec.AuthTime, amr: a.data.AMR, acr: a.data.ACR, nonce: a.data.Nonce, target: tgt,
-	}
-	atScopes, _ := tgt.limit(g.scopes) // resolveTarget saw these scopes
-	resp := &oidc.AccessTokenResponse{TokenType: oidc.BearerToken, Scope: atScopes, ExpiresIn: uint64(p.cfg.AccessTokenTTL.Seconds())}
-	if resp.AccessToken, err = p.issueAccessToken(ctx, c, g, atScopes, now); err != nil {
-		return nil, serverError(err)
-	}
-	// Refresh tokens only for offline_access (OIDC Core 11), and only to
-	// clients allowed the grant.
-	if slices.Contains(g.scopes, oidc.ScopeOfflineAccess) && c.hasGrant(GrantRefreshToken) {
-		if resp.RefreshToken, err = p.issueRefreshToken(ctx, c, g, now); err != nil {
-			return nil, serverError(err)
-		}
-	}
+	resp.Scope = atScopes
 	if slices.Contains(g.scopes, oidc.ScopeOpenID) {
 		if resp.IDToken, err = p.idToken(ctx, c, acct, g, resp.AccessToken, now); err != nil {
 			return nil, serverError(err)
@@ -172,6 +191,14 @@ func (p *Provider) exchangeCode(ctx context.Context, c *client, req *oidc.Access
 	}
 	return resp, nil
 }
+
+// errTokens is a failure to store the tokens of a code exchange, told
+// apart from the redemption's own errors (storage.ErrNotFound there
+// means the code is gone).
+type errTokens struct{ err error }
+
+func (e errTokens) Error() string { return e.err.Error() }
+func (e errTokens) Unwrap() error { return e.err }
 
 // verifyPKCE checks the code_verifier against the stored S256 challenge
 // (RFC 7636 4.6), in constant time.
