@@ -7,7 +7,8 @@
 // Usage:
 //
 //	go run ./cmd/portti-bench [--duration 10s] [--concurrency N] [--markdown | --markdown-file F]
-//	                          [--portti PATH] [--scenarios a,b,c,d,e,f,g]
+//	                          [--portti PATH] [--scenarios a,b,c,d,e,f,g,h]
+//	                          [--passkey-concurrency N] [--id-token-alg ES256]
 //	                          [--profile DIR] [--server-env KEY=VALUE] [--keep]
 //	                          [--database postgres://…]
 //
@@ -44,7 +45,9 @@
 //     (d) userinfo and (e) introspection of a user access token; (f) JWKS;
 //     (g) the full browser login with a password and an authenticator-app
 //     code (issue 8), as (c) plus the second step, over 2,000 accounts
-//     seeded with TOTP secrets (mfa.go).
+//     seeded with TOTP secrets (mfa.go); (h) the passwordless passkey
+//     sign-in through the code flow (passkey.go) with
+//     --passkey-concurrency workers.
 //  6. Measures the machine's password-hash limit in the same run, just
 //     before and just after (c): argon2id with password.DefaultParams
 //     (the server's default) on GOMAXPROCS goroutines, in hashes per
