@@ -164,7 +164,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.markdown, "markdown", false, "print the table as Markdown (for the README)")
 	fs.StringVar(&o.markdownFile, "markdown-file", "", "also write the tables as Markdown to this file")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (database, server log)")
-	fs.IntVar(&o.passkeyConc, "passkey-concurrency", 0, "workers for the passkey scenario (h) (default: 4×GOMAXPROCS: by Little's law 32 workers at 400 sign-ins/s wait 80 ms each, so p99 < 50 ms needs fewer than about 10; on 2 cores 8 workers gave p99 57–77 ms against 124–265 ms for 32, at about 0.7 of 32's rate on an idle machine, as fewer sign-ins share each SQLite group commit)")
+	fs.IntVar(&o.passkeyConc, "passkey-concurrency", 0, "workers for the passkey scenario (h) (default: 4×GOMAXPROCS: by Little's law 32 workers at 400 sign-ins/s wait 80 ms each, so p99 < 50 ms needs fewer than about 10; on 2 cores, quiet, 8 workers gave p99 53–57 ms against 124 ms for 32, at about 0.8 of 32's rate, as fewer sign-ins share each SQLite group commit)")
 	fs.StringVar(&o.profileDir, "profile", "", "save a server CPU profile of each scenario in this directory (PORTTI_PPROF)")
 	fs.StringVar(&o.database, "database", "", "a postgres:// URL to run the server on PostgreSQL, in a schema of its own that is dropped at the end (default: SQLite in the temporary directory)")
 	fs.StringVar(&o.scenarios, "scenarios", "a,b,c,d,e,f,g,h", "scenarios to run, by letter")
