@@ -172,17 +172,7 @@ func (s *Service) VerifyAssertion(ctx context.Context, challenge, state string, 
 			if err := got.Record(ctx, tx); err != nil {
 				return err
 			}
-			_, err := tx.UpdateToken(ctx, t.Hash, func(t storage.Token) (storage.Token, error) {
-				if !t.UsedAt.IsZero() {
-					return t, ErrChallengeGone
-				}
-				t.UsedAt = now
-				return t, nil
-			})
-			if errors.Is(err, storage.ErrNotFound) {
-				return ErrChallengeGone
-			}
-			return err
+			return spendChallenge(ctx, tx, t.Hash, now)
 		})
 	}
 	switch {

@@ -291,17 +291,7 @@ func (s *Service) Verify(ctx context.Context, challenge, rawCode string, m accou
 		if used == nil {
 			return ErrWrongCode
 		}
-		_, err := tx.UpdateToken(ctx, t.Hash, func(t storage.Token) (storage.Token, error) {
-			if !t.UsedAt.IsZero() {
-				return t, ErrChallengeGone
-			}
-			t.UsedAt = now
-			return t, nil
-		})
-		if errors.Is(err, storage.ErrNotFound) {
-			return ErrChallengeGone
-		}
-		return err
+		return spendChallenge(ctx, tx, t.Hash, now)
 	})
 	switch {
 	case errors.Is(err, ErrWrongCode), errors.Is(err, ErrReplayed):
@@ -616,4 +606,21 @@ func (s *Service) inTx(ctx context.Context, fn func(tx storage.Storage) error) e
 		s.cfg.Outbox.Wake()
 	}
 	return nil
+}
+
+// spendChallenge marks a second step's challenge token used, inside the
+// transaction that records the factor: ErrChallengeGone when another
+// tab or request spent it first (or it is gone).
+func spendChallenge(ctx context.Context, tx storage.Storage, hash string, now time.Time) error {
+	_, err := tx.UpdateToken(ctx, hash, func(t storage.Token) (storage.Token, error) {
+		if !t.UsedAt.IsZero() {
+			return t, ErrChallengeGone
+		}
+		t.UsedAt = now
+		return t, nil
+	})
+	if errors.Is(err, storage.ErrNotFound) {
+		return ErrChallengeGone
+	}
+	return err
 }

@@ -60,33 +60,15 @@ func (s *Server) loginSecondStep(w http.ResponseWriter, r *http.Request) error {
 	f := r.PostForm
 	m := s.meta(w, r)
 	res, err := s.cfg.MFA.Verify(r.Context(), f.Get("challenge"), f.Get("code"), m)
-	p := s.newPage(r, "mfa.login.title")
-	p.Form.Set("return", localPath(f.Get("return"), ""))
-	p.Form.Set("remember_me", f.Get("remember_me"))
-	p.Form.Set("mfa", f.Get("mfa"))
-	var locked *account.LockedError
+	p := s.secondStepPage(r)
 	codeError := func(status int, key string) error {
 		p.Errors = account.ValidationError{{Field: "code", Code: key}}
 		return s.secondStep(w, r, status, p, res.Account, f.Get("challenge"))
 	}
+	if done, err := s.secondStepEnds(w, r, p, m, res, err); done {
+		return err
+	}
 	switch {
-	case err == nil:
-		if err := s.rememberIfAsked(w, r, res.Account, f); err != nil {
-			return err
-		}
-		meta := sessionMeta(m)
-		meta.Factors = res.Factors
-		if _, err := s.cfg.Sessions.Start(r.Context(), w, r, res.Account.ID, f.Get("remember_me") != "", meta); err != nil {
-			return err
-		}
-		http.Redirect(w, r, localPath(f.Get("return"), "/account"), http.StatusSeeOther)
-		return nil
-	case errors.Is(err, authn.ErrChallengeGone):
-		p.TitleKey = "mfa.login.gone.title"
-		p.Message = p.T("mfa.login.gone")
-		p.Data["LoginLink"] = "/login?" + url.Values{"return": {localPath(f.Get("return"), "")}}.Encode()
-		s.render(w, r, http.StatusGone, "mfa_gone", p)
-		return nil
 	case errors.Is(err, authn.ErrMalformed):
 		if strings.TrimSpace(f.Get("code")) == "" {
 			return codeError(http.StatusUnprocessableEntity, "field.required")
@@ -96,19 +78,59 @@ func (s *Server) loginSecondStep(w http.ResponseWriter, r *http.Request) error {
 		return codeError(http.StatusUnauthorized, "mfa.code.replayed")
 	case errors.Is(err, authn.ErrWrongCode):
 		return codeError(http.StatusUnauthorized, "mfa.code.wrong")
+	}
+	return err
+}
+
+// secondStepPage is the second-step page of a posted attempt, keeping
+// what the sign-in form carried.
+func (s *Server) secondStepPage(r *http.Request) *page {
+	f := r.PostForm
+	p := s.newPage(r, "mfa.login.title")
+	p.Form.Set("return", localPath(f.Get("return"), ""))
+	p.Form.Set("remember_me", f.Get("remember_me"))
+	p.Form.Set("mfa", f.Get("mfa"))
+	return p
+}
+
+// secondStepEnds answers the outcomes that a second step ends the same
+// way whichever method was used: success (the session starts), a
+// challenge that is gone, a lock, a disabled account. done is false for
+// the method's own errors, which its handler explains next to its form.
+func (s *Server) secondStepEnds(w http.ResponseWriter, r *http.Request, p *page, m account.Meta, res authn.Result, err error) (done bool, _ error) {
+	f := r.PostForm
+	var locked *account.LockedError
+	switch {
+	case err == nil:
+		if err := s.rememberIfAsked(w, r, res.Account, f); err != nil {
+			return true, err
+		}
+		meta := sessionMeta(m)
+		meta.Factors = res.Factors
+		if _, err := s.cfg.Sessions.Start(r.Context(), w, r, res.Account.ID, f.Get("remember_me") != "", meta); err != nil {
+			return true, err
+		}
+		http.Redirect(w, r, localPath(f.Get("return"), "/account"), http.StatusSeeOther)
+		return true, nil
+	case errors.Is(err, authn.ErrChallengeGone):
+		p.TitleKey = "mfa.login.gone.title"
+		p.Message = p.T("mfa.login.gone")
+		p.Data["LoginLink"] = "/login?" + url.Values{"return": {localPath(f.Get("return"), "")}}.Encode()
+		s.render(w, r, http.StatusGone, "mfa_gone", p)
+		return true, nil
 	case errors.As(err, &locked):
 		p.TitleKey = "login.locked.title"
 		p.Message = p.T("login.locked", "Until", s.formatTime(p.Lang, locked.Until))
 		p.Data["ForgotLink"] = "/password/forgot?" + url.Values{"email": {res.Account.Email}}.Encode()
 		s.render(w, r, http.StatusForbidden, "locked", p)
-		return nil
+		return true, nil
 	case errors.Is(err, account.ErrDisabled):
 		p.TitleKey = "login.title"
 		p.Message = p.T("login.disabled")
 		s.render(w, r, http.StatusForbidden, "login", p)
-		return nil
+		return true, nil
 	}
-	return err
+	return false, nil
 }
 
 // entryRow is a credential as the pages show it.

@@ -177,40 +177,9 @@ func (s *Server) passkeySecondStep(w http.ResponseWriter, r *http.Request) error
 	m := s.meta(w, r)
 	res, err := s.cfg.MFA.VerifyAssertion(r.Context(), f.Get("challenge"), passkeyState(r), []byte(f.Get("response")), m)
 	s.setPasskeyCookie(w, "", time.Time{})
-	p := s.newPage(r, "mfa.login.title")
-	p.Form.Set("return", localPath(f.Get("return"), ""))
-	p.Form.Set("remember_me", f.Get("remember_me"))
-	p.Form.Set("mfa", f.Get("mfa"))
-	var locked *account.LockedError
-	switch {
-	case err == nil:
-		if err := s.rememberIfAsked(w, r, res.Account, f); err != nil {
-			return err
-		}
-		meta := sessionMeta(m)
-		meta.Factors = res.Factors
-		if _, err := s.cfg.Sessions.Start(r.Context(), w, r, res.Account.ID, f.Get("remember_me") != "", meta); err != nil {
-			return err
-		}
-		http.Redirect(w, r, localPath(f.Get("return"), "/account"), http.StatusSeeOther)
-		return nil
-	case errors.Is(err, authn.ErrChallengeGone):
-		p.TitleKey = "mfa.login.gone.title"
-		p.Message = p.T("mfa.login.gone")
-		p.Data["LoginLink"] = "/login?" + url.Values{"return": {localPath(f.Get("return"), "")}}.Encode()
-		s.render(w, r, http.StatusGone, "mfa_gone", p)
-		return nil
-	case errors.As(err, &locked):
-		p.TitleKey = "login.locked.title"
-		p.Message = p.T("login.locked", "Until", s.formatTime(p.Lang, locked.Until))
-		p.Data["ForgotLink"] = "/password/forgot?" + url.Values{"email": {res.Account.Email}}.Encode()
-		s.render(w, r, http.StatusForbidden, "locked", p)
-		return nil
-	case errors.Is(err, account.ErrDisabled):
-		p.TitleKey = "login.title"
-		p.Message = p.T("login.disabled")
-		s.render(w, r, http.StatusForbidden, "login", p)
-		return nil
+	p := s.secondStepPage(r)
+	if done, err := s.secondStepEnds(w, r, p, m, res, err); done {
+		return err
 	}
 	key, ok := passkeyErrorKey(err)
 	if !ok {
