@@ -409,18 +409,29 @@ func postedCodes(f url.Values) []string {
 	return out
 }
 
-func (s *Server) downloadCodes(w http.ResponseWriter, r *http.Request) error {
+// signedInCodes reads the recovery codes a signed-in person's page
+// posted back (download, print). ok is false when the request has been
+// answered: not signed in, or no codes (back to /account/mfa).
+func (s *Server) signedInCodes(w http.ResponseWriter, r *http.Request) (storage.Account, []string, bool, error) {
 	if err := parseForm(r); err != nil {
-		return err
+		return storage.Account{}, nil, false, err
 	}
 	_, a, ok, err := s.signedIn(w, r)
 	if !ok {
-		return err
+		return storage.Account{}, nil, false, err
 	}
 	codes := postedCodes(r.PostForm)
 	if len(codes) == 0 {
 		http.Redirect(w, r, "/account/mfa", http.StatusSeeOther)
-		return nil
+		return storage.Account{}, nil, false, nil
+	}
+	return a, codes, true, nil
+}
+
+func (s *Server) downloadCodes(w http.ResponseWriter, r *http.Request) error {
+	a, codes, ok, err := s.signedInCodes(w, r)
+	if !ok {
+		return err
 	}
 	p := s.newPage(r, "mfa.codes.title")
 	var b strings.Builder
@@ -438,17 +449,9 @@ func (s *Server) downloadCodes(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) printCodes(w http.ResponseWriter, r *http.Request) error {
-	if err := parseForm(r); err != nil {
-		return err
-	}
-	_, a, ok, err := s.signedIn(w, r)
+	a, codes, ok, err := s.signedInCodes(w, r)
 	if !ok {
 		return err
-	}
-	codes := postedCodes(r.PostForm)
-	if len(codes) == 0 {
-		http.Redirect(w, r, "/account/mfa", http.StatusSeeOther)
-		return nil
 	}
 	p := s.newPage(r, "mfa.codes.title")
 	p.Account = &a
