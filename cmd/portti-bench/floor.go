@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -76,35 +75,13 @@ func (b *bench) startFloor(ctx context.Context, bodyLen int) (*server, error) {
 	cmd.Env = serverEnv()
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	s := &server{cmd: cmd, base: "http://" + addr, done: make(chan error, 1), log: logf}
-	s.started = time.Now()
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return nil, fmt.Errorf("start the floor server: %w", err)
-	}
-	s.pid = cmd.Process.Pid
-	go func() { s.done <- cmd.Wait() }()
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond); err == nil {
+	return launch(ctx, cmd, logf, "http://"+addr, 10*time.Second, "the floor server", "listen", func() bool {
+		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+		if err == nil {
 			c.Close()
-			s.ready = time.Since(s.started)
-			return s, nil
 		}
-		select {
-		case err := <-s.done:
-			logf.Close()
-			return nil, fmt.Errorf("the floor server exited (%v); see %s", err, logf.Name())
-		case <-ctx.Done():
-			s.stop()
-			return nil, ctx.Err()
-		default:
-		}
-		if time.Now().After(deadline) {
-			s.stop()
-			return nil, errors.New("the floor server did not listen within 10 s")
-		}
-		time.Sleep(time.Millisecond)
-	}
+		return err == nil
+	})
 }
 
 // measureFloor loads the floor server with scenario (a)'s request for the

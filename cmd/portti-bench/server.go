@@ -71,36 +71,46 @@ func (b *bench) startServer(ctx context.Context, env []string) (*server, error) 
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	s := &server{cmd: cmd, base: "http://" + b.listen, done: make(chan error, 1), log: logf}
-
+	base := "http://" + b.listen
 	// The poller is ready before the exec, so the measured time is the
 	// server's, not the benchmark's.
 	poll := &http.Client{
 		Timeout:   time.Second,
 		Transport: &http.Transport{DisableKeepAlives: true, DialContext: (&net.Dialer{Timeout: 100 * time.Millisecond}).DialContext},
 	}
-	healthz := s.base + "/healthz"
+	return launch(ctx, cmd, logf, base, 30*time.Second, "portti serve", "answer /healthz", func() bool {
+		resp, err := poll.Get(base + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+}
+
+// launch starts cmd (its output going to logf) and polls ready until it
+// holds, recording the time from the exec to the first true. It fails if
+// the process exits first, ctx ends, or within passes; name and what say
+// which process and what it did not do, for the error.
+func launch(ctx context.Context, cmd *exec.Cmd, logf *os.File, base string, within time.Duration, name, what string, ready func() bool) (*server, error) {
+	s := &server{cmd: cmd, base: base, done: make(chan error, 1), log: logf}
 	s.started = time.Now()
 	if err := cmd.Start(); err != nil {
 		logf.Close()
-		return nil, fmt.Errorf("start %s: %w", b.bin, err)
+		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	s.pid = cmd.Process.Pid
 	go func() { s.done <- cmd.Wait() }()
-	deadline := s.started.Add(30 * time.Second)
+	deadline := s.started.Add(within)
 	for {
-		resp, err := poll.Get(healthz)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				s.ready = time.Since(s.started)
-				return s, nil
-			}
+		if ready() {
+			s.ready = time.Since(s.started)
+			return s, nil
 		}
 		select {
 		case err := <-s.done:
 			logf.Close()
-			return nil, fmt.Errorf("portti serve exited before serving (%v); see %s", err, logf.Name())
+			return nil, fmt.Errorf("%s exited before it could %s (%v); see %s", name, what, err, logf.Name())
 		case <-ctx.Done():
 			s.stop()
 			return nil, ctx.Err()
@@ -108,7 +118,7 @@ func (b *bench) startServer(ctx context.Context, env []string) (*server, error) 
 		}
 		if time.Now().After(deadline) {
 			s.stop()
-			return nil, fmt.Errorf("portti serve did not answer /healthz within 30 s; see %s", logf.Name())
+			return nil, fmt.Errorf("%s did not %s within %s; see %s", name, what, within, logf.Name())
 		}
 		time.Sleep(500 * time.Microsecond)
 	}
