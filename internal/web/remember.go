@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/portti/portti/internal/account"
 	"github.com/portti/portti/internal/authn"
@@ -88,7 +89,7 @@ func (s *Server) rememberOffer(p *page) string {
 		return ""
 	}
 	d := s.cfg.MFA.RememberBrowser()
-	const day = 24 * 60 * 60 * 1e9
+	const day = 24 * time.Hour
 	switch {
 	case d <= 0:
 		return ""
@@ -99,8 +100,7 @@ func (s *Server) rememberOffer(p *page) string {
 		}
 		return p.T("mfarest.remember.days", "Days", n)
 	}
-	const hour = 60 * 60 * 1e9
-	n := int((d + hour - 1) / hour)
+	n := int((d + time.Hour - 1) / time.Hour)
 	if n == 1 {
 		return p.T("mfarest.remember.hour")
 	}
