@@ -352,27 +352,49 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 }
 
 func parseTemplates() (map[string]*template.Template, error) {
+	pages := map[string]*template.Template{}
+	if err := addTemplates(pages, templateFiles, "templates"); err != nil {
+		return nil, err
+	}
+	return pages, nil
+}
+
+// AddPages parses every *.html file in the folder dir of fsys as a page
+// rendered in the layout, for a package with pages of its own (the
+// helpdesk console, strong identification): it renders them with
+// RenderPage like web's own pages, in the person's language and with
+// the same headers. A page name (the file name without .html) that is
+// already taken is an error. Call it before the server handles requests.
+func (s *Server) AddPages(fsys fs.FS, dir string) error {
+	return addTemplates(s.pages, fsys, dir)
+}
+
+// addTemplates parses dir/*.html of fsys, each with a clone of web's
+// layout, into pages.
+func addTemplates(pages map[string]*template.Template, fsys fs.FS, dir string) error {
 	layout, err := template.ParseFS(templateFiles, "templates/layout.html")
 	if err != nil {
-		return nil, err
+		return err
 	}
-	names, err := fs.Glob(templateFiles, "templates/*.html")
+	names, err := fs.Glob(fsys, dir+"/*.html")
 	if err != nil {
-		return nil, err
+		return err
 	}
-	pages := map[string]*template.Template{}
 	for _, n := range names {
 		name := strings.TrimSuffix(path.Base(n), ".html")
-		if name == "layout" {
+		if name == "layout" && fsys == fs.FS(templateFiles) {
 			continue
 		}
-		t, err := template.Must(layout.Clone()).ParseFS(templateFiles, n)
+		if _, taken := pages[name]; taken {
+			return fmt.Errorf("template %s: a page of that name exists", name)
+		}
+		t, err := template.Must(layout.Clone()).ParseFS(fsys, n)
 		if err != nil {
-			return nil, fmt.Errorf("template %s: %w", name, err)
+			return fmt.Errorf("template %s: %w", name, err)
 		}
 		pages[name] = t
 	}
-	return pages, nil
+	return nil
 }
 
 // localPath returns p if it is a path on this site, else fallback: a

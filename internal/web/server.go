@@ -141,12 +141,20 @@ func (s *Server) Handler() http.Handler {
 		h("GET /dev/mail", s.devMail)
 	}
 	h("/", func(w http.ResponseWriter, r *http.Request) error { return errNotFound })
+	return s.Protect(mux)
+}
 
+// Protect wraps the handler of a package with pages of its own (the
+// helpdesk console, strong identification) in what every page of web
+// gets: cross-origin form posts refused (http.CrossOriginProtection),
+// the security headers, the request body limit, and a panic turned into
+// the error page with a reference code.
+func (s *Server) Protect(h http.Handler) http.Handler {
 	csrf := http.NewCrossOriginProtection()
 	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, &httpError{Status: http.StatusForbidden, Key: "error.cross_origin"})
 	}))
-	return s.recoverPanics(securityHeaders(limitBody(csrf.Handler(mux))))
+	return s.recoverPanics(securityHeaders(limitBody(csrf.Handler(h))))
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/portti/portti/internal/i18n"
 	"github.com/portti/portti/internal/refcode"
@@ -265,5 +266,24 @@ func TestSwitchURL(t *testing.T) {
 	}
 	if ret := u.Query().Get("return"); localPath(ret, "") != "/register?email=a%40example.fi" {
 		t.Errorf("return %q does not come back to the page", ret)
+	}
+}
+
+func TestAddPages(t *testing.T) {
+	s := newTestServer(t)
+	fsys := fstest.MapFS{
+		"pages/extra_page.html": {Data: []byte(`{{define "content"}}<p id="extra">{{.Data.Word}}</p>{{end}}`)},
+	}
+	if err := s.AddPages(fsys, "pages"); err != nil {
+		t.Fatal(err)
+	}
+	w := httptest.NewRecorder()
+	r := httptest.NewRequest("GET", "/x", nil)
+	s.RenderPage(w, r, http.StatusOK, "extra_page", "error.title", map[string]any{"Word": "<hello>"})
+	if body := w.Body.String(); w.Code != 200 || !strings.Contains(body, `<p id="extra">&lt;hello&gt;</p>`) || !strings.Contains(body, "<html") {
+		t.Fatalf("added page not rendered in the layout: %d %s", w.Code, body)
+	}
+	if err := s.AddPages(fstest.MapFS{"p/login.html": {Data: []byte(`{{define "content"}}x{{end}}`)}}, "p"); err == nil {
+		t.Fatal("a package's page replaced web's login page")
 	}
 }
