@@ -34,7 +34,8 @@ type bench struct {
 
 	listen    string // 127.0.0.1:PORT
 	pprof     string // 127.0.0.1:PORT, with --profile
-	base      string // http://listen
+	base      string // http://localhost:PORT
+	host      string // localhost:PORT, the Host header
 	secret    string // the bench client's
 	transport *http.Transport
 	client    *http.Client // no cookies, no redirects; for the set-up and (c)
@@ -184,7 +185,8 @@ func (b *bench) run(ctx context.Context, want map[string]bool) (*results, error)
 	// The public URL is on localhost: passkeys (h) need a domain name.
 	// The transport dials localhost's IPv4 address, where portti listens.
 	_, port, _ := strings.Cut(b.listen, ":")
-	b.base = "http://localhost:" + port
+	b.host = "localhost:" + port
+	b.base = "http://" + b.host
 	dbURL, drop, err := benchDatabase(ctx, b.opt.database, b.tmp)
 	if err != nil {
 		return nil, err
@@ -378,7 +380,7 @@ func (b *bench) run(ctx context.Context, want map[string]bool) (*results, error)
 				b.logf("  %.1f hashes/s, %s CPU per hash", rate, ms(cpu))
 				res.hashRate = (res.hashRates[0] + res.hashRates[1]) / 2
 			},
-			op: func(ctx context.Context, _ int) error { return b.login(ctx) }},
+			op: func(ctx context.Context, w int) error { return b.login(ctx, b.wires[w]) }},
 		{key: "g", name: "password + TOTP login (full flow)", unit: "logins/s", conc: b.opt.loginConc,
 			setup: func(ctx context.Context) error {
 				if len(res.hashRates) > 0 {
@@ -393,7 +395,7 @@ func (b *bench) run(ctx context.Context, want map[string]bool) (*results, error)
 				b.logf("  %.1f hashes/s, %s CPU per hash", rate, ms(cpu))
 				return nil
 			},
-			op: func(ctx context.Context, _ int) error { return b.loginTOTP(ctx) }},
+			op: func(ctx context.Context, w int) error { return b.loginTOTP(ctx, b.wires[w]) }},
 		{key: "d", name: "userinfo", unit: "req/s", target: 10000, conc: conc,
 			op: func(ctx context.Context, w int) error {
 				_, err := b.wires[w].expect(ctx, reqs.userinfo, "userinfo", wantSub)
@@ -405,7 +407,7 @@ func (b *bench) run(ctx context.Context, want map[string]bool) (*results, error)
 				return err
 			}},
 		{key: "h", name: "passkey sign-in (full flow)", unit: "logins/s", target: 400, p99: 50 * time.Millisecond, conc: b.opt.passkeyConc,
-			op: func(ctx context.Context, w int) error { return b.passkeyLogin(ctx, passkeys[w]) }},
+			op: func(ctx context.Context, w int) error { return b.passkeyLogin(ctx, b.wires[w], passkeys[w]) }},
 		{key: "f", name: "JWKS", unit: "req/s", target: 20000, conc: conc,
 			op: func(ctx context.Context, w int) error {
 				_, err := b.wires[w].expect(ctx, reqs.jwks, "jwks", wantKeys)

@@ -233,13 +233,57 @@ func (b *bench) basicAuth() string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(benchClient+":"+b.secret))
 }
 
-// login is scenario (c): a whole sign-in with a password in a new browser.
-func (b *bench) login(ctx context.Context) error {
-	tr, err := b.codeFlow(ctx, b.newBrowser(), loginScopes)
-	if err == nil && tr.IDToken == "" {
-		err = errors.New("code exchange: no id_token")
-	}
+// login is scenario (c): a whole sign-in with a password in a new
+// browser on the worker's connection.
+func (b *bench) login(ctx context.Context, w *wire) error {
+	_, err := b.signIn(ctx, b.newWireBrowser(w), benchEmail, nil)
 	return err
+}
+
+// signIn runs the authorization code flow with PKCE in browser c as a
+// person with a password: GET authorize, the login form (POST /login with
+// the password and the form's return field), second's answer to the
+// second step when portti asks for one, the redirects to the application,
+// and the code exchange.
+func (b *bench) signIn(ctx context.Context, c *wireBrowser, email string, second func(page []byte, ret string) (answer, error)) (tokenResponse, error) {
+	state, verifier, authorize := b.authorizeRequest()
+	a, err := c.get(ctx, authorize)
+	if err != nil {
+		return tokenResponse{}, fmt.Errorf("authorize: %w", err)
+	}
+	if a.status != http.StatusOK || !strings.HasPrefix(a.path, "/login") {
+		return tokenResponse{}, &statusError{"authorize ended at " + a.path, a.status, string(a.body)}
+	}
+	m := returnField.FindSubmatch(a.body)
+	if m == nil {
+		return tokenResponse{}, errors.New("login form without a return field")
+	}
+	ret := html.UnescapeString(string(m[1]))
+	if a, err = c.post(ctx, "/login", url.Values{"email": {email}, "password": {benchPassword}, "return": {ret}}); err != nil {
+		return tokenResponse{}, fmt.Errorf("login: %w", err)
+	}
+	if second != nil && a.status == http.StatusOK {
+		if a, err = second(a.body, ret); err != nil {
+			return tokenResponse{}, err
+		}
+	}
+	if a.location == "" {
+		return tokenResponse{}, &statusError{"sign-in ended at " + a.path, a.status, string(a.body)}
+	}
+	return c.exchange(ctx, a.location, state, verifier)
+}
+
+// authorizeRequest returns a new authorization request's state, PKCE
+// verifier and path.
+func (b *bench) authorizeRequest() (state, verifier, path string) {
+	state, nonce, verifier := randomString(16), randomString(16), randomString(32)
+	sum := sha256.Sum256([]byte(verifier))
+	q := url.Values{
+		"client_id": {benchClient}, "redirect_uri": {benchRedirect}, "response_type": {"code"},
+		"scope": {loginScopes}, "state": {state}, "nonce": {nonce},
+		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
+	}
+	return state, verifier, "/oauth2/authorize?" + q.Encode()
 }
 
 // The prepared requests and expected answers of (a), (d), (e) and (f).

@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"html"
-	"io"
-	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
@@ -118,33 +116,23 @@ func (b *bench) nextTOTP() (*totpUser, string, error) {
 }
 
 // loginTOTP is scenario (g): a whole sign-in with a password and a TOTP
-// code in a new browser.
-func (b *bench) loginTOTP(ctx context.Context) error {
+// code in a new browser on the worker's connection.
+func (b *bench) loginTOTP(ctx context.Context, w *wire) error {
 	u, code, err := b.nextTOTP()
 	if err != nil {
 		return err
 	}
-	tr, err := b.codeFlowAs(ctx, b.newBrowser(), loginScopes, u.email, func(c *http.Client, page []byte, ret string) (*http.Response, []byte, error) {
+	c := b.newWireBrowser(w)
+	_, err = b.signIn(ctx, c, u.email, func(page []byte, ret string) (answer, error) {
 		m := challengeField.FindSubmatch(page)
 		if m == nil {
-			return nil, nil, errors.New("no second step after the password")
+			return answer{}, errors.New("no second step after the password")
 		}
-		form := url.Values{"challenge": {html.UnescapeString(string(m[1]))}, "code": {code}, "return": {ret}}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.base+"/login/mfa", strings.NewReader(form.Encode()))
+		a, err := c.post(ctx, "/login/mfa", url.Values{"challenge": {html.UnescapeString(string(m[1]))}, "code": {code}, "return": {ret}})
 		if err != nil {
-			return nil, nil, err
+			return answer{}, fmt.Errorf("second step: %w", err)
 		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		resp, err := c.Do(req)
-		if err != nil {
-			return nil, nil, fmt.Errorf("second step: %w", err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		return resp, body, nil
+		return a, nil
 	})
-	if err == nil && tr.IDToken == "" {
-		err = errors.New("code exchange: no id_token")
-	}
 	return err
 }

@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"html"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -88,64 +85,41 @@ func (b *bench) seedPasskeys(ctx context.Context, n int) ([]*softkey.Key, error)
 	return keys, nil
 }
 
-// passkeyLogin is one sign-in of scenario (h) in a new browser: the
-// application's authorization request, the login page, the passkey's
-// options, the signed answer, the redirects back to the application and
-// the code exchange.
-func (b *bench) passkeyLogin(ctx context.Context, key *softkey.Key) error {
-	c := b.newBrowser()
-	state, nonce, verifier := randomString(16), randomString(16), randomString(32)
-	sum := sha256.Sum256([]byte(verifier))
-	q := url.Values{
-		"client_id": {benchClient}, "redirect_uri": {benchRedirect}, "response_type": {"code"},
-		"scope": {loginScopes}, "state": {state}, "nonce": {nonce},
-		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
-	}
-	page, err := b.get(ctx, c, "/oauth2/authorize?"+q.Encode(), http.StatusOK, "authorize")
+// passkeyLogin is one sign-in of scenario (h) in a new browser on the
+// worker's connection: the application's authorization request, the
+// login page, the passkey's options, the signed answer, the redirects
+// back to the application and the code exchange.
+func (b *bench) passkeyLogin(ctx context.Context, w *wire, key *softkey.Key) error {
+	c := b.newWireBrowser(w)
+	state, verifier, authorize := b.authorizeRequest()
+	a, err := c.get(ctx, authorize)
 	if err != nil {
-		return err
+		return fmt.Errorf("authorize: %w", err)
 	}
-	m := returnField.FindSubmatch(page)
+	if a.status != http.StatusOK {
+		return &statusError{"authorize ended at " + a.path, a.status, string(a.body)}
+	}
+	m := returnField.FindSubmatch(a.body)
 	if m == nil {
 		return errors.New("login page without a return field")
 	}
 	ret := html.UnescapeString(string(m[1]))
-	_, opts, err := b.post(ctx, c, "/login/passkey/options", url.Values{"return": {ret}}, http.StatusOK, "passkey options")
+	if a, err = c.post(ctx, "/login/passkey/options", url.Values{"return": {ret}}); err != nil {
+		return fmt.Errorf("passkey options: %w", err)
+	}
+	if a.status != http.StatusOK {
+		return &statusError{"passkey options", a.status, string(a.body)}
+	}
+	answer, err := key.Assert(a.body)
 	if err != nil {
 		return err
 	}
-	answer, err := key.Assert(opts)
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.base+"/login/passkey", strings.NewReader(url.Values{"response": {string(answer)}, "return": {ret}}.Encode()))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := c.Do(req)
-	if err != nil {
+	if a, err = c.post(ctx, "/login/passkey", url.Values{"response": {string(answer)}, "return": {ret}}); err != nil {
 		return fmt.Errorf("passkey sign-in: %w", err)
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusFound {
-		return &statusError{"passkey sign-in ended at " + resp.Request.URL.Path, resp.StatusCode, string(body)}
+	if a.location == "" {
+		return &statusError{"passkey sign-in ended at " + a.path, a.status, string(a.body)}
 	}
-	loc, err := resp.Location()
-	if err != nil || !strings.HasPrefix(loc.String(), benchRedirect) {
-		return fmt.Errorf("passkey sign-in redirected to %v, not the application", loc)
-	}
-	cb := loc.Query()
-	if cb.Get("state") != state || cb.Get("code") == "" {
-		return fmt.Errorf("callback %v", cb)
-	}
-	tr, err := b.tokenRequest(ctx, url.Values{
-		"grant_type": {"authorization_code"}, "code": {cb.Get("code")},
-		"redirect_uri": {benchRedirect}, "code_verifier": {verifier},
-	}, "code exchange")
-	if err == nil && tr.IDToken == "" {
-		err = errors.New("code exchange: no id_token")
-	}
+	_, err = c.exchange(ctx, a.location, state, verifier)
 	return err
 }

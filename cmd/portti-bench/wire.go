@@ -28,6 +28,9 @@ type wire struct {
 	conn net.Conn
 	br   *bufio.Reader
 	body bytes.Buffer
+	// header is the last answer's header (for the sign-in scenarios'
+	// cookies and redirects), valid until the next call.
+	header http.Header
 }
 
 // roundTrip sends req (a whole serialised request) and returns the status
@@ -55,6 +58,7 @@ func (w *wire) roundTrip(ctx context.Context, req []byte) (status int, body []by
 		w.close()
 		return 0, nil, err
 	}
+	w.header = resp.Header
 	w.body.Reset()
 	_, err = w.body.ReadFrom(resp.Body)
 	resp.Body.Close()

@@ -187,7 +187,7 @@ func (p *Provider) authenticate(w http.ResponseWriter, r *http.Request, a *authR
 		}
 	}
 
-	done, err := p.authenticated(ctx, a, se)
+	done, code, err := p.authenticated(ctx, a, se)
 	if err != nil {
 		if errors.Is(err, errCodeIssued) {
 			p.fail(w, r, problemExpired)
@@ -201,7 +201,7 @@ func (p *Provider) authenticate(w http.ResponseWriter, r *http.Request, a *authR
 	// redirect where a leaked link could redeem it (zitadel's own flow
 	// has a separate callback step for that), and the sign-in is one
 	// round trip shorter.
-	op.AuthResponse(done, p.op, w, r)
+	op.AuthResponse(done, issuedCode{p.op, code}, w, r)
 }
 
 // secondFactorMissing applies the second-factor rules to the session

@@ -207,15 +207,27 @@ var errCodeIssued = errors.New("a code was already issued for this authorization
 
 // authenticated records that the person of browser session se signed in
 // for the request, and that the session now uses the client (for
-// back-channel logout). It returns the request as updated.
-func (p *Provider) authenticated(ctx context.Context, a *authRequest, se storage.Session) (*authRequest, error) {
-	// One transaction for both writes: they commit together, and a
-	// sign-in pays for one commit instead of two (issue 8, benchmark h).
+// back-channel logout), and issues the request's code. It returns the
+// request as updated and the code, whose hash only is stored.
+//
+// One transaction for the three writes: they commit together, and a
+// sign-in pays for one commit instead of three (issue 8, benchmark h).
+// zitadel would save the code in a transaction of its own when it builds
+// the answer (SaveAuthCode); issuedCode hands it this code instead.
+func (p *Provider) authenticated(ctx context.Context, a *authRequest, se storage.Session) (*authRequest, string, error) {
+	code, err := codeCrypto{random: p.cfg.Random}.Encrypt("")
+	if err != nil {
+		return nil, "", err
+	}
 	var rec storage.AuthRequest
-	err := p.store.InTx(ctx, func(tx storage.Storage) error {
+	err = p.store.InTx(ctx, func(tx storage.Storage) error {
 		var err error
 		if rec, err = tx.UpdateAuthRequest(ctx, a.rec.ID, func(r storage.AuthRequest) (storage.AuthRequest, error) {
-			return p.markAuthenticated(r, se)
+			r, err := p.markAuthenticated(r, se)
+			if err != nil {
+				return r, err
+			}
+			return p.withCode(r, code)
 		}); err != nil {
 			return fmt.Errorf("mark auth request authenticated: %w", err)
 		}
@@ -227,9 +239,10 @@ func (p *Provider) authenticated(ctx context.Context, a *authRequest, se storage
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return decodeRequest(rec)
+	done, err := decodeRequest(rec)
+	return done, code, err
 }
 
 // markAuthenticated records in auth request r who signed in with session
@@ -261,22 +274,56 @@ func (p *Provider) markAuthenticated(r storage.AuthRequest, se storage.Session) 
 // saveCode stores the hash of a newly issued code; the code itself is
 // never stored. A request gets one code, and the code lives codeTTL.
 func (p *Provider) saveCode(ctx context.Context, id, code string) error {
-	now := p.now()
 	_, err := p.store.UpdateAuthRequest(ctx, id, func(r storage.AuthRequest) (storage.AuthRequest, error) {
-		if r.CodeHash != "" {
-			return r, errCodeIssued
-		}
-		if r.AccountID == "" {
-			return r, errors.New("no one has signed in for this authorization request")
-		}
-		r.CodeHash = secret.Hash(code)
-		if exp := now.Add(codeTTL); exp.Before(r.ExpiresAt) {
-			r.ExpiresAt = exp
-		}
-		return r, nil
+		return p.withCode(r, code)
 	})
 	if err != nil {
 		return fmt.Errorf("save code: %w", err)
+	}
+	return nil
+}
+
+// withCode is r with the hash of its newly issued code.
+func (p *Provider) withCode(r storage.AuthRequest, code string) (storage.AuthRequest, error) {
+	if r.CodeHash != "" {
+		return r, errCodeIssued
+	}
+	if r.AccountID == "" {
+		return r, errors.New("no one has signed in for this authorization request")
+	}
+	r.CodeHash = secret.Hash(code)
+	if exp := p.now().Add(codeTTL); exp.Before(r.ExpiresAt) {
+		r.ExpiresAt = exp
+	}
+	return r, nil
+}
+
+// issuedCode is the Authorizer zitadel builds a sign-in's answer with:
+// p.op, except that the code it makes and saves is the one authenticated
+// already stored with the request.
+type issuedCode struct {
+	op.Authorizer
+	code string
+}
+
+func (i issuedCode) Crypto() op.Crypto   { return fixedCode(i.code) }
+func (i issuedCode) Storage() op.Storage { return savedCode{i.Authorizer.Storage(), i.code} }
+
+// fixedCode "encrypts" every request ID to the code already issued.
+type fixedCode string
+
+func (c fixedCode) Encrypt(string) (string, error) { return string(c), nil }
+func (c fixedCode) Decrypt(string) (string, error) { return "", errors.New("not an encrypted value") }
+
+// savedCode is op's storage, on which saving the issued code is done.
+type savedCode struct {
+	op.Storage
+	code string
+}
+
+func (s savedCode) SaveAuthCode(ctx context.Context, id, code string) error {
+	if code != s.code {
+		return s.Storage.SaveAuthCode(ctx, id, code)
 	}
 	return nil
 }
