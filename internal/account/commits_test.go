@@ -2,6 +2,7 @@ package account
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"testing"
@@ -88,3 +89,71 @@ func TestCompleteLoginOneCommit(t *testing.T) {
 		t.Errorf("no %s event in %+v", audit.LoginSuccess, events)
 	}
 }
+
+// TestLoginStartsSessionInItsTransaction: a sign-in given StartSession
+// begins the browser session in the transaction of its bookkeeping (one
+// commit per sign-in, issue 8), with the factors it was given; a failing
+// StartSession fails the sign-in and undoes the bookkeeping with it.
+func TestLoginStartsSessionInItsTransaction(t *testing.T) {
+	params := password.DefaultParams
+	params.Memory, params.Time = 1024, 1
+	s, st := newTestService(t, params)
+	ctx := context.Background()
+	const pw = "kesämökki järven rannalla"
+	a, err := s.AddUser(ctx, "session-tx@example.fi", Profile{GivenName: "Maija", FamilyName: "Meikäläinen"}, pw, Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	counting := &commitCountingStore{Storage: st}
+	s.cfg.Store = counting
+	factors := []storage.AuthFactor{{Method: "password"}}
+
+	var inTx bool
+	m := Meta{DeviceID: "device-1", Factors: factors, StartSession: func(ctx context.Context, tx storage.Storage, got storage.Account, f []storage.AuthFactor) error {
+		inTx = tx != storage.Storage(counting) && tx != st
+		if got.ID != a.ID || !slices.EqualFunc(f, factors, func(x, y storage.AuthFactor) bool { return x.Method == y.Method }) {
+			t.Errorf("StartSession(%s, %+v), want %s and the sign-in's factors", got.ID, f, a.ID)
+		}
+		return tx.CreateSession(ctx, storage.Session{ID: "session-1", AccountID: got.ID})
+	}}
+	if _, err := s.Login(ctx, a.Email, pw, m); err != nil {
+		t.Fatal(err)
+	}
+	if !inTx {
+		t.Error("StartSession was not given the sign-in's transaction")
+	}
+	if want := []string{"InTx"}; !slices.Equal(counting.writes, want) {
+		t.Errorf("writes outside a transaction %q, want %q", counting.writes, want)
+	}
+	if _, err := st.GetSession(ctx, "session-1"); err != nil {
+		t.Errorf("the session begun in the sign-in's transaction: %v", err)
+	}
+
+	// A StartSession that fails: no session, no success recorded, no
+	// browser remembered.
+	before, err := st.ListEvents(ctx, a.ID, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.DeviceID = "device-2"
+	m.StartSession = func(ctx context.Context, tx storage.Storage, _ storage.Account, _ []storage.AuthFactor) error {
+		if err := tx.CreateSession(ctx, storage.Session{ID: "session-2", AccountID: a.ID}); err != nil {
+			return err
+		}
+		return errTestSession
+	}
+	if _, err := s.Login(ctx, a.Email, pw, m); !errors.Is(err, errTestSession) {
+		t.Fatalf("Login with a failing StartSession: %v, want it", err)
+	}
+	if _, err := st.GetSession(ctx, "session-2"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("session of the failed sign-in: %v, want none", err)
+	}
+	if _, err := st.GetKnownDevice(ctx, a.ID, "device-2"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("browser of the failed sign-in remembered: %v", err)
+	}
+	if after, err := st.ListEvents(ctx, a.ID, 50); err != nil || len(after) != len(before) {
+		t.Errorf("events after the failed sign-in: %d (%v), want %d", len(after), err, len(before))
+	}
+}
+
+var errTestSession = errors.New("test: the session could not begin")

@@ -122,6 +122,16 @@ type Meta struct {
 	// on a page that shows one (a disabled account); the audit event that
 	// explains that page carries it, so the helpdesk finds it by the code.
 	Ref string
+
+	// StartSession, when set, starts the browser session of a sign-in
+	// that completes (CompleteLogin, or Login without a second step) in
+	// the transaction that records it, so that a sign-in commits once
+	// (issue 8). It gets that transaction, the account and Factors. Its
+	// error fails the sign-in and undoes the bookkeeping.
+	StartSession func(ctx context.Context, tx storage.Storage, a storage.Account, factors []storage.AuthFactor) error
+	// Factors are what the sign-in proved (package authn), for
+	// StartSession: set by whoever verified them.
+	Factors []storage.AuthFactor
 }
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }

@@ -167,12 +167,22 @@ func (s *Service) VerifyAssertion(ctx context.Context, challenge, state string, 
 	}
 	now := s.now()
 	got, err := as.VerifyAssertion(ctx, s.cfg.Store, state, response, a.ID, now)
+	var factors []storage.AuthFactor
 	if err == nil {
+		f := Factor(as.Kind(), now)
+		f.AMR = got.AMR
+		factors = []storage.AuthFactor{Factor(MethodPassword, t.CreatedAt), f}
+		// The passkey's counter, the spent challenge and the sign-in's
+		// bookkeeping (with the session, when m starts one) commit once.
 		err = s.cfg.Store.InTx(ctx, func(tx storage.Storage) error {
 			if err := got.Record(ctx, tx); err != nil {
 				return err
 			}
-			return spendChallenge(ctx, tx, t.Hash, now)
+			if err := spendChallenge(ctx, tx, t.Hash, now); err != nil {
+				return err
+			}
+			m.Factors = factors
+			return s.cfg.Accounts.CompleteLoginIn(ctx, tx, a, m)
 		})
 	}
 	switch {
@@ -188,15 +198,7 @@ func (s *Service) VerifyAssertion(ctx context.Context, challenge, state string, 
 	default:
 		return Result{Account: a}, err
 	}
-	if err := s.cfg.Accounts.CompleteLogin(ctx, a, m); err != nil {
-		return Result{Account: a}, err
-	}
-	f := Factor(as.Kind(), now)
-	f.AMR = got.AMR
-	return Result{
-		Account: a, Method: as,
-		Factors: []storage.AuthFactor{Factor(MethodPassword, t.CreatedAt), f},
-	}, nil
+	return Result{Account: a, Method: as, Factors: factors}, nil
 }
 
 // SignInWithAssertion is a passwordless sign-in: the passkey's user
@@ -213,8 +215,12 @@ func (s *Service) SignInWithAssertion(ctx context.Context, state string, respons
 	}
 	now := s.now()
 	var a storage.Account
+	var factors []storage.AuthFactor
 	got, err := as.VerifyAssertion(ctx, s.cfg.Store, state, response, "", now)
 	if err == nil {
+		f := Factor(as.Kind(), now)
+		f.AMR = got.AMR
+		factors = []storage.AuthFactor{f}
 		err = func() error {
 			var err error
 			if a, err = s.cfg.Store.GetAccount(ctx, got.Credential.AccountID); err != nil {
@@ -231,7 +237,15 @@ func (s *Service) SignInWithAssertion(ctx context.Context, state string, respons
 			if err := s.cfg.Accounts.SecondFactorLocked(ctx, a, m); err != nil {
 				return err
 			}
-			return s.cfg.Store.InTx(ctx, func(tx storage.Storage) error { return got.Record(ctx, tx) })
+			// The passkey's counter and the sign-in's bookkeeping (with
+			// the session, when m starts one) commit once.
+			return s.cfg.Store.InTx(ctx, func(tx storage.Storage) error {
+				if err := got.Record(ctx, tx); err != nil {
+					return err
+				}
+				m.Factors = factors
+				return s.cfg.Accounts.CompleteLoginIn(ctx, tx, a, m)
+			})
 		}()
 	}
 	var locked *account.LockedError
@@ -252,12 +266,7 @@ func (s *Service) SignInWithAssertion(ctx context.Context, state string, respons
 	default:
 		return Result{}, err
 	}
-	if err := s.cfg.Accounts.CompleteLogin(ctx, a, m); err != nil {
-		return Result{Account: a}, err
-	}
-	f := Factor(as.Kind(), now)
-	f.AMR = got.AMR
-	return Result{Account: a, Method: as, Factors: []storage.AuthFactor{f}}, nil
+	return Result{Account: a, Method: as, Factors: factors}, nil
 }
 
 func isAssertionFailure(err error) bool {

@@ -291,7 +291,13 @@ func (s *Service) Verify(ctx context.Context, challenge, rawCode string, m accou
 		if used == nil {
 			return ErrWrongCode
 		}
-		return spendChallenge(ctx, tx, t.Hash, now)
+		if err := spendChallenge(ctx, tx, t.Hash, now); err != nil {
+			return err
+		}
+		// The code, the spent challenge and the sign-in's bookkeeping
+		// (with the session, when m starts one) commit once.
+		m.Factors = []storage.AuthFactor{Factor(MethodPassword, t.CreatedAt), Factor(used.Method.Kind(), now)}
+		return s.cfg.Accounts.CompleteLoginIn(ctx, tx, a, m)
 	})
 	switch {
 	case errors.Is(err, ErrWrongCode), errors.Is(err, ErrReplayed):
@@ -303,16 +309,10 @@ func (s *Service) Verify(ctx context.Context, challenge, rawCode string, m accou
 	case err != nil:
 		return Result{Account: a}, err
 	}
-	if err := s.cfg.Accounts.CompleteLogin(ctx, a, m); err != nil {
-		return Result{Account: a}, err
-	}
 	if used.Backup() {
 		s.recoveryUsed(ctx, a, remaining, m)
 	}
-	return Result{
-		Account: a, Method: used.Method,
-		Factors: []storage.AuthFactor{Factor(MethodPassword, t.CreatedAt), Factor(used.Method.Kind(), now)},
-	}, nil
+	return Result{Account: a, Method: used.Method, Factors: m.Factors}, nil
 }
 
 func reasonOf(err error) string {

@@ -126,26 +126,57 @@ func (m *Manager) Current(ctx context.Context, r *http.Request, accountID string
 // of the same account already in this browser ends: the id changes at every
 // login, so a secret planted before the login is worth nothing after it.
 func (m *Manager) Start(ctx context.Context, w http.ResponseWriter, r *http.Request, accountID string, remember bool, meta Meta) (storage.Session, error) {
-	existing, err := m.Sessions(ctx, r)
+	p, err := m.Prepare(ctx, r)
 	if err != nil {
 		return storage.Session{}, err
+	}
+	return p.Begin(ctx, m.cfg.Store, w, accountID, remember, meta)
+}
+
+// Pending is a browser session that Prepare made ready before a sign-in
+// and Begin stores in the sign-in's own transaction, so that a sign-in
+// commits once (issue 8). Prepare does the reads, Begin only writes: a
+// read of this browser's sessions may write (their "last seen"), which
+// must not wait for the transaction it runs in.
+type Pending struct {
+	m        *Manager
+	r        *http.Request
+	existing []storage.Session // the browser's live sessions, newest first
+	code     string            // the new session's secret
+	id       string            // its hash, the session's ID
+}
+
+// Prepare reads this browser's sessions and makes the secret of the one a
+// sign-in will begin with Begin.
+func (m *Manager) Prepare(ctx context.Context, r *http.Request) (*Pending, error) {
+	existing, err := m.Sessions(ctx, r)
+	if err != nil {
+		return nil, err
 	}
 	code, hash, err := secret.New(m.cfg.Random)
 	if err != nil {
-		return storage.Session{}, err
+		return nil, err
 	}
+	return &Pending{m: m, r: r, existing: existing, code: code, id: hash}, nil
+}
+
+// Begin stores the prepared session for accountID through st (a
+// transaction, or the store) and gives the browser its cookie once st
+// commits (AfterCommit). Call it once.
+func (p *Pending) Begin(ctx context.Context, st storage.Storage, w http.ResponseWriter, accountID string, remember bool, meta Meta) (storage.Session, error) {
+	m := p.m
 	now := m.cfg.Now().UTC()
 	ttl := m.cfg.BrowserTTL
 	if remember {
 		ttl = m.cfg.RememberTTL
 	}
 	se := storage.Session{
-		ID: hash, AccountID: accountID, DeviceID: meta.DeviceID, Persistent: remember,
+		ID: p.id, AccountID: accountID, DeviceID: meta.DeviceID, Persistent: remember,
 		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(ttl),
 		ClientIP: meta.ClientIP, UserAgent: truncate(meta.UserAgent, 256),
 		Factors: meta.Factors,
 	}
-	if err := m.cfg.Store.CreateSession(ctx, se); err != nil {
+	if err := st.CreateSession(ctx, se); err != nil {
 		return se, fmt.Errorf("start session: %w", err)
 	}
 	// The browser keeps the secrets of its other live sessions (existing is
@@ -155,7 +186,7 @@ func (m *Manager) Start(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	// fit in its cookie. A session pushed out of a full browser is ended,
 	// as nobody can reach it any more.
 	keep := map[string]bool{}
-	for _, old := range existing {
+	for _, old := range p.existing {
 		replaced := old.AccountID == accountID
 		if !replaced && !keep[old.ID] && len(keep) < MaxPerBrowser-1 {
 			keep[old.ID] = true
@@ -164,16 +195,18 @@ func (m *Manager) Start(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		if keep[old.ID] {
 			continue
 		}
-		if err := m.cfg.Store.DeleteSession(ctx, old.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		if err := st.DeleteSession(ctx, old.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
 			return se, fmt.Errorf("replace session: %w", err)
 		}
 	}
-	m.rewrite(w, r, func(name string, secrets []string) []string {
-		secrets = slices.DeleteFunc(secrets, func(s string) bool { return !keep[secret.Hash(s)] })
-		if (name == m.rememberName) == remember {
-			secrets = append([]string{code}, secrets...)
-		}
-		return secrets
+	st.AfterCommit(func() {
+		m.rewrite(w, p.r, func(name string, secrets []string) []string {
+			secrets = slices.DeleteFunc(secrets, func(s string) bool { return !keep[secret.Hash(s)] })
+			if (name == m.rememberName) == remember {
+				secrets = append([]string{p.code}, secrets...)
+			}
+			return secrets
+		})
 	})
 	return se, nil
 }

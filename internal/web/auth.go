@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/portti/portti/internal/account"
+	"github.com/portti/portti/internal/authn"
 	"github.com/portti/portti/internal/storage"
 )
 
@@ -168,7 +169,15 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	}
 	f := r.PostForm
 	m := s.meta(w, r)
-	a, err := s.cfg.Accounts.Login(r.Context(), f.Get("email"), f.Get("password"), m)
+	// A right password without a second step begins the session in the
+	// sign-in's transaction; the other paths go on with m.
+	signIn := m
+	started, err := s.startsSession(w, r, &signIn, f.Get("remember_me") != "")
+	if err != nil {
+		return err
+	}
+	signIn.Factors = []storage.AuthFactor{authn.Factor(authn.MethodPassword, s.cfg.Now())}
+	a, err := s.cfg.Accounts.Login(r.Context(), f.Get("email"), f.Get("password"), signIn)
 	p := s.newPage(r, "login.title")
 	p.Form.Set("email", f.Get("email"))
 	p.Form.Set("return", localPath(f.Get("return"), ""))
@@ -179,7 +188,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	var expired *account.PasswordExpiredError
 	switch {
 	case err == nil:
-		return s.afterPassword(w, r, a, m, f)
+		return s.afterPassword(w, r, a, m, f, *started)
 	case errors.Is(err, account.ErrSecondStep):
 		if s.mayRemember(f) {
 			skip, err := s.cfg.MFA.BrowserRemembered(r.Context(), a, s.rememberedTokens(r))

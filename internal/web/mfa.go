@@ -59,13 +59,17 @@ func (s *Server) loginSecondStep(w http.ResponseWriter, r *http.Request) error {
 	}
 	f := r.PostForm
 	m := s.meta(w, r)
+	started, err := s.startsSession(w, r, &m, f.Get("remember_me") != "")
+	if err != nil {
+		return err
+	}
 	res, err := s.cfg.MFA.Verify(r.Context(), f.Get("challenge"), f.Get("code"), m)
 	p := s.secondStepPage(r)
 	codeError := func(status int, key string) error {
 		p.Errors = account.ValidationError{{Field: "code", Code: key}}
 		return s.secondStep(w, r, status, p, res.Account, f.Get("challenge"))
 	}
-	if done, err := s.secondStepEnds(w, r, p, m, res, err); done {
+	if done, err := s.secondStepEnds(w, r, p, m, res, err, *started); done {
 		return err
 	}
 	switch {
@@ -97,7 +101,7 @@ func (s *Server) secondStepPage(r *http.Request) *page {
 // way whichever method was used: success (the session starts), a
 // challenge that is gone, a lock, a disabled account. done is false for
 // the method's own errors, which its handler explains next to its form.
-func (s *Server) secondStepEnds(w http.ResponseWriter, r *http.Request, p *page, m account.Meta, res authn.Result, err error) (done bool, _ error) {
+func (s *Server) secondStepEnds(w http.ResponseWriter, r *http.Request, p *page, m account.Meta, res authn.Result, err error, started bool) (done bool, _ error) {
 	f := r.PostForm
 	var locked *account.LockedError
 	switch {
@@ -105,10 +109,12 @@ func (s *Server) secondStepEnds(w http.ResponseWriter, r *http.Request, p *page,
 		if err := s.rememberIfAsked(w, r, res.Account, f); err != nil {
 			return true, err
 		}
-		meta := sessionMeta(m)
-		meta.Factors = res.Factors
-		if _, err := s.cfg.Sessions.Start(r.Context(), w, r, res.Account.ID, f.Get("remember_me") != "", meta); err != nil {
-			return true, err
+		if !started {
+			meta := sessionMeta(m)
+			meta.Factors = res.Factors
+			if _, err := s.cfg.Sessions.Start(r.Context(), w, r, res.Account.ID, f.Get("remember_me") != "", meta); err != nil {
+				return true, err
+			}
 		}
 		http.Redirect(w, r, localPath(f.Get("return"), "/account"), http.StatusSeeOther)
 		return true, nil
@@ -466,11 +472,15 @@ func (s *Server) printCodes(w http.ResponseWriter, r *http.Request) error {
 // (the policy for this address, or the application that asked, by the
 // `mfa` field its return carries) but the person has none yet, enrolment
 // comes before the application gets its code.
-func (s *Server) afterPassword(w http.ResponseWriter, r *http.Request, a storage.Account, m account.Meta, f url.Values) error {
-	meta := sessionMeta(m)
-	meta.Factors = []storage.AuthFactor{authn.Factor(authn.MethodPassword, s.cfg.Now())}
-	if _, err := s.cfg.Sessions.Start(r.Context(), w, r, a.ID, f.Get("remember_me") != "", meta); err != nil {
-		return err
+//
+// started: the sign-in's transaction began the session (startsSession).
+func (s *Server) afterPassword(w http.ResponseWriter, r *http.Request, a storage.Account, m account.Meta, f url.Values, started bool) error {
+	if !started {
+		meta := sessionMeta(m)
+		meta.Factors = []storage.AuthFactor{authn.Factor(authn.MethodPassword, s.cfg.Now())}
+		if _, err := s.cfg.Sessions.Start(r.Context(), w, r, a.ID, f.Get("remember_me") != "", meta); err != nil {
+			return err
+		}
 	}
 	ret := localPath(f.Get("return"), "/account")
 	if s.cfg.MFA != nil && (s.cfg.MFA.RequiredFor(a) || f.Get("mfa") == "required") {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -141,6 +142,31 @@ func (s *Server) meta(w http.ResponseWriter, r *http.Request) account.Meta {
 
 func sessionMeta(m account.Meta) session.Meta {
 	return session.Meta{ClientIP: m.ClientIP, UserAgent: m.UserAgent, DeviceID: m.DeviceID}
+}
+
+// startsSession makes m start this browser's session when the sign-in it
+// is given to completes, in the sign-in's own transaction
+// (account.Meta.StartSession): one commit per sign-in (issue 8). The
+// returned flag is true once that transaction committed; a handler whose
+// sign-in completed without it (a path that starts no session in the
+// transaction) starts the session itself.
+func (s *Server) startsSession(w http.ResponseWriter, r *http.Request, m *account.Meta, remember bool) (*bool, error) {
+	pending, err := s.cfg.Sessions.Prepare(r.Context(), r)
+	if err != nil {
+		return nil, err
+	}
+	started := new(bool)
+	base := sessionMeta(*m)
+	m.StartSession = func(ctx context.Context, tx storage.Storage, a storage.Account, factors []storage.AuthFactor) error {
+		meta := base
+		meta.Factors = factors
+		if _, err := pending.Begin(ctx, tx, w, a.ID, remember, meta); err != nil {
+			return err
+		}
+		tx.AfterCommit(func() { *started = true })
+		return nil
+	}
+	return started, nil
 }
 
 func isNotFound(err error) bool { return errors.Is(err, storage.ErrNotFound) }

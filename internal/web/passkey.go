@@ -124,6 +124,10 @@ func (s *Server) passkeySignIn(w http.ResponseWriter, r *http.Request) error {
 	}
 	f := r.PostForm
 	m := s.meta(w, r)
+	started, err := s.startsSession(w, r, &m, f.Get("remember_me") != "")
+	if err != nil {
+		return err
+	}
 	res, err := s.cfg.MFA.SignInWithAssertion(r.Context(), passkeyState(r), []byte(f.Get("response")), m)
 	s.setPasskeyCookie(w, "", time.Time{})
 	p := s.newPage(r, "login.title")
@@ -133,10 +137,12 @@ func (s *Server) passkeySignIn(w http.ResponseWriter, r *http.Request) error {
 	var locked *account.LockedError
 	switch {
 	case err == nil:
-		meta := sessionMeta(m)
-		meta.Factors = res.Factors
-		if _, err := s.cfg.Sessions.Start(r.Context(), w, r, a.ID, f.Get("remember_me") != "", meta); err != nil {
-			return err
+		if !*started {
+			meta := sessionMeta(m)
+			meta.Factors = res.Factors
+			if _, err := s.cfg.Sessions.Start(r.Context(), w, r, a.ID, f.Get("remember_me") != "", meta); err != nil {
+				return err
+			}
 		}
 		http.Redirect(w, r, localPath(f.Get("return"), "/account"), http.StatusSeeOther)
 		return nil
@@ -175,10 +181,14 @@ func (s *Server) passkeySecondStep(w http.ResponseWriter, r *http.Request) error
 	}
 	f := r.PostForm
 	m := s.meta(w, r)
+	started, err := s.startsSession(w, r, &m, f.Get("remember_me") != "")
+	if err != nil {
+		return err
+	}
 	res, err := s.cfg.MFA.VerifyAssertion(r.Context(), f.Get("challenge"), passkeyState(r), []byte(f.Get("response")), m)
 	s.setPasskeyCookie(w, "", time.Time{})
 	p := s.secondStepPage(r)
-	if done, err := s.secondStepEnds(w, r, p, m, res, err); done {
+	if done, err := s.secondStepEnds(w, r, p, m, res, err, *started); done {
 		return err
 	}
 	key, ok := passkeyErrorKey(err)
