@@ -56,6 +56,9 @@ func (p *Provider) continueURL(id string) string {
 // showChooser shows "continue as …", "sign out of …" for each account in
 // sessions, and "use another account".
 func (p *Provider) showChooser(w http.ResponseWriter, r *http.Request, a *authRequest, c *client, sessions []storage.Session) {
+	if p.pageElsewhere(w, r, a) {
+		return
+	}
 	ctx := r.Context()
 	var accounts []chooserAccount
 	for _, se := range sessions {
@@ -117,6 +120,9 @@ func (p *Provider) needsConsent(ctx context.Context, a *authRequest, accountID s
 // showConsent shows which application asks for which data of the
 // account of session se, with Allow and Deny.
 func (p *Provider) showConsent(w http.ResponseWriter, r *http.Request, a *authRequest, c *client, se storage.Session) {
+	if p.pageElsewhere(w, r, a) {
+		return
+	}
 	ctx := r.Context()
 	if a.data.Chosen != se.ID {
 		// The answer is for this session; remember which it was.

@@ -671,22 +671,19 @@ func (e *testEnv) subjectOf(b *browser, q url.Values) string {
 	return rec.AccountID
 }
 
-// TestCodeOnlyInTheSigningBrowser: the code is issued in the answer to
-// the continuation, to the browser whose session signed in. A
-// continuation link that leaked (a shared link, a log) gives another
-// browser the login form, and the signing browser gets one code per
-// request.
+// TestCodeOnlyInTheSigningBrowser: the code is issued to the browser
+// whose session signed in: at once in the answer to the authorization
+// request when it is signed in already, else in the answer to the
+// continuation its login form returns to. A continuation link that leaked
+// (a shared link, a log) gives another browser the login form, and the
+// signing browser gets one code per request.
 func TestCodeOnlyInTheSigningBrowser(t *testing.T) {
 	e := newEnv(t)
 	acc := e.account("cb@example.fi")
 	e.client(ClientSpec{ID: "web", RedirectURIs: []string{webRedirect}})
 	b := e.browser()
+	cont := e.continuationOf(b, authQuery("web", webRedirect, ""))
 	b.signIn(acc.ID)
-	resp, _ := b.get(e.authorizeURL(authQuery("web", webRedirect, "")))
-	cont, _ := resp.Location()
-	if cont == nil || cont.Path != PathContinue {
-		t.Fatalf("authorize: want the continuation, got %v", cont)
-	}
 
 	// Another browser with the same URL is asked to sign in.
 	stranger := e.browser()
@@ -696,7 +693,7 @@ func TestCodeOnlyInTheSigningBrowser(t *testing.T) {
 
 	// The right browser gets the code straight from the continuation,
 	// with no further step on the provider.
-	resp, _ = b.get(cont.String())
+	resp, _ := b.get(cont.String())
 	loc, _ := resp.Location()
 	if resp.StatusCode != http.StatusFound || loc == nil || !strings.HasPrefix(loc.String(), webRedirect+"?") || loc.Query().Get("code") == "" {
 		t.Fatalf("continuation: %d %v, want the code at the redirect URI", resp.StatusCode, loc)
@@ -705,13 +702,37 @@ func TestCodeOnlyInTheSigningBrowser(t *testing.T) {
 	if h := b.follow(cont.String()); h.location != nil || h.status != http.StatusBadRequest || !strings.Contains(h.body, "expired") {
 		t.Errorf("second continuation: %d %v", h.status, h.location)
 	}
-	// Expired requests read as such.
+	// Signed in, the authorization request itself answers with a code.
 	resp, _ = b.get(e.authorizeURL(authQuery("web", webRedirect, "")))
 	loc, _ = resp.Location()
+	if resp.StatusCode != http.StatusFound || loc == nil || !strings.HasPrefix(loc.String(), webRedirect+"?") || loc.Query().Get("code") == "" {
+		t.Fatalf("authorize in a signed-in browser: %d %v, want the code at the redirect URI", resp.StatusCode, loc)
+	}
+	// Expired requests read as such.
+	other := e.browser()
+	cont = e.continuationOf(other, authQuery("web", webRedirect, ""))
+	other.signIn(acc.ID)
 	e.clock.Advance(31 * time.Minute)
-	if h := b.follow(loc.String()); h.status != http.StatusBadRequest || !strings.Contains(h.body, "expired") {
+	if h := other.follow(cont.String()); h.status != http.StatusBadRequest || !strings.Contains(h.body, "expired") {
 		t.Errorf("expired request: %d %s", h.status, h.body)
 	}
+}
+
+// continuationOf sends browser b, signed in nowhere, to the authorization
+// endpoint with q and returns the continuation its login form returns to.
+func (e *testEnv) continuationOf(b *browser, q url.Values) *url.URL {
+	e.t.Helper()
+	resp, _ := b.get(e.authorizeURL(q))
+	login, _ := resp.Location()
+	if login == nil || login.Path != "/login" {
+		e.t.Fatalf("authorize in a browser signed in nowhere: %d %v, want the login form", resp.StatusCode, login)
+	}
+	cont, err := url.Parse(login.Query().Get("return"))
+	if err != nil || cont.Path != PathContinue || cont.Query().Get("id") == "" {
+		e.t.Fatalf("login form returns to %q, want the continuation", login.Query().Get("return"))
+	}
+	base, _ := url.Parse(e.srv.URL)
+	return base.ResolveReference(cont)
 }
 
 func TestEndSession(t *testing.T) {
