@@ -175,7 +175,9 @@ func (s *Service) CompleteLogin(ctx context.Context, a storage.Account, m Meta) 
 // commit together), or the store.
 func (s *Service) CompleteLoginIn(ctx context.Context, st storage.Storage, a storage.Account, m Meta) error {
 	known := false
-	if m.DeviceID != "" {
+	// Whether the browser is known matters only to an account lock to
+	// lift (finishLogin): most sign-ins need not read it.
+	if m.DeviceID != "" && (a.FailedLogins != 0 || !a.LockedUntil.IsZero()) {
 		_, err := st.GetKnownDevice(ctx, a.ID, m.DeviceID)
 		if err != nil && !errors.Is(err, storage.ErrNotFound) {
 			return fmt.Errorf("login: %w", err)

@@ -66,12 +66,21 @@ func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	// instead, for the same browser and cookies: a sign-in is one round
 	// trip and one read of the request shorter (issue 8, benchmark h).
 	cw := &continueCapture{ResponseWriter: w, prefix: p.basePath + PathContinue + "?id="}
-	p.protocol().ServeHTTP(cw, r)
+	created := &createdRequest{}
+	p.protocol().ServeHTTP(cw, r.WithContext(context.WithValue(r.Context(), createdKey{}, created)))
 	if cw.id == "" {
 		return
 	}
-	a, c, ok := p.pendingRequest(w, r, cw.id)
-	if !ok {
+	var (
+		a  *authRequest
+		ok bool
+	)
+	if created.a != nil && created.a.rec.ID == cw.id {
+		a = created.a
+	} else if a, ok = p.loadRequest(w, r, cw.id); !ok {
+		return
+	}
+	if c, ok = p.requestClient(w, r, a); !ok {
 		return
 	}
 	p.authenticate(w, r.WithContext(context.WithValue(r.Context(), atAuthorizeKey{}, true)), a, c)
@@ -128,31 +137,49 @@ func (c *continueCapture) Unwrap() http.ResponseWriter { return c.ResponseWriter
 // continue, chooser and consent steps, answering the browser itself (and
 // returning false) when the request is gone, finished or its client removed.
 func (p *Provider) pendingRequest(w http.ResponseWriter, r *http.Request, id string) (*authRequest, *client, bool) {
+	a, ok := p.loadRequest(w, r, id)
+	if !ok {
+		return nil, nil, false
+	}
+	c, ok := p.requestClient(w, r, a)
+	if !ok {
+		return nil, nil, false
+	}
+	return a, c, true
+}
+
+// loadRequest is pendingRequest's reading of the request.
+func (p *Provider) loadRequest(w http.ResponseWriter, r *http.Request, id string) (*authRequest, bool) {
 	a, err := p.authRequest(r.Context(), id)
 	switch {
 	case errors.Is(err, errRequestGone):
 		p.fail(w, r, problemExpired)
-		return nil, nil, false
+		return nil, false
 	case err != nil:
 		p.failInternal(w, r, err)
-		return nil, nil, false
+		return nil, false
 	}
 	if a.rec.CodeHash != "" {
 		// Finished already (the back button): the code went to the
 		// application once and is not issued again.
 		p.fail(w, r, problemExpired)
-		return nil, nil, false
+		return nil, false
 	}
+	return a, true
+}
+
+// requestClient is pendingRequest's finding of the request's client.
+func (p *Provider) requestClient(w http.ResponseWriter, r *http.Request, a *authRequest) (*client, bool) {
 	c, err := p.clients.get(r.Context(), a.rec.ClientID)
 	switch {
 	case errors.Is(err, errUnknownClient):
 		p.fail(w, r, problemUnknownClient) // removed during the sign-in
-		return nil, nil, false
+		return nil, false
 	case err != nil:
 		p.failInternal(w, r, err)
-		return nil, nil, false
+		return nil, false
 	}
-	return a, c, true
+	return c, true
 }
 
 // serveContinue is where the authorize endpoint sends the browser, and
@@ -228,7 +255,7 @@ func (p *Provider) authenticate(w http.ResponseWriter, r *http.Request, a *authR
 	}
 	se := *choice.session
 
-	if p.secondFactorMissing(w, r, a, c, se) {
+	if p.secondFactorMissing(w, r, a, c, se, choice.accounts) {
 		return
 	}
 
@@ -278,7 +305,9 @@ func (p *Provider) authenticate(w http.ResponseWriter, r *http.Request, a *authR
 //     again with it (step-up: password and code, the same person); a
 //     person who has none is guided to set one up and comes back here,
 //     and the application gets its code only after that.
-func (p *Provider) secondFactorMissing(w http.ResponseWriter, r *http.Request, a *authRequest, c *client, se storage.Session) bool {
+//
+// known are accounts already read in this request, by ID.
+func (p *Provider) secondFactorMissing(w http.ResponseWriter, r *http.Request, a *authRequest, c *client, se storage.Session, known map[string]storage.Account) bool {
 	if p.cfg.MFA == nil {
 		return false
 	}
@@ -289,10 +318,13 @@ func (p *Provider) secondFactorMissing(w http.ResponseWriter, r *http.Request, a
 		p.errorToClient(w, r, a, oidcError("unmet_authentication_requirements", "none of the requested acr_values can be met"))
 		return true
 	}
-	acct, err := p.store.GetAccount(ctx, se.AccountID)
-	if err != nil {
-		p.failInternal(w, r, err)
-		return true
+	acct, ok := known[se.AccountID]
+	if !ok {
+		var err error
+		if acct, err = p.store.GetAccount(ctx, se.AccountID); err != nil {
+			p.failInternal(w, r, err)
+			return true
+		}
 	}
 	// The client's demand (require_mfa, acr_values) is met only by a
 	// second factor used in this sign-in; the operator's policy also by a
@@ -353,6 +385,9 @@ type sessionChoice struct {
 	session *storage.Session  // nil: the person must sign in or choose
 	chooser []storage.Session // when not empty: let the person choose among these
 	email   string            // to prefill on the login form
+	// accounts are the usable sessions' accounts read while choosing,
+	// by ID: the chosen one is not read again.
+	accounts map[string]storage.Account
 }
 
 // chooseSession picks the browser session request a may use, if any:
@@ -379,7 +414,7 @@ func (p *Provider) chooseSession(ctx context.Context, r *http.Request, a *authRe
 	if err != nil {
 		return sessionChoice{}, err
 	}
-	var ch sessionChoice
+	ch := sessionChoice{accounts: map[string]storage.Account{}}
 	d := &a.data
 
 	if d.Chosen != "" {
@@ -388,7 +423,7 @@ func (p *Provider) chooseSession(ctx context.Context, r *http.Request, a *authRe
 			if se.ID != d.Chosen {
 				continue
 			}
-			ok, err := p.usable(ctx, se)
+			ok, err := p.usable(ctx, se, ch.accounts)
 			if err != nil {
 				return ch, err
 			}
@@ -409,7 +444,7 @@ func (p *Provider) chooseSession(ctx context.Context, r *http.Request, a *authRe
 		if se.CreatedAt.Before(a.rec.CreatedAt) {
 			continue
 		}
-		ok, err := p.usable(ctx, se)
+		ok, err := p.usable(ctx, se, ch.accounts)
 		if err != nil {
 			return ch, err
 		}
@@ -448,7 +483,7 @@ func (p *Provider) chooseSession(ctx context.Context, r *http.Request, a *authRe
 	var usable, matching []storage.Session
 	for i := range all {
 		se := all[i]
-		ok, err := p.usable(ctx, se)
+		ok, err := p.usable(ctx, se, ch.accounts)
 		if err != nil {
 			return ch, err
 		}
@@ -494,10 +529,16 @@ func (p *Provider) emailOf(ctx context.Context, accountID string) string {
 }
 
 // usable: the session's account may still sign in.
-func (p *Provider) usable(ctx context.Context, se storage.Session) (bool, error) {
-	_, err := p.activeAccount(ctx, se.AccountID)
+//
+// The accounts read are kept in seen, by ID.
+func (p *Provider) usable(ctx context.Context, se storage.Session, seen map[string]storage.Account) (bool, error) {
+	if _, ok := seen[se.AccountID]; ok {
+		return true, nil
+	}
+	acct, err := p.activeAccount(ctx, se.AccountID)
 	switch {
 	case err == nil:
+		seen[acct.ID] = acct
 		return true, nil
 	case errors.Is(err, errDisabled), errors.Is(err, storage.ErrNotFound):
 		return false, nil

@@ -171,17 +171,33 @@ func (p *Provider) createAuthRequest(ctx context.Context, req *oidc.AuthRequest,
 	if err != nil {
 		return nil, err
 	}
+	// Times with the storage's precision (microseconds, UTC), which the
+	// freshness checks compare against: the request as it will be read.
+	at := now.UTC().Truncate(time.Microsecond)
 	rec := storage.AuthRequest{
 		ID: id, ClientID: req.ClientID, Data: data,
-		CreatedAt: now, ExpiresAt: now.Add(p.cfg.AuthRequestTTL),
+		CreatedAt: at, ExpiresAt: at.Add(p.cfg.AuthRequestTTL),
 	}
 	if err := p.store.CreateAuthRequest(ctx, rec); err != nil {
 		return nil, fmt.Errorf("store auth request: %w", err)
 	}
-	// Read back so that times have the storage's precision, which the
-	// freshness checks compare against.
-	return p.authRequest(ctx, id)
+	a, err := decodeRequest(rec)
+	if err != nil {
+		return nil, err
+	}
+	if h, ok := ctx.Value(createdKey{}).(*createdRequest); ok {
+		h.a = a
+	}
+	return a, nil
 }
+
+// createdKey holds, in the context of an authorization request, a
+// *createdRequest that createAuthRequest fills with the request it
+// stored, so that serveAuthorize continues with it without reading it
+// back.
+type createdKey struct{}
+
+type createdRequest struct{ a *authRequest }
 
 // authRequest loads an unexpired request.
 func (p *Provider) authRequest(ctx context.Context, id string) (*authRequest, error) {

@@ -182,7 +182,10 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	p.Form.Set("email", f.Get("email"))
 	p.Form.Set("return", localPath(f.Get("return"), ""))
 	p.Form.Set("remember_me", f.Get("remember_me"))
-	s.loginContext(r, p)
+	if err != nil {
+		// A page follows (a success only redirects): name its application.
+		s.loginContext(r, p)
+	}
 	p.Form.Set("mfa", f.Get("mfa"))
 	var locked *account.LockedError
 	var expired *account.PasswordExpiredError
