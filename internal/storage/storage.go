@@ -184,6 +184,7 @@ type Storage interface {
 	// MFAStorage keeps second factors and passkeys; see mfa.go.
 	MFAStorage
 	MFAGraceStorage // mfagrace.go: when the enrolment grace period began
+	AdminStorage    // admin.go: staff roles, notices, the helpdesk's look-ups
 
 	CreateAccount(ctx context.Context, a Account) error // ErrConflict when the e-mail or ID is taken
 	GetAccount(ctx context.Context, id string) (Account, error)
