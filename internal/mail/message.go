@@ -130,6 +130,7 @@ var allMessages = []Message{
 	EmailChangeRequested{},
 	EmailChanged{},
 	MFAChanged{Change: MFAMethodAdded},
+	HelpdeskAction{Change: HelpdeskUnlocked},
 }
 
 func (m Activation) check() error {

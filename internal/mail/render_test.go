@@ -27,6 +27,7 @@ func samples() []Message {
 		EmailChangeRequested{Name: "Aino Virtanen", NewEmail: "aino.virtanen@uusi.example.fi", ResetLink: "https://login.example.fi/recovery"},
 		EmailChanged{Name: "Aino Virtanen", NewEmail: "aino.virtanen@uusi.example.fi"},
 		MFAChanged{Name: "Aino Virtanen", Change: MFARecoveryUsed, When: fixedWhen, CodesLeft: 3, IP: "192.0.2.7", SettingsLink: "https://login.example.fi/account/mfa", ResetLink: "https://login.example.fi/password/forgot?email=aino%40example.fi"},
+		HelpdeskAction{Name: "Aino Virtanen", Change: HelpdeskUnlocked, When: fixedWhen, ResetLink: "https://login.example.fi/password/forgot?email=aino%40example.fi"},
 	}
 }
 
@@ -173,6 +174,9 @@ func withoutName(m Message) Message {
 	case MFAChanged:
 		m.Name = ""
 		return m
+	case HelpdeskAction:
+		m.Name = ""
+		return m
 	}
 	panic("unknown message")
 }
@@ -192,6 +196,8 @@ func links(m Message) []string {
 	case EmailChange:
 		return []string{m.Link}
 	case EmailChangeRequested:
+		return []string{m.ResetLink}
+	case HelpdeskAction:
 		return []string{m.ResetLink}
 	}
 	return nil
