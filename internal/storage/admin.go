@@ -83,9 +83,10 @@ type AdminStorage interface {
 	// an ID below before (before <= 0: from the newest), at most limit.
 	ListEventsBefore(ctx context.Context, accountID string, before int64, limit int) ([]Event, error)
 
-	// TouchStaffSession records that a staff member used the console in
-	// session sessionID at now and returns the previous such time (zero
-	// when none): the console's idle timeout runs from it. The record
-	// goes with the session.
-	TouchStaffSession(ctx context.Context, sessionID string, now time.Time) (time.Time, error)
+	// StaffSessionSeen returns when a staff member last used the console
+	// in session sessionID (zero when never): its idle timeout runs from
+	// then. TouchStaffSession records a use at now; ErrNotFound when the
+	// session does not exist. The record goes with the session.
+	StaffSessionSeen(ctx context.Context, sessionID string) (time.Time, error)
+	TouchStaffSession(ctx context.Context, sessionID string, now time.Time) error
 }

@@ -181,23 +181,24 @@ func (s *Store) ListEventsBefore(ctx context.Context, accountID string, before i
 	return out, nil
 }
 
-// TouchStaffSession implements storage.AdminStorage.
-func (s *Store) TouchStaffSession(ctx context.Context, sessionID string, now time.Time) (time.Time, error) {
-	var prev time.Time
-	err := s.withTx(ctx, func(tx *Store) error {
-		var at int64
-		switch err := tx.q.QueryRowContext(ctx, selectStaffSeen, sessionID).Scan(&at); {
-		case err == nil:
-			prev = goTime(at)
-		case !errors.Is(classify(err), storage.ErrNotFound):
-			return classify(err)
-		}
-		_, err := tx.exec(ctx, upsertStaffSeen, sessionID, dbTime(now))
-		return err
-	})
-	if err != nil {
-		// A session that is gone is a foreign key violation: ErrNotFound.
-		return time.Time{}, fmt.Errorf("sqlstore: staff session: %w", err)
+// StaffSessionSeen implements storage.AdminStorage.
+func (s *Store) StaffSessionSeen(ctx context.Context, sessionID string) (time.Time, error) {
+	var at int64
+	switch err := s.q.QueryRowContext(ctx, selectStaffSeen, sessionID).Scan(&at); {
+	case err == nil:
+		return goTime(at), nil
+	case errors.Is(classify(err), storage.ErrNotFound):
+		return time.Time{}, nil
+	default:
+		return time.Time{}, fmt.Errorf("sqlstore: staff session: %w", classify(err))
 	}
-	return prev, nil
+}
+
+// TouchStaffSession implements storage.AdminStorage.
+func (s *Store) TouchStaffSession(ctx context.Context, sessionID string, now time.Time) error {
+	if _, err := s.exec(ctx, upsertStaffSeen, sessionID, dbTime(now)); err != nil {
+		// A session that is gone is a foreign key violation: ErrNotFound.
+		return fmt.Errorf("sqlstore: staff session: %w", err)
+	}
+	return nil
 }

@@ -170,24 +170,29 @@ func testAdminEvents(t *testing.T, s storage.Storage) {
 	}
 }
 
-// testAdminStaffSession: the previous use is returned, then replaced; a
-// session that does not exist is refused.
+// testAdminStaffSession: never seen reads zero; a touch is read back and
+// replaced by the next; a session that does not exist is refused.
 func testAdminStaffSession(t *testing.T, s storage.Storage) {
 	ctx := t.Context()
 	createAccount(t, s, "acc1", "alice@example.com")
 	must(t, "CreateSession", s.CreateSession(ctx, sampleSession("sess1", "acc1", at(0))))
-	prev, err := s.TouchStaffSession(ctx, "sess1", at(time.Minute))
-	must(t, "TouchStaffSession", err)
-	if !prev.IsZero() {
-		t.Fatalf("first touch returned %v", prev)
+	seen, err := s.StaffSessionSeen(ctx, "sess1")
+	must(t, "StaffSessionSeen", err)
+	if !seen.IsZero() {
+		t.Fatalf("never used, seen = %v", seen)
 	}
-	prev, err = s.TouchStaffSession(ctx, "sess1", at(5*time.Minute))
-	must(t, "TouchStaffSession", err)
-	if !prev.Equal(at(time.Minute).Truncate(time.Microsecond)) {
-		t.Fatalf("second touch returned %v, want %v", prev, at(time.Minute))
+	must(t, "TouchStaffSession", s.TouchStaffSession(ctx, "sess1", at(time.Minute)))
+	must(t, "TouchStaffSession", s.TouchStaffSession(ctx, "sess1", at(5*time.Minute)))
+	seen, err = s.StaffSessionSeen(ctx, "sess1")
+	must(t, "StaffSessionSeen", err)
+	if !seen.Equal(at(5 * time.Minute).Truncate(time.Microsecond)) {
+		t.Fatalf("seen = %v, want %v", seen, at(5*time.Minute))
 	}
-	if _, err := s.TouchStaffSession(ctx, "nosuch", at(0)); !errors.Is(err, storage.ErrNotFound) {
+	if err := s.TouchStaffSession(ctx, "nosuch", at(0)); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("touch of an unknown session = %v, want ErrNotFound", err)
 	}
 	must(t, "DeleteSession", s.DeleteSession(ctx, "sess1"))
+	if seen, err := s.StaffSessionSeen(ctx, "sess1"); err != nil || !seen.IsZero() {
+		t.Fatalf("after the session ended: %v, %v", seen, err)
+	}
 }
