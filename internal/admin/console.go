@@ -321,10 +321,10 @@ func explanationView(x Explanation) map[string]any {
 	for _, e := range x.Failures {
 		failures = append(failures, eventRow(e))
 	}
-	type methodView struct{ Kind, Name, Added, LastUsed string }
+	type methodView struct{ Title, Name, Added, LastUsed string }
 	var methods []methodView
 	for _, m := range x.Methods {
-		methods = append(methods, methodView{m.Kind, m.Name, when(m.AddedAt), when(m.LastUsedAt)})
+		methods = append(methods, methodView{m.TitleKey, m.Name, when(m.AddedAt), when(m.LastUsedAt)})
 	}
 	type sessionView struct{ Started, LastSeen, Expires, ClientIP, Agent string }
 	var sessions []sessionView

@@ -59,6 +59,7 @@ type Explanation struct {
 // Method is a second factor as the panel lists it.
 type Method struct {
 	Kind, Name string
+	TitleKey   string // the method's name for people, a translation key
 	AddedAt    time.Time
 	LastUsedAt time.Time
 }
@@ -163,7 +164,7 @@ func (s *Service) Explain(ctx context.Context, accountID string) (Explanation, e
 		x.MFAEnabled = authn.Enabled(entries)
 		x.MFARequired = s.cfg.MFA.RequiredFor(a)
 		for _, e := range entries {
-			x.Methods = append(x.Methods, Method{Kind: e.Method.Kind(), Name: e.Credential.Name, AddedAt: e.Credential.CreatedAt, LastUsedAt: e.Credential.LastUsedAt})
+			x.Methods = append(x.Methods, Method{Kind: e.Method.Kind(), TitleKey: e.Method.TitleKey(), Name: e.Credential.Name, AddedAt: e.Credential.CreatedAt, LastUsedAt: e.Credential.LastUsedAt})
 		}
 		if x.MFARequired && !x.MFAEnabled {
 			x.Problems = append(x.Problems, Problem{ProblemMFANotEnrolled, nil})

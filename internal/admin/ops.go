@@ -4,9 +4,9 @@ import (
 	"cmp"
 	"context"
 	"encoding/hex"
-	"io"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"slices"
 	"strings"
@@ -14,7 +14,7 @@ import (
 
 	"github.com/portti/portti/internal/account"
 	"github.com/portti/portti/internal/mail"
-		"github.com/portti/portti/internal/storage"
+	"github.com/portti/portti/internal/storage"
 )
 
 // Actor is who acts: a staff member signed in to the console, an API

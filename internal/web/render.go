@@ -180,6 +180,8 @@ type page struct {
 	// NewPassword: the page's password fields set a new password (the
 	// reset and account pages), so they are labelled "New password".
 	NewPassword bool
+	// Banners are the operator's notices showing now (Config.Notices).
+	Banners []string
 }
 
 // labelKey is the catalogue key of a field's label.
@@ -335,6 +337,9 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 		panic("web: no template " + name)
 	}
 	p.NewPassword = name == "reset" || name == "account"
+	if s.cfg.Notices != nil {
+		p.Banners = s.cfg.Notices(r.Context(), p.Lang)
+	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
 		ref := newRef()

@@ -71,6 +71,10 @@ type Config struct {
 	// to it was forgotten, so that the application is told (back-channel
 	// logout). Nil: nobody is told.
 	OnAppAccessRemoved func(ctx context.Context, accountID, clientID string, sessionIDs []string)
+
+	// Notices returns the banners to show on every page now, in language
+	// lang (the helpdesk's notices, package admin). Nil: none.
+	Notices func(ctx context.Context, lang string) []string
 }
 
 // Server serves portti's pages.
