@@ -46,7 +46,7 @@ Usage:
   portti user enable E                         let it log in again
   portti user mfa reset E --reason TEXT        remove every second factor (the person lost them),
                                                end the sessions, tell the owner, audit the reason
-` + clientUsage + `
+` + adminUsage + clientUsage + `
 Every command reads the same configuration: --config FILE (YAML) and the
 PORTTI_* environment variables, which override the file. An unknown
 PORTTI_* variable is refused, as an unknown key in the file is.
@@ -92,14 +92,19 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return serve(ctx, args[1:], stdout, stderr, hup)
 	case "user":
 		if len(args) < 2 {
-			return errors.New("user: say add, show, unlock, disable, enable or mfa")
+			return errors.New("user: say add, show, unlock, disable, enable, mfa, grant or revoke")
 		}
 		if args[1] == "mfa" {
 			return userMFA(ctx, args[2:], stdout, stderr)
 		}
+		if args[1] == "grant" || args[1] == "revoke" {
+			return userRole(ctx, args[1], args[2:], stdout, stderr) // admin.go
+		}
 		return user(ctx, args[1], args[2:], stdin, stdout, stderr)
 	case "client":
 		return clientCmd(ctx, args[1:], stdin, stdout, stderr)
+	case "notice":
+		return noticeCmd(ctx, args[1:], stdout, stderr) // admin.go
 	case "keys":
 		return keysCmd(ctx, args[1:], stdout, stderr)
 	}

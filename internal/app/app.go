@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/portti/portti/internal/account"
+	"github.com/portti/portti/internal/admin"
 	"github.com/portti/portti/internal/audit"
 	"github.com/portti/portti/internal/authn"
 	"github.com/portti/portti/internal/authn/passkey"
@@ -41,6 +42,7 @@ type App struct {
 	Sessions *session.Manager
 	Web      *web.Server
 	OIDC     *oidc.Provider
+	Admin    *admin.Service // the helpdesk console and its API
 	logger   *slog.Logger
 	now      func() time.Time
 }
@@ -221,6 +223,7 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 	// out (back-channel logout), and the provider renders its pages and
 	// errors with web's layout and translations.
 	trusted := cfg.TrustedProxyPrefixes()
+	var console *admin.Service
 	srv, err := web.New(web.Config{
 		Accounts: accounts, MFA: mfa, Sessions: sessions, Store: store, Catalog: catalog, Logger: logger,
 		MailFrom: cfg.MailFrom, DevMail: cfg.DevMail, Secure: cfg.SecureCookies(),
@@ -234,6 +237,7 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 				logger.ErrorContext(ctx, "back-channel logout not queued", "client_id", clientID, "error", err)
 			}
 		},
+		Notices: func(ctx context.Context, lang string) []string { return console.Banners(ctx, lang) },
 	})
 	if err != nil {
 		return nil, err
@@ -251,12 +255,31 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 	if err != nil {
 		return nil, err
 	}
-	return &App{Config: cfg, Store: store, Accounts: accounts, MFA: mfa, Outbox: outbox, Sessions: sessions, Web: srv, OIDC: provider, logger: logger, now: opt.Now}, nil
+	console, err = admin.New(admin.Config{
+		Store: store, Accounts: accounts, MFA: mfa, Sessions: sessions, Outbox: outbox,
+		Audit: audit.NewRecorder(store, logger, opt.Now), Logger: logger, Pages: srv,
+		PublicURL: strings.TrimSuffix(cfg.PublicURL, "/"),
+		ClientIP:  func(r *http.Request) string { return web.ClientIP(r, trusted) },
+		VerifyToken: func(ctx context.Context, token string) (admin.ClientToken, error) {
+			t, err := provider.VerifyClientToken(ctx, token)
+			return admin.ClientToken{ClientID: t.ClientID, Scopes: t.Scopes}, err
+		},
+		OnSessionsEnded: func(ctx context.Context, ids []string) {
+			for _, id := range ids {
+				sessionEnded(ctx, id)
+			}
+		},
+		Now: opt.Now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &App{Config: cfg, Store: store, Accounts: accounts, MFA: mfa, Outbox: outbox, Sessions: sessions, Web: srv, OIDC: provider, Admin: console, logger: logger, now: opt.Now}, nil
 }
 
 // Handler is the HTTP handler of the whole service: the OpenID Connect
-// provider under /.well-known/ and /oauth2/, the web pages everywhere
-// else. The provider has its own mux, so the pages' cross-origin form
+// provider under /.well-known/ and /oauth2/, the helpdesk console and
+// its API under /admin, the web pages everywhere else. The provider has its own mux, so the pages' cross-origin form
 // protection never sees the token endpoint's server-to-server POSTs.
 // Every response, whichever side answers, carries Strict-Transport-Security
 // when the public URL is https (config hsts).
@@ -265,6 +288,9 @@ func (a *App) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/.well-known/", provider)
 	mux.Handle("/oauth2/", provider)
+	console := a.Admin.Handler()
+	mux.Handle("/admin", console)
+	mux.Handle("/admin/", console)
 	mux.Handle("/", a.Web.Handler())
 	return web.StrictTransportSecurity(a.Config.StrictTransportSecurity(), mux)
 }
