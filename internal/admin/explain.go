@@ -118,7 +118,19 @@ func (s *Service) Explain(ctx context.Context, accountID string) (Explanation, e
 		}
 		x.Problems = append(x.Problems, Problem{code, map[string]any{"Sent": x.ActivationSentAt, "Expires": x.ActivationExpiresAt}})
 	}
-	x.FailedLogins = a.FailedLogins
+	// The account's counter starts again at a lock; the failures that led
+	// to it are the wrong passwords and codes since the last success.
+	recent, counting := 0, true
+	for _, e := range events {
+		switch {
+		case !counting:
+		case e.Kind == audit.LoginSuccess || e.Kind == audit.Unlocked || e.Kind == audit.PasswordReset:
+			counting = false
+		case (e.Kind == audit.LoginFailure && e.Reason == "wrong_password") || e.Kind == audit.MFAFailure:
+			recent++
+		}
+	}
+	x.FailedLogins = max(a.FailedLogins, recent)
 	for _, e := range events {
 		if e.Kind == audit.LoginFailure || e.Kind == audit.MFAFailure || e.Kind == audit.Locked {
 			if e.ClientIP != "" && !slices.Contains(x.FailedFrom, e.ClientIP) && len(x.FailedFrom) < 5 {
@@ -132,7 +144,7 @@ func (s *Service) Explain(ctx context.Context, accountID string) (Explanation, e
 	if a.LockedUntil.After(now) {
 		x.LockedUntil = a.LockedUntil
 		x.Problems = append(x.Problems, Problem{ProblemLocked, map[string]any{
-			"Until": a.LockedUntil, "Failures": a.FailedLogins, "From": strings.Join(x.FailedFrom, ", ")}})
+			"Until": a.LockedUntil, "Failures": x.FailedLogins, "From": strings.Join(x.FailedFrom, ", ")}})
 	}
 	if x.Sessions, err = s.liveSessions(ctx, a.ID, now); err != nil {
 		return x, err
