@@ -284,6 +284,28 @@ func TestAdminExplainsStates(t *testing.T) {
 	page := send(t, c, http.MethodGet, env.URL+"/admin/people/"+fresh.ID, nil)
 	mustContainText(t, page.Body, "The account is not activated: the activation link was sent")
 	mustContainText(t, page.Body, enText("admin.action.resend_activation"))
+	env.Mail(t, "uusi@example.fi", "Confirm your email address")
+	a := send(t, c, http.MethodPost, env.URL+"/admin/people/"+fresh.ID+"/action", url.Values{"action": {"resend_activation"}, "reason": {"the first link went to spam"}})
+	if a.URL.Query().Get("done") != "resend_activation" {
+		t.Fatalf("resend activation: %d at %s\n%s", a.Status, a.URL, a.Body)
+	}
+	env.Settle(t)
+	waitFor := time.Now().Add(10 * time.Second)
+	for activations := 0; activations < 2; {
+		activations = 0
+		for _, m := range env.SMTP.Messages() {
+			if strings.Contains(m.Subject, "Confirm your email address") && strings.Contains(strings.Join(m.To, ","), "uusi@example.fi") {
+				activations++
+			}
+		}
+		if time.Now().After(waitFor) {
+			t.Fatalf("%d activation e-mails after the resend, want 2", activations)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if e := lastEvent(t, env, fresh.ID, "helpdesk.resend_activation"); e.Reason != "by tuki@example.fi: the first link went to spam" {
+		t.Fatalf("audit %+v", e)
+	}
 	env.Clock.Advance(2 * time.Hour)
 	// Two hours later the link has expired; the console asks again for a
 	// fresh sign-in first (idle).
