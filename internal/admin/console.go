@@ -63,27 +63,38 @@ func (s *Service) staffOnly(fn func(http.ResponseWriter, *http.Request, staff) e
 		if r.Method == http.MethodGet {
 			back = r.URL.RequestURI()
 		}
-		se, err := s.cfg.Sessions.Current(ctx, r, "")
-		if errors.Is(err, storage.ErrNotFound) {
+		// A browser may hold several accounts (staff and personal): the
+		// console acts for the newest one with a staff role.
+		all, err := s.cfg.Sessions.Sessions(ctx, r)
+		if err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		if len(all) == 0 {
 			http.Redirect(w, r, "/login?"+url.Values{"return": {back}}.Encode(), http.StatusSeeOther)
 			return
 		}
-		if err != nil {
-			s.serverError(w, r, err)
+		var (
+			se    storage.Session
+			roles []string
+		)
+		for _, cand := range all {
+			if roles, err = s.Roles(ctx, cand.AccountID); err != nil {
+				s.serverError(w, r, err)
+				return
+			}
+			if len(roles) > 0 {
+				se = cand
+				break
+			}
+		}
+		if len(roles) == 0 {
+			s.cfg.Pages.RenderProblem(w, r, http.StatusForbidden, "admin.forbidden", "")
 			return
 		}
 		acc, err := s.cfg.Store.GetAccount(ctx, se.AccountID)
 		if err != nil {
 			s.serverError(w, r, err)
-			return
-		}
-		roles, err := s.Roles(ctx, acc.ID)
-		if err != nil {
-			s.serverError(w, r, err)
-			return
-		}
-		if len(roles) == 0 {
-			s.cfg.Pages.RenderProblem(w, r, http.StatusForbidden, "admin.forbidden", "")
 			return
 		}
 		entries, err := s.cfg.MFA.Entries(ctx, acc.ID)
