@@ -227,6 +227,13 @@ func TestAdminAPI(t *testing.T) {
 	adm.call("DELETE", "/admin/api/roles", map[string]string{"email": "maija@example.fi", "role": "helpdesk"}, http.StatusOK)
 	adm.call("POST", "/admin/api/roles", map[string]string{"email": "nobody@example.fi", "role": "helpdesk"}, http.StatusNotFound)
 	adm.call("POST", "/admin/api/roles", map[string]string{"email": "maija@example.fi", "role": "root"}, http.StatusBadRequest)
+
+	// A revoked token stops working at once.
+	postJSON(t, env.URL+oidc.PathRevoke, map[string][]string{"token": {helpdesk.token}}, "helpdesk-bot", helpdeskBotSecret)
+	helpdesk.call("GET", "/admin/api/accounts?q=maija", nil, http.StatusUnauthorized)
+	// So does an expired one.
+	env.Clock.Advance(24 * time.Hour)
+	adm.call("GET", "/admin/api/notices", nil, http.StatusUnauthorized)
 }
 
 func jsonInt(n int64) string { b, _ := json.Marshal(n); return string(b) }
