@@ -185,6 +185,7 @@ type Storage interface {
 	MFAStorage
 	MFAGraceStorage // mfagrace.go: when the enrolment grace period began
 	AdminStorage    // admin.go: staff roles, notices, the helpdesk's look-ups
+	ProofingStorage // proofing.go: strong identification: identities, relying-party keys, flows
 
 	CreateAccount(ctx context.Context, a Account) error // ErrConflict when the e-mail or ID is taken
 	GetAccount(ctx context.Context, id string) (Account, error)
