@@ -523,6 +523,17 @@ func (s *Service) Remove(ctx context.Context, se storage.Session, a storage.Acco
 // Reset is the operator's: every method of the account goes, its
 // sessions end, the owner is told and the reason is audited.
 func (s *Service) Reset(ctx context.Context, email, reason string, m account.Meta) (storage.Account, int, error) {
+	return s.reset(ctx, email, reason, mail.MFAReset, m)
+}
+
+// ResetProofed is Reset done by the owner after proving their identity
+// through strong identification (package proofing); the owner's e-mail
+// says so instead of naming an operator.
+func (s *Service) ResetProofed(ctx context.Context, email, reason string, m account.Meta) (storage.Account, int, error) {
+	return s.reset(ctx, email, reason, mail.MFAResetProofed, m)
+}
+
+func (s *Service) reset(ctx context.Context, email, reason string, change mail.MFAChange, m account.Meta) (storage.Account, int, error) {
 	a, err := s.cfg.Accounts.Find(ctx, email)
 	if err != nil {
 		return a, 0, err
@@ -549,7 +560,7 @@ func (s *Service) Reset(ctx context.Context, email, reason string, m account.Met
 			ended = append(ended, se.ID)
 		}
 		s.event(ctx, tx, m, storage.Event{Kind: audit.MFAReset, AccountID: a.ID, Email: a.Email, Reason: reason})
-		return s.notify(ctx, tx, a, m, mail.MFAChanged{Change: mail.MFAReset, When: now})
+		return s.notify(ctx, tx, a, m, mail.MFAChanged{Change: change, When: now})
 	})
 	if err != nil {
 		return a, 0, err

@@ -131,6 +131,7 @@ var allMessages = []Message{
 	EmailChanged{},
 	MFAChanged{Change: MFAMethodAdded},
 	HelpdeskAction{Change: HelpdeskUnlocked},
+	IdentityBound{},
 }
 
 func (m Activation) check() error {

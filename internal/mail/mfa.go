@@ -16,6 +16,8 @@ const (
 	MFARecoveryUsed      MFAChange = "recovery_used"
 	MFARecoveryGenerated MFAChange = "recovery_generated"
 	MFAReset             MFAChange = "reset" // by an operator
+	// MFAResetProofed: by the owner, after strong identification.
+	MFAResetProofed MFAChange = "reset_proofed"
 )
 
 // MFAChanged tells the owner that a second factor was added or removed, a
@@ -38,7 +40,7 @@ func (MFAChanged) Kind() string { return "mfa_changed" }
 func (m MFAChanged) check() error {
 	var err error
 	switch m.Change {
-	case MFAMethodAdded, MFAMethodRemoved, MFARecoveryUsed, MFARecoveryGenerated, MFAReset:
+	case MFAMethodAdded, MFAMethodRemoved, MFARecoveryUsed, MFARecoveryGenerated, MFAReset, MFAResetProofed:
 	default:
 		err = errors.New("Change is not a known change")
 	}

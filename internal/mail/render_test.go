@@ -28,6 +28,7 @@ func samples() []Message {
 		EmailChanged{Name: "Aino Virtanen", NewEmail: "aino.virtanen@uusi.example.fi"},
 		MFAChanged{Name: "Aino Virtanen", Change: MFARecoveryUsed, When: fixedWhen, CodesLeft: 3, IP: "192.0.2.7", SettingsLink: "https://login.example.fi/account/mfa", ResetLink: "https://login.example.fi/password/forgot?email=aino%40example.fi"},
 		HelpdeskAction{Name: "Aino Virtanen", Change: HelpdeskUnlocked, When: fixedWhen, ResetLink: "https://login.example.fi/password/forgot?email=aino%40example.fi"},
+		IdentityBound{Name: "Aino Virtanen", OtherEmail: "aino.virtanen@student.example.fi", When: fixedWhen, ResetLink: "https://login.example.fi/password/forgot?email=aino%40example.fi"},
 	}
 }
 
@@ -175,6 +176,9 @@ func withoutName(m Message) Message {
 		m.Name = ""
 		return m
 	case HelpdeskAction:
+		m.Name = ""
+		return m
+	case IdentityBound:
 		m.Name = ""
 		return m
 	}
