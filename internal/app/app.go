@@ -26,6 +26,7 @@ import (
 	"github.com/portti/portti/internal/mail"
 	"github.com/portti/portti/internal/oidc"
 	"github.com/portti/portti/internal/password"
+	"github.com/portti/portti/internal/proofing"
 	"github.com/portti/portti/internal/session"
 	"github.com/portti/portti/internal/storage"
 	"github.com/portti/portti/internal/storage/sqlstore"
@@ -43,6 +44,9 @@ type App struct {
 	Web      *web.Server
 	OIDC     *oidc.Provider
 	Admin    *admin.Service // the helpdesk console and its API
+	// Proofing is strong identification (/proofing/); nil when no
+	// provider is configured and no key encryption key is set.
+	Proofing *proofing.Service
 	logger   *slog.Logger
 	now      func() time.Time
 }
@@ -237,7 +241,8 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 				logger.ErrorContext(ctx, "back-channel logout not queued", "client_id", clientID, "error", err)
 			}
 		},
-		Notices: func(ctx context.Context, lang string) []string { return console.Banners(ctx, lang) },
+		Notices:              func(ctx context.Context, lang string) []string { return console.Banners(ctx, lang) },
+		StrongIdentification: len(cfg.Proofing.Providers) > 0,
 	})
 	if err != nil {
 		return nil, err
@@ -274,7 +279,11 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 	if err != nil {
 		return nil, err
 	}
-	return &App{Config: cfg, Store: store, Accounts: accounts, MFA: mfa, Outbox: outbox, Sessions: sessions, Web: srv, OIDC: provider, Admin: console, logger: logger, now: opt.Now}, nil
+	proof, err := wireProofing(store, cfg, logger, opt, accounts, mfa, sessions, outbox, srv, trusted)
+	if err != nil {
+		return nil, err
+	}
+	return &App{Config: cfg, Store: store, Accounts: accounts, MFA: mfa, Outbox: outbox, Sessions: sessions, Web: srv, OIDC: provider, Admin: console, Proofing: proof, logger: logger, now: opt.Now}, nil
 }
 
 // Handler is the HTTP handler of the whole service: the OpenID Connect
@@ -291,6 +300,9 @@ func (a *App) Handler() http.Handler {
 	console := a.Admin.Handler()
 	mux.Handle("/admin", console)
 	mux.Handle("/admin/", console)
+	if a.Proofing != nil {
+		mux.Handle("/proofing/", a.Web.Protect(a.Proofing.Handler()))
+	}
 	mux.Handle("/", a.Web.Handler())
 	return web.StrictTransportSecurity(a.Config.StrictTransportSecurity(), mux)
 }

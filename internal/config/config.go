@@ -146,6 +146,9 @@ type Config struct {
 	// The server keeps the database in step with it at start-up and on
 	// SIGHUP; see oidc.SyncClients.
 	Clients []Client `yaml:"clients"`
+
+	// Proofing configures strong identification (proofing.go).
+	Proofing Proofing `yaml:"proofing"`
 }
 
 // Client is one entry of the clients list. The fields mean what the flags

@@ -103,6 +103,7 @@ func (c Config) Validate() error {
 	validateMisc(c, &ps)
 	validateProtocol(c, &ps)
 	validateClients(c, &ps)
+	validateProofing(c, &ps)
 	if len(ps) == 0 {
 		return nil
 	}

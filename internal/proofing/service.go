@@ -107,7 +107,10 @@ func New(cfg Config) (*Service, error) {
 		if _, dup := s.clients[p.ID]; dup {
 			return nil, fmt.Errorf("proofing: provider %q given twice", p.ID)
 		}
-		s.clients[p.ID] = &rpClient{p: p, redirectURI: s.RedirectURI(), keys: cfg.Keys, http: cfg.HTTPClient, now: cfg.Now}
+		// The times in request objects and client assertions are checked
+		// by the provider against its own clock: the wall clock, never
+		// the injected one.
+		s.clients[p.ID] = &rpClient{p: p, redirectURI: s.RedirectURI(), keys: cfg.Keys, http: cfg.HTTPClient, now: time.Now}
 		s.order = append(s.order, p.ID)
 	}
 	return s, nil

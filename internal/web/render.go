@@ -110,8 +110,27 @@ func (s *Server) RenderPage(w http.ResponseWriter, r *http.Request, status int, 
 	if path, ok := data["Path"].(string); ok {
 		p.Path = localPath(path, p.Path)
 	}
+	// A form of another package: its values, its errors (for the field
+	// and errorsummary templates), and whether it sets a new password.
+	if f, ok := data["Form"].(url.Values); ok {
+		p.Form = f
+	}
+	if v, ok := data["Errors"].(account.ValidationError); ok {
+		p.Errors = v
+	}
+	if b, ok := data["NewPassword"].(bool); ok {
+		p.NewPassword = b
+	}
 	s.render(w, r, status, name, p)
 }
+
+// Lang is the language a request's pages are shown in (the person's
+// choice, else the browser's), for packages with pages of their own.
+func (s *Server) Lang(r *http.Request) string { return s.lang(r) }
+
+// StrongIdentification reports whether strong identification is offered
+// (config proofing.providers): the sign-in pages link to it.
+func (p *page) StrongIdentification() bool { return p.s.cfg.StrongIdentification }
 
 // RenderProblem renders the error page for a problem found outside this
 // package (the OpenID Connect provider's: an unknown application, a

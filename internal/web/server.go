@@ -75,6 +75,11 @@ type Config struct {
 	// Notices returns the banners to show on every page now, in language
 	// lang (the helpdesk's notices, package admin). Nil: none.
 	Notices func(ctx context.Context, lang string) []string
+
+	// StrongIdentification: a strong identification provider is
+	// configured (package proofing, under /proofing/), so the login,
+	// second-step, forgotten-password and account pages link to it.
+	StrongIdentification bool
 }
 
 // Server serves portti's pages.
