@@ -169,7 +169,7 @@ func TestEnvNames(t *testing.T) {
 		"mfa.acr_mfa":          "PORTTI_MFA_ACR_MFA",
 		"mfa.acr_password":     "PORTTI_MFA_ACR_PASSWORD",
 		"mfa.enrolment_grace":  "PORTTI_MFA_ENROLMENT_GRACE",
-		"clients":              "PORTTI_CLIENTS", // refused: see TestClientsNotFromEnvironment
+		"clients":              "PORTTI_CLIENTS",            // refused: see TestClientsNotFromEnvironment
 		"proofing.providers":   "PORTTI_PROOFING_PROVIDERS", // file only, like clients
 	}
 	for key, want := range tests {

@@ -102,7 +102,7 @@ var settings = []setting{
 	}},
 	stringSetting("log_level", func(c *Config) *string { return &c.LogLevel }),
 	stringSetting("log_format", func(c *Config) *string { return &c.LogFormat }),
-	{key: "clients", setNode: (*loader).clients}, // clients.go
+	{key: "clients", setNode: (*loader).clients},                      // clients.go
 	{key: "proofing.providers", setNode: (*loader).proofingProviders}, // proofing.go
 }
 

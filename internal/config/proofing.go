@@ -199,4 +199,3 @@ func validateProofing(c Config, ps *Problems) {
 		ps.add("key_encryption_key", "is required with proofing.providers: registry identifiers are stored as keyed hashes under a key derived from it, and the relying-party keys are sealed with it")
 	}
 }
-
