@@ -304,3 +304,43 @@ func TestProofingStateAndRateLimit(t *testing.T) {
 		t.Fatalf("start %d: %d", proofing.RateLimit+1, last.Status)
 	}
 }
+
+// TestProofingRefusesBadAnswers: an id_token that is not encrypted, and a
+// person who cancels at the provider, change nothing and say so.
+func TestProofingRefusesBadAnswers(t *testing.T) {
+	env, idp := startProofing(t)
+	a := addUser(t, env, "aino@example.fi", goodPassword)
+	setIdentifier(t, env, a.Email, hetuAino)
+	idp.SetPlainIDToken(true)
+	got := identify(t, env, env.Browser(t), "/proofing/username", nil)
+	if got.Status != http.StatusBadGateway || !strings.Contains(got.Body, "did not confirm your identity") || !strings.Contains(got.Body, "Reference code") {
+		t.Fatalf("plain id_token: %d\n%s", got.Status, got.Body)
+	}
+	mustNotContain(t, got.Body, a.Email)
+	if !strings.Contains(env.Logs(), "not encrypted") {
+		t.Fatal("the log does not say why")
+	}
+	idp.SetPlainIDToken(false)
+
+	// Cancelled at the provider's page.
+	idp.SetAuto("")
+	c := env.Browser(t)
+	page := identify(t, env, c, "/proofing/username", nil)
+	if !strings.Contains(page.Body, "Choose a test person") {
+		t.Fatalf("provider login page: %d\n%s", page.Status, page.Body)
+	}
+	cancel := send(t, c, http.MethodPost, page.URL.Scheme+"://"+page.URL.Host+"/login", url.Values{"id": {hiddenValue(t, page.Body, "id")}, "cancel": {"1"}})
+	if cancel.Status != http.StatusOK || !strings.Contains(cancel.Body, "You cancelled the identification") {
+		t.Fatalf("cancelled: %d at %s\n%s", cancel.Status, cancel.URL, cancel.Body)
+	}
+	// In Finnish and Swedish too: the person's language.
+	for lang, want := range map[string]string{"fi": "Tunnistautuminen peruttiin", "sv": "Identifieringen avbröts"} {
+		b := env.Browser(t)
+		send(t, b, http.MethodGet, env.URL+"/lang/"+lang, nil)
+		page := identify(t, env, b, "/proofing/username", nil)
+		got := send(t, b, http.MethodPost, page.URL.Scheme+"://"+page.URL.Host+"/login", url.Values{"id": {hiddenValue(t, page.Body, "id")}, "cancel": {"1"}})
+		if !strings.Contains(got.Body, want) {
+			t.Fatalf("%s: %d\n%s", lang, got.Status, got.Body)
+		}
+	}
+}

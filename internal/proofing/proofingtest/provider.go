@@ -59,6 +59,7 @@ type Provider struct {
 	// IdentifierInUserinfo: the identifier is left out of the id_token
 	// and given by userinfo only.
 	identifierInUserinfo bool
+	plainIDToken         bool // misbehave: return the id_token signed only
 	acrs                 map[string]string // auth request ID → acr asserted
 	// Refused counts requests refused by the profile checks, by reason.
 	refused map[string]int
@@ -123,6 +124,14 @@ func (p *Provider) SetIdentifierInUserinfo(on bool) {
 	p.identifierInUserinfo = on
 }
 
+// SetPlainIDToken makes the provider misbehave: id_tokens come signed
+// but not encrypted, which the relying party must refuse.
+func (p *Provider) SetPlainIDToken(on bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.plainIDToken = on
+}
+
 // Refused returns how many requests the profile checks refused for reason
 // ("no request object", "no private_key_jwt").
 func (p *Provider) Refused(reason string) int {
@@ -177,7 +186,10 @@ func (p *Provider) encryptIDToken(next http.Handler) http.Handler {
 		rec := httptest.NewRecorder()
 		next.ServeHTTP(rec, r)
 		body := rec.Body.Bytes()
-		if rec.Code == http.StatusOK {
+		p.mu.Lock()
+		plain := p.plainIDToken
+		p.mu.Unlock()
+		if rec.Code == http.StatusOK && !plain {
 			var m map[string]any
 			if err := json.Unmarshal(body, &m); err == nil {
 				if idt, ok := m["id_token"].(string); ok {
