@@ -59,7 +59,7 @@ type Provider struct {
 	// IdentifierInUserinfo: the identifier is left out of the id_token
 	// and given by userinfo only.
 	identifierInUserinfo bool
-	plainIDToken         bool // misbehave: return the id_token signed only
+	plainIDToken         bool              // misbehave: return the id_token signed only
 	acrs                 map[string]string // auth request ID → acr asserted
 	// Refused counts requests refused by the profile checks, by reason.
 	refused map[string]int
