@@ -109,6 +109,13 @@ func (p *Provider) SetClient(redirectURI, jwksURI string) {
 	p.redirectURI, p.jwksURI = redirectURI, jwksURI
 }
 
+// AddPerson adds a test identity.
+func (p *Provider) AddPerson(pe Person) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.persons = append(p.persons, pe)
+}
+
 // SetAuto makes the next identifications choose the person with hetu
 // without showing the login page ("" shows it again).
 func (p *Provider) SetAuto(hetu string) {
