@@ -320,6 +320,15 @@ func TestProofingRefusesBadAnswers(t *testing.T) {
 	if !strings.Contains(env.Logs(), "not encrypted") {
 		t.Fatal("the log does not say why")
 	}
+	// The reference code on the page opens the audit event of the failure.
+	ref := refOnPage(t, got.Body)
+	found := false
+	for _, e := range allEvents(t, env) {
+		found = found || (e.Kind == proofing.EventFailed && e.Ref == ref && strings.Contains(e.Reason, "not encrypted"))
+	}
+	if !found {
+		t.Fatalf("no proofing.failed event with reference code %s", ref)
+	}
 	idp.SetPlainIDToken(false)
 
 	// Cancelled at the provider's page.

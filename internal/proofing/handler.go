@@ -218,7 +218,7 @@ func (s *Service) start(w http.ResponseWriter, r *http.Request) {
 		s.cfg.Pages.RenderProblem(w, r, http.StatusBadRequest, "error.bad_request", "")
 		return
 	case err != nil:
-		s.providerProblem(w, r, err)
+		s.providerProblem(w, r, "", err)
 		return
 	}
 	s.setFlowCookie(w, secret, int(FlowTTL.Seconds()))
@@ -228,9 +228,15 @@ func (s *Service) start(w http.ResponseWriter, r *http.Request) {
 
 // providerProblem: the provider could not be reached or its answer
 // failed; the person reads one page in their language with a reference
-// code, the log has the cause.
-func (s *Service) providerProblem(w http.ResponseWriter, r *http.Request, err error) {
-	ref := newRef()
+// code (the audit event of the failure carries it, so the helpdesk finds
+// it), the log has the cause.
+func (s *Service) providerProblem(w http.ResponseWriter, r *http.Request, ref string, err error) {
+	if ref == "" {
+		ref = newRef()
+		m := s.meta(r)
+		m.Ref = ref
+		s.event(r.Context(), m, storage.Event{Kind: EventFailed, Reason: err.Error()})
+	}
 	s.cfg.Logger.WarnContext(r.Context(), "strong identification failed", "ref", ref, "error", err)
 	s.cfg.Pages.RenderPage(w, r, http.StatusBadGateway, "proofing_result", "proofing.failed.title",
 		map[string]any{"Key": "proofing.failed", "Ref": ref})
@@ -238,6 +244,7 @@ func (s *Service) providerProblem(w http.ResponseWriter, r *http.Request, err er
 
 func (s *Service) callback(w http.ResponseWriter, r *http.Request) {
 	m := s.meta(r)
+	m.Ref = newRef()
 	_, err := s.Callback(r.Context(), s.flowSecret(r), r.URL.Query(), m)
 	switch {
 	case errors.Is(err, ErrFlowGone):
@@ -250,9 +257,14 @@ func (s *Service) callback(w http.ResponseWriter, r *http.Request) {
 		s.cfg.Pages.RenderPage(w, r, http.StatusOK, "proofing_result", "proofing.cancelled.title",
 			map[string]any{"Key": "proofing.cancelled", "Link": "/login", "LinkKey": "proofing.back_login"})
 		return
+	case errors.Is(err, ErrBadAnswer) || errors.Is(err, ErrProviderError) || errors.Is(err, ErrNoIdentifier):
+		// Callback recorded the failure with m.Ref.
+		s.setFlowCookie(w, "", -1)
+		s.providerProblem(w, r, m.Ref, err)
+		return
 	case err != nil:
 		s.setFlowCookie(w, "", -1)
-		s.providerProblem(w, r, err)
+		s.providerProblem(w, r, "", err)
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")

@@ -212,7 +212,8 @@ var ErrFlowGone = errors.New("proofing: the identification has expired or was no
 
 // Callback checks the provider's answer for the browser's flow and
 // records what was proven. The answer's error, if any, is returned as
-// ErrProviderError wrapping its code.
+// ErrProviderError wrapping its code. A failure's audit event carries
+// m.Ref, the reference code the person's page shows.
 func (s *Service) Callback(ctx context.Context, flowSecret string, q map[string][]string, m account.Meta) (storage.ProofingFlow, error) {
 	p, err := ParseCallback(q)
 	if err != nil {
@@ -268,6 +269,7 @@ func (s *Service) Callback(ctx context.Context, flowSecret string, q map[string]
 	if err != nil {
 		return f, err
 	}
+	m.Ref = "" // shown only when it failed
 	s.event(ctx, m, storage.Event{Kind: EventProven, AccountID: f.AccountID, Reason: f.Purpose + " via " + f.Provider + " acr " + proven.ACR})
 	return f, nil
 }
