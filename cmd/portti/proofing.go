@@ -26,19 +26,11 @@ const proofingUsage = `  portti user set-identifier E --stdin         bind a reg
 // never printed, logged or audited.
 func userSetIdentifier(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("user set-identifier", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "YAML configuration file")
+	configPath := fs.String("config", "", configUsage)
 	fromStdin := fs.Bool("stdin", false, "read the identifier from the first line of standard input (required)")
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		positional = append(positional, fs.Arg(0))
-		args = fs.Args()[1:]
+	positional, err := parseArgs(fs, args, stdout)
+	if err != nil {
+		return err
 	}
 	if len(positional) != 1 {
 		return errors.New("user set-identifier: give one e-mail address")
