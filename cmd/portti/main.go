@@ -110,6 +110,8 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return noticeCmd(ctx, args[1:], stdout, stderr) // admin.go
 	case "keys":
 		return keysCmd(ctx, args[1:], stdout, stderr)
+	case "proofing":
+		return proofingCmd(ctx, args[1:], stdout, stderr)
 	}
 	return fmt.Errorf("unknown command %q\n\n%s", args[0], usage)
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/portti/portti/internal/account"
 	"github.com/portti/portti/internal/app"
@@ -18,6 +19,9 @@ import (
 const proofingUsage = `  portti user set-identifier E --stdin         bind a registry identifier (e.g. a personal identity
                                                code, the first line of standard input) to an account,
                                                for strong identification; stored only as a keyed hash
+  portti proofing keys list|rotate             portti's relying-party keys for strong identification
+                                               (JWKS /proofing/jwks.json); rotate replaces both: the new
+                                               signing key signs after 2 h, the old keys stay published 14 days
 `
 
 // userSetIdentifier is `portti user set-identifier E --stdin`. The
@@ -69,4 +73,49 @@ func userSetIdentifier(ctx context.Context, args []string, stdin io.Reader, stdo
 	}
 	fmt.Fprintf(stdout, "identifier set for %s (stored as a keyed hash)\n", acc.Email)
 	return nil
+}
+
+// proofingCmd is `portti proofing keys list|rotate`.
+func proofingCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) < 2 || args[0] != "keys" || (args[1] != "list" && args[1] != "rotate") {
+		return errors.New("proofing: say keys list or keys rotate")
+	}
+	verb := args[1]
+	fs := flag.NewFlagSet("proofing keys "+verb, flag.ContinueOnError)
+	configPath := fs.String("config", "", configUsage)
+	positional, err := parseArgs(fs, args[2:], stdout)
+	if err != nil {
+		return err
+	}
+	if err := noArgs(fs, positional); err != nil {
+		return err
+	}
+	a, err := openForCommand(ctx, *configPath, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if a.Proofing == nil {
+		return fmt.Errorf("proofing keys: %w", proofing.ErrNoKeyEncryptionKey)
+	}
+	if verb == "rotate" {
+		if err := a.Proofing.Keys().Rotate(ctx); err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "new keys made: the encryption key is advertised now, the signing key signs in 2 hours; the old ones stay in the JWKS for 14 days")
+	}
+	keys, err := a.Proofing.Keys().List(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KID\tUSE\tALG\tCREATED\tIN USE\tRETIRED\tLEAVES JWKS")
+	for _, k := range keys {
+		inUse := "no"
+		if k.InUse {
+			inUse = "yes"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Use, k.Alg, when(k.CreatedAt), inUse, when(k.RetiredAt), when(k.ExpiresAt))
+	}
+	return tw.Flush()
 }

@@ -56,3 +56,18 @@ func TestUserSetIdentifier(t *testing.T) {
 		t.Fatal("no audit event")
 	}
 }
+
+func TestProofingKeysCommand(t *testing.T) {
+	clientEnv(t)
+	out, err := runCmd(t, "", "proofing", "keys", "list")
+	if err != nil || strings.Count(out, "yes") != 2 || !strings.Contains(out, "RSA-OAEP-256") || !strings.Contains(out, "RS256") {
+		t.Fatalf("list: %v\n%s", err, out)
+	}
+	out, err = runCmd(t, "", "proofing", "keys", "rotate")
+	if err != nil || strings.Count(out, "RS256") != 2 || strings.Count(out, "RSA-OAEP-256") != 2 || strings.Count(out, "yes") != 2 {
+		t.Fatalf("rotate: %v\n%s", err, out)
+	}
+	if _, err := runCmd(t, "", "proofing", "keys", "burn"); err == nil {
+		t.Fatal("an unknown verb was taken")
+	}
+}

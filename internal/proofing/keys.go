@@ -42,6 +42,11 @@ const (
 	// DefaultKeyOverlap is how long a replaced key stays published (and,
 	// for encryption, able to decrypt).
 	DefaultKeyOverlap = 14 * 24 * time.Hour
+	// PublishDelay is how long a new signing key is published before it
+	// signs, so that a provider holding the JWKS in its cache (served
+	// with max-age one hour) learns it first. A new encryption key is
+	// used at once: the old one keeps decrypting for the overlap.
+	PublishDelay = 2 * time.Hour
 )
 
 const (
@@ -185,17 +190,11 @@ func (k *Keys) current(ctx context.Context) ([]*rpKey, error) {
 	}
 	changed := false
 	for _, use := range []string{useSig, useEnc} {
-		cur := k.inUse(use, now)
-		if cur != nil && now.Sub(cur.rec.CreatedAt) < k.rotateAfter {
+		if cur := k.newest(use); cur != nil && now.Sub(cur.rec.CreatedAt) < k.rotateAfter {
 			continue
 		}
-		if err := k.generate(ctx, use, now); err != nil {
+		if err := k.replace(ctx, use, now); err != nil {
 			return nil, err
-		}
-		if cur != nil {
-			if err := k.store.RetireProofingKey(ctx, cur.rec.ID, now, now.Add(k.overlap)); err != nil && !errors.Is(err, storage.ErrNotFound) {
-				return nil, err
-			}
 		}
 		changed = true
 	}
@@ -217,28 +216,90 @@ func (k *Keys) Rotate(ctx context.Context) error {
 		return err
 	}
 	for _, use := range []string{useSig, useEnc} {
-		cur := k.inUse(use, now)
-		if err := k.generate(ctx, use, now); err != nil {
+		if err := k.replace(ctx, use, now); err != nil {
 			return err
-		}
-		if cur != nil {
-			if err := k.store.RetireProofingKey(ctx, cur.rec.ID, now, now.Add(k.overlap)); err != nil && !errors.Is(err, storage.ErrNotFound) {
-				return err
-			}
 		}
 	}
 	return k.load(ctx, now)
 }
 
-// inUse is the newest unretired key of use.
-func (k *Keys) inUse(use string, now time.Time) *rpKey {
+// replace makes a new key of use and retires the one it replaces: a
+// signing key when the new one starts signing (after PublishDelay), an
+// encryption key at once; either stays published for the overlap.
+func (k *Keys) replace(ctx context.Context, use string, now time.Time) error {
+	cur := k.newest(use)
+	if err := k.generate(ctx, use, now); err != nil {
+		return err
+	}
+	if cur == nil {
+		return nil
+	}
+	retire := now
+	if use == useSig {
+		retire = now.Add(PublishDelay)
+	}
+	if err := k.store.RetireProofingKey(ctx, cur.rec.ID, retire, retire.Add(k.overlap)); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+// newest is the newest key of use not yet retired (or retiring).
+func (k *Keys) newest(use string) *rpKey {
 	for i := len(k.keys) - 1; i >= 0; i-- {
-		r := k.keys[i]
-		if r.rec.Use == use && (r.rec.RetiredAt.IsZero() || r.rec.RetiredAt.After(now)) {
+		if r := k.keys[i]; r.rec.Use == use && r.rec.RetiredAt.IsZero() {
 			return r
 		}
 	}
 	return nil
+}
+
+// inUse is the key of use to sign or advertise with at now: the newest
+// one not retired, except that a signing key younger than PublishDelay
+// waits while an older one can still sign.
+func (k *Keys) inUse(use string, now time.Time) *rpKey {
+	var young *rpKey
+	for i := len(k.keys) - 1; i >= 0; i-- {
+		r := k.keys[i]
+		if r.rec.Use != use || (!r.rec.RetiredAt.IsZero() && !r.rec.RetiredAt.After(now)) {
+			continue
+		}
+		// A key being replaced signs until its retirement, however young.
+		if use == useSig && r.rec.RetiredAt.IsZero() && now.Sub(r.rec.CreatedAt) < PublishDelay {
+			if young == nil {
+				young = r
+			}
+			continue
+		}
+		return r
+	}
+	return young
+}
+
+// KeyInfo describes a key for `portti proofing keys`.
+type KeyInfo struct {
+	ID, Use, Alg                    string
+	CreatedAt, RetiredAt, ExpiresAt time.Time
+	InUse                           bool
+}
+
+// List describes the keys still published, oldest first, making them
+// first if there are none.
+func (k *Keys) List(ctx context.Context) ([]KeyInfo, error) {
+	keys, err := k.current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	now := k.now()
+	sig, enc := k.inUse(useSig, now), k.inUse(useEnc, now)
+	out := make([]KeyInfo, len(keys))
+	for i, r := range keys {
+		out[i] = KeyInfo{ID: r.rec.ID, Use: r.rec.Use, Alg: r.rec.Alg, CreatedAt: r.rec.CreatedAt,
+			RetiredAt: r.rec.RetiredAt, ExpiresAt: r.rec.ExpiresAt, InUse: r == sig || r == enc}
+	}
+	return out, nil
 }
 
 func (k *Keys) load(ctx context.Context, now time.Time) error {

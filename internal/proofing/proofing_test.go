@@ -125,6 +125,17 @@ func TestKeys(t *testing.T) {
 	if got, err := k.Decrypt(ctx, old); err != nil || got != "a.b.c" {
 		t.Fatalf("a JWE to the retired key: %q, %v", got, err)
 	}
+	// The new signing key is published first and signs only after
+	// PublishDelay; the old one signs meanwhile.
+	oldSig := signingKID(t, k)
+	if oldSig != set.Keys[0].KeyID && oldSig != set.Keys[1].KeyID {
+		t.Fatalf("right after rotation, %s signs, not the old key", oldSig)
+	}
+	now = now.Add(PublishDelay + time.Minute)
+	k.loadedAt = time.Time{}
+	if newSig := signingKID(t, k); newSig == oldSig {
+		t.Fatal("after the publish delay the old key still signs")
+	}
 	// After the overlap the old keys are gone.
 	now = now.Add(2 * time.Hour)
 	k.loadedAt = time.Time{}
@@ -142,6 +153,28 @@ func TestKeys(t *testing.T) {
 	if _, err := k.Decrypt(ctx, s); err == nil {
 		t.Fatal("a JWE to another key opened")
 	}
+}
+
+// signingKID is the kid of the key that signs now.
+func signingKID(t *testing.T, k *Keys) string {
+	t.Helper()
+	signer, err := k.signer(context.Background(), "JWT")
+	if err != nil {
+		t.Fatal(err)
+	}
+	jws, err := signer.Sign([]byte("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	compact, err := jws.CompactSerialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := jose.ParseSigned(compact, []jose.SignatureAlgorithm{jose.RS256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return parsed.Signatures[0].Header.KeyID
 }
 
 func jwks(t *testing.T, k *Keys) jose.JSONWebKeySet {

@@ -116,6 +116,9 @@ func New(cfg Config) (*Service, error) {
 	return s, nil
 }
 
+// Keys is the relying-party keyring.
+func (s *Service) Keys() *Keys { return s.cfg.Keys }
+
 // Enabled reports whether any provider is configured.
 func (s *Service) Enabled() bool { return s != nil && len(s.order) > 0 }
 
