@@ -293,6 +293,17 @@ func TestProofingStateAndRateLimit(t *testing.T) {
 	if a.Status != http.StatusGone {
 		t.Fatalf("callback without a flow: %d\n%s", a.Status, a.Body)
 	}
+	// A start posted from another site is refused (cross-origin protection).
+	cross := send(t, c, http.MethodPost, env.URL+"/proofing/start", url.Values{"purpose": {"username"}, "provider": {"testbank"}}, "Sec-Fetch-Site", "cross-site")
+	if cross.Status != http.StatusForbidden {
+		t.Fatalf("cross-site start: %d", cross.Status)
+	}
+	// An unknown provider or purpose is a bad request, not a crash.
+	for _, f := range []url.Values{{"purpose": {"username"}, "provider": {"nope"}}, {"purpose": {"steal"}, "provider": {"testbank"}}} {
+		if a := send(t, c, http.MethodPost, env.URL+"/proofing/start", f); a.Status != http.StatusBadRequest {
+			t.Fatalf("start %v: %d", f, a.Status)
+		}
+	}
 	// Starts are limited per client address.
 	var last answer
 	noFollow := env.Browser(t)
