@@ -277,6 +277,10 @@ func TestProofingBind(t *testing.T) {
 	if !hasEvent(allEvents(t, env), proofing.EventBound, student.ID) {
 		t.Fatal("no bound event")
 	}
+	// The account page says so instead of offering the link.
+	if acc := send(t, c, http.MethodGet, env.URL+"/account", nil); !strings.Contains(acc.Body, "Your identity has been linked to this account since") || strings.Contains(acc.Body, `href="/proofing/bind"`) {
+		t.Fatalf("account page after binding:\n%s", acc.Body)
+	}
 	// Once bound, again is refused.
 	again := identify(t, env, c, "/proofing/bind", nil)
 	if again.Status != http.StatusConflict {

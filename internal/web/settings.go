@@ -117,6 +117,11 @@ func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, status in
 		p.Data["MFAEnabled"] = authn.Enabled(entries)
 		p.Data["MFAEntries"] = s.entryRows(p, entries)
 	}
+	if s.cfg.StrongIdentification {
+		if id, err := s.cfg.Store.GetIdentity(r.Context(), a.ID); err == nil {
+			p.Data["IdentityLinked"] = s.formatTime(p.Lang, id.BoundAt)
+		}
+	}
 	s.render(w, r, status, "account", p)
 }
 
