@@ -346,6 +346,14 @@ func TestProofingRefusesBadAnswers(t *testing.T) {
 	}
 	idp.SetPlainIDToken(false)
 
+	// A lower level of assurance than asked for is refused too.
+	idp.SetACR("http://ftn.ficora.fi/2017/loa2")
+	low := identify(t, env, env.Browser(t), "/proofing/username", nil)
+	if low.Status != http.StatusBadGateway || strings.Contains(low.Body, a.Email) {
+		t.Fatalf("loa2 answer: %d\n%s", low.Status, low.Body)
+	}
+	idp.SetACR("")
+
 	// Cancelled at the provider's page.
 	idp.SetAuto("")
 	c := env.Browser(t)

@@ -60,6 +60,7 @@ type Provider struct {
 	// and given by userinfo only.
 	identifierInUserinfo bool
 	plainIDToken         bool              // misbehave: return the id_token signed only
+	acr                  string            // asserted instead of ACR when set
 	acrs                 map[string]string // auth request ID → acr asserted
 	// Refused counts requests refused by the profile checks, by reason.
 	refused map[string]int
@@ -137,6 +138,14 @@ func (p *Provider) SetPlainIDToken(on bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.plainIDToken = on
+}
+
+// SetACR makes the provider assert acr instead of ACR (a lower level
+// than the relying party asked for, say).
+func (p *Provider) SetACR(acr string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.acr = acr
 }
 
 // Refused returns how many requests the profile checks refused for reason
@@ -402,10 +411,13 @@ func (s *opStorage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest
 		return nil, err
 	}
 	acr := ""
+	s.p.mu.Lock()
 	if len(req.ACRValues) > 0 {
 		acr = ACR
+		if s.p.acr != "" {
+			acr = s.p.acr
+		}
 	}
-	s.p.mu.Lock()
 	s.p.acrs[ar.GetID()] = acr
 	s.p.mu.Unlock()
 	return acrRequest{ar, acr}, nil
