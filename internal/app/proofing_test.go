@@ -107,6 +107,9 @@ func TestProofingUsername(t *testing.T) {
 		t.Fatalf("usernames page: %d at %s\n%s", got.Status, got.URL, got.Body)
 	}
 	mustNotContain(t, got.Body, "eero@example.fi", hetuAino)
+	if !strings.Contains(got.Body, "Identified as Aino Virtanen.") {
+		t.Fatalf("the page does not name the person identified:\n%s", got.Body)
+	}
 	// The flow is used: the page does not open again.
 	again := send(t, c, http.MethodGet, env.URL+"/proofing/done", nil)
 	if again.Status != http.StatusGone {

@@ -310,7 +310,7 @@ func (s *Service) done(w http.ResponseWriter, r *http.Request) {
 			emails[i] = a.Email
 		}
 		s.cfg.Pages.RenderPage(w, r, http.StatusOK, "proofing_usernames", "proofing.usernames.title",
-			map[string]any{"Emails": emails, "Name": f.GivenName})
+			map[string]any{"Emails": emails, "Name": provenName(f)})
 	case PurposePassword:
 		accounts, err := s.Bound(ctx, f)
 		if err != nil {
@@ -321,7 +321,7 @@ func (s *Service) done(w http.ResponseWriter, r *http.Request) {
 			noMatch()
 			return
 		}
-		s.passwordForm(w, r, http.StatusOK, accounts, "", nil)
+		s.passwordForm(w, r, http.StatusOK, f, accounts, "", nil)
 	case PurposeMFAReset:
 		a, matched, err := s.ResetMFA(ctx, f, m)
 		if err != nil {
@@ -386,7 +386,7 @@ func (s *Service) done(w http.ResponseWriter, r *http.Request) {
 
 // passwordForm shows the new-password form for the accounts of the
 // proven identity.
-func (s *Service) passwordForm(w http.ResponseWriter, r *http.Request, status int, accounts []storage.Account, chosen string, errs account.ValidationError) {
+func (s *Service) passwordForm(w http.ResponseWriter, r *http.Request, status int, f storage.ProofingFlow, accounts []storage.Account, chosen string, errs account.ValidationError) {
 	type row struct{ ID, Email string }
 	rows := make([]row, len(accounts))
 	for i, a := range accounts {
@@ -396,7 +396,7 @@ func (s *Service) passwordForm(w http.ResponseWriter, r *http.Request, status in
 		chosen = rows[0].ID
 	}
 	s.cfg.Pages.RenderPage(w, r, status, "proofing_password", "proofing.password.set.title",
-		map[string]any{"Accounts": rows, "Chosen": chosen, "Errors": errs, "NewPassword": true})
+		map[string]any{"Accounts": rows, "Chosen": chosen, "Errors": errs, "NewPassword": true, "Name": provenName(f)})
 }
 
 func (s *Service) setPassword(w http.ResponseWriter, r *http.Request) {
@@ -422,11 +422,11 @@ func (s *Service) setPassword(w http.ResponseWriter, r *http.Request) {
 	var v account.ValidationError
 	switch {
 	case errors.As(err, &v):
-		s.passwordForm(w, r, http.StatusUnprocessableEntity, accounts, chosen, v)
+		s.passwordForm(w, r, http.StatusUnprocessableEntity, f, accounts, chosen, v)
 		return
 	case errors.Is(err, ErrFlowGone):
 		// Not one of the proven person's accounts (a tampered form).
-		s.passwordForm(w, r, http.StatusUnprocessableEntity, accounts, "", account.ValidationError{{Field: "account", Code: "field.required"}})
+		s.passwordForm(w, r, http.StatusUnprocessableEntity, f, accounts, "", account.ValidationError{{Field: "account", Code: "field.required"}})
 		return
 	case errors.Is(err, account.ErrDisabled):
 		s.End(ctx, f)
@@ -441,6 +441,12 @@ func (s *Service) setPassword(w http.ResponseWriter, r *http.Request) {
 	s.setFlowCookie(w, "", -1)
 	s.cfg.Pages.RenderPage(w, r, http.StatusOK, "proofing_result", "proofing.password.done.title",
 		map[string]any{"Key": "proofing.password.done", "Link": "/login?email=" + url.QueryEscape(a.Email), "LinkKey": "proofing.to_login"})
+}
+
+// provenName is the name the provider gave, shown so the person sees
+// whom the service identified.
+func provenName(f storage.ProofingFlow) string {
+	return strings.TrimSpace(f.GivenName + " " + f.FamilyName)
 }
 
 // localPath keeps a return address only when it is a path on this site.
