@@ -186,6 +186,7 @@ type Storage interface {
 	MFAGraceStorage // mfagrace.go: when the enrolment grace period began
 	AdminStorage    // admin.go: staff roles, notices, the helpdesk's look-ups
 	ProofingStorage // proofing.go: strong identification: identities, relying-party keys, flows
+	SAMLStorage     // saml.go: the SAML identity provider's keys, services and sessions
 
 	CreateAccount(ctx context.Context, a Account) error // ErrConflict when the e-mail or ID is taken
 	GetAccount(ctx context.Context, id string) (Account, error)

@@ -51,6 +51,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) error {
 		{"refresh successors", `DELETE FROM refresh_successors WHERE expires_at < $1`, now},
 		// A revoked JWT past its own expiry is refused by its "exp".
 		{"revoked jtis", `DELETE FROM revoked_jtis WHERE expires_at < $1`, now},
+		{"saml message ids", `DELETE FROM saml_message_ids WHERE expires_at < $1`, now},
 		{"logout deliveries", `DELETE FROM logout_deliveries WHERE delivered_at <> 0 AND delivered_at < $1`, now.Add(-deliveredLogoutRetention)},
 	}
 	for _, step := range steps {
