@@ -149,6 +149,8 @@ type Config struct {
 
 	// Proofing configures strong identification (proofing.go).
 	Proofing Proofing `yaml:"proofing"`
+	// SAML is the SAML 2.0 identity provider (package saml; saml.go).
+	SAML SAML `yaml:"saml"`
 }
 
 // Client is one entry of the clients list. The fields mean what the flags

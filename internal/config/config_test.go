@@ -132,45 +132,55 @@ func TestSettingsCoverConfig(t *testing.T) {
 
 func TestEnvNames(t *testing.T) {
 	tests := map[string]string{
-		"listen":               "PORTTI_LISTEN",
-		"public_url":           "PORTTI_PUBLIC_URL",
-		"database_url":         "PORTTI_DATABASE_URL",
-		"key_encryption_key":   "PORTTI_KEY_ENCRYPTION_KEY",
-		"smtp_url":             "PORTTI_SMTP_URL",
-		"mail_from":            "PORTTI_MAIL_FROM",
-		"activation_ttl":       "PORTTI_ACTIVATION_TTL",
-		"recovery_ttl":         "PORTTI_RECOVERY_TTL",
-		"lockout_threshold":    "PORTTI_LOCKOUT_THRESHOLD",
-		"lockout_duration":     "PORTTI_LOCKOUT_DURATION",
-		"password_policy":      "PORTTI_PASSWORD_POLICY",
-		"password_max_age":     "PORTTI_PASSWORD_MAX_AGE",
-		"session_ttl":          "PORTTI_SESSION_TTL",
-		"browser_session_ttl":  "PORTTI_BROWSER_SESSION_TTL",
-		"email_change_ttl":     "PORTTI_EMAIL_CHANGE_TTL",
-		"trusted_proxies":      "PORTTI_TRUSTED_PROXIES",
-		"throttle_window":      "PORTTI_THROTTLE_WINDOW",
-		"throttle_limit":       "PORTTI_THROTTLE_LIMIT",
-		"terms_version":        "PORTTI_TERMS_VERSION",
-		"terms_url":            "PORTTI_TERMS_URL",
-		"privacy_url":          "PORTTI_PRIVACY_URL",
-		"support_contact":      "PORTTI_SUPPORT_CONTACT",
-		"refresh_reuse_grace":  "PORTTI_REFRESH_REUSE_GRACE",
-		"hsts":                 "PORTTI_HSTS",
-		"log_level":            "PORTTI_LOG_LEVEL",
-		"log_format":           "PORTTI_LOG_FORMAT",
-		"dev_mail":             "PORTTI_DEV_MAIL",
-		"argon2.memory":        "PORTTI_ARGON2_MEMORY",
-		"argon2.time":          "PORTTI_ARGON2_TIME",
-		"argon2.threads":       "PORTTI_ARGON2_THREADS",
-		"mfa.policy":           "PORTTI_MFA_POLICY",
-		"mfa.required_domains": "PORTTI_MFA_REQUIRED_DOMAINS",
-		"mfa.optional_domains": "PORTTI_MFA_OPTIONAL_DOMAINS",
-		"mfa.remember_browser": "PORTTI_MFA_REMEMBER_BROWSER",
-		"mfa.acr_mfa":          "PORTTI_MFA_ACR_MFA",
-		"mfa.acr_password":     "PORTTI_MFA_ACR_PASSWORD",
-		"mfa.enrolment_grace":  "PORTTI_MFA_ENROLMENT_GRACE",
-		"clients":              "PORTTI_CLIENTS",            // refused: see TestClientsNotFromEnvironment
-		"proofing.providers":   "PORTTI_PROOFING_PROVIDERS", // file only, like clients
+		"listen":                      "PORTTI_LISTEN",
+		"public_url":                  "PORTTI_PUBLIC_URL",
+		"database_url":                "PORTTI_DATABASE_URL",
+		"key_encryption_key":          "PORTTI_KEY_ENCRYPTION_KEY",
+		"smtp_url":                    "PORTTI_SMTP_URL",
+		"mail_from":                   "PORTTI_MAIL_FROM",
+		"activation_ttl":              "PORTTI_ACTIVATION_TTL",
+		"recovery_ttl":                "PORTTI_RECOVERY_TTL",
+		"lockout_threshold":           "PORTTI_LOCKOUT_THRESHOLD",
+		"lockout_duration":            "PORTTI_LOCKOUT_DURATION",
+		"password_policy":             "PORTTI_PASSWORD_POLICY",
+		"password_max_age":            "PORTTI_PASSWORD_MAX_AGE",
+		"session_ttl":                 "PORTTI_SESSION_TTL",
+		"browser_session_ttl":         "PORTTI_BROWSER_SESSION_TTL",
+		"email_change_ttl":            "PORTTI_EMAIL_CHANGE_TTL",
+		"trusted_proxies":             "PORTTI_TRUSTED_PROXIES",
+		"throttle_window":             "PORTTI_THROTTLE_WINDOW",
+		"throttle_limit":              "PORTTI_THROTTLE_LIMIT",
+		"terms_version":               "PORTTI_TERMS_VERSION",
+		"terms_url":                   "PORTTI_TERMS_URL",
+		"privacy_url":                 "PORTTI_PRIVACY_URL",
+		"support_contact":             "PORTTI_SUPPORT_CONTACT",
+		"refresh_reuse_grace":         "PORTTI_REFRESH_REUSE_GRACE",
+		"hsts":                        "PORTTI_HSTS",
+		"log_level":                   "PORTTI_LOG_LEVEL",
+		"log_format":                  "PORTTI_LOG_FORMAT",
+		"dev_mail":                    "PORTTI_DEV_MAIL",
+		"argon2.memory":               "PORTTI_ARGON2_MEMORY",
+		"argon2.time":                 "PORTTI_ARGON2_TIME",
+		"argon2.threads":              "PORTTI_ARGON2_THREADS",
+		"mfa.policy":                  "PORTTI_MFA_POLICY",
+		"mfa.required_domains":        "PORTTI_MFA_REQUIRED_DOMAINS",
+		"mfa.optional_domains":        "PORTTI_MFA_OPTIONAL_DOMAINS",
+		"mfa.remember_browser":        "PORTTI_MFA_REMEMBER_BROWSER",
+		"mfa.acr_mfa":                 "PORTTI_MFA_ACR_MFA",
+		"mfa.acr_password":            "PORTTI_MFA_ACR_PASSWORD",
+		"mfa.enrolment_grace":         "PORTTI_MFA_ENROLMENT_GRACE",
+		"clients":                     "PORTTI_CLIENTS",            // refused: see TestClientsNotFromEnvironment
+		"proofing.providers":          "PORTTI_PROOFING_PROVIDERS", // file only, like clients
+		"saml.entity_id":              "PORTTI_SAML_ENTITY_ID",
+		"saml.scope":                  "PORTTI_SAML_SCOPE",
+		"saml.home_organization":      "PORTTI_SAML_HOME_ORGANIZATION",
+		"saml.home_organization_type": "PORTTI_SAML_HOME_ORGANIZATION_TYPE",
+		"saml.key_bits":               "PORTTI_SAML_KEY_BITS",
+		"saml.default_release":        "PORTTI_SAML_DEFAULT_RELEASE",
+		"saml.idp_initiated":          "PORTTI_SAML_IDP_INITIATED",
+		"saml.service_providers":      "PORTTI_SAML_SERVICE_PROVIDERS", // file only, as clients
+		"saml.aggregates":             "PORTTI_SAML_AGGREGATES",        // file only
+		"saml.aggregate_refresh":      "PORTTI_SAML_AGGREGATE_REFRESH",
 	}
 	for key, want := range tests {
 		t.Run(key, func(t *testing.T) {
@@ -740,7 +750,11 @@ func TestValidateZeroConfig(t *testing.T) {
 	fine := map[string]bool{"trusted_proxies": true, "key_encryption_key": true, "smtp_url": true, "dev_mail": true, "password_max_age": true, "public_url": true, "support_contact": true, "clients": true, "proofing.providers": true,
 		"terms_url": true, "privacy_url": true,
 		"refresh_reuse_grace": true, "hsts": true, // 0s: no grace; max-age=0
-		"mfa.required_domains": true, "mfa.optional_domains": true, "mfa.remember_browser": true, "mfa.enrolment_grace": true}
+		"mfa.required_domains": true, "mfa.optional_domains": true, "mfa.remember_browser": true, "mfa.enrolment_grace": true,
+		// Every SAML key's zero value means its default (saml.go).
+		"saml.entity_id": true, "saml.scope": true, "saml.home_organization": true, "saml.home_organization_type": true,
+		"saml.key_bits": true, "saml.default_release": true, "saml.idp_initiated": true, "saml.service_providers": true,
+		"saml.aggregates": true, "saml.aggregate_refresh": true}
 	for _, s := range settings {
 		if !fine[s.key] && !seen[s.key] {
 			t.Errorf("zero %s not reported", s.key)

@@ -104,6 +104,16 @@ var settings = []setting{
 	stringSetting("log_format", func(c *Config) *string { return &c.LogFormat }),
 	{key: "clients", setNode: (*loader).clients},                      // clients.go
 	{key: "proofing.providers", setNode: (*loader).proofingProviders}, // proofing.go
+	stringSetting("saml.entity_id", func(c *Config) *string { return &c.SAML.EntityID }),
+	stringSetting("saml.scope", func(c *Config) *string { return &c.SAML.Scope }),
+	stringSetting("saml.home_organization", func(c *Config) *string { return &c.SAML.HomeOrganization }),
+	stringSetting("saml.home_organization_type", func(c *Config) *string { return &c.SAML.HomeOrganizationType }),
+	wholeSetting("saml.key_bits", 0, 16384, func(c *Config) *int { return &c.SAML.KeyBits }),
+	listSetting("saml.default_release", func(c *Config) *[]string { return &c.SAML.DefaultRelease }),
+	listSetting("saml.idp_initiated", func(c *Config) *[]string { return &c.SAML.IdPInitiated }),
+	{key: "saml.service_providers", setNode: (*loader).samlServiceProviders}, // saml.go
+	{key: "saml.aggregates", setNode: (*loader).samlAggregates},
+	durationSetting("saml.aggregate_refresh", func(c *Config) *time.Duration { return &c.SAML.AggregateRefresh }),
 }
 
 func stringSetting(key string, field func(*Config) *string) setting {

@@ -104,6 +104,7 @@ func (c Config) Validate() error {
 	validateProtocol(c, &ps)
 	validateClients(c, &ps)
 	validateProofing(c, &ps)
+	validateSAML(c.SAML, &ps)
 	if len(ps) == 0 {
 		return nil
 	}
