@@ -27,6 +27,7 @@ import (
 	"github.com/portti/portti/internal/oidc"
 	"github.com/portti/portti/internal/password"
 	"github.com/portti/portti/internal/proofing"
+	"github.com/portti/portti/internal/saml"
 	"github.com/portti/portti/internal/session"
 	"github.com/portti/portti/internal/storage"
 	"github.com/portti/portti/internal/storage/sqlstore"
@@ -47,6 +48,7 @@ type App struct {
 	// Proofing is strong identification (/proofing/); nil when no
 	// provider is configured and no key encryption key is set.
 	Proofing *proofing.Service
+	SAML     *saml.Provider
 	logger   *slog.Logger
 	now      func() time.Time
 }
@@ -84,6 +86,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opt Option
 			store.Close()
 			return nil, err
 		}
+		if err := a.SyncSAMLServices(ctx); err != nil {
+			store.Close()
+			return nil, err
+		}
 	}
 	return a, nil
 }
@@ -114,6 +120,19 @@ func (a *App) SyncClients(ctx context.Context, clients []config.Client) (oidc.Sy
 			"removed", strings.Join(res.Removed, ","), "unchanged", len(res.Unchanged))
 	}
 	return res, nil
+}
+
+// SyncSAMLServices registers the configuration file's SAML services
+// (saml.service_providers) and removes those it no longer lists.
+func (a *App) SyncSAMLServices(ctx context.Context) error {
+	list := make([]saml.ConfiguredService, len(a.Config.SAML.ServiceProviders))
+	for i, sp := range a.Config.SAML.ServiceProviders {
+		list[i] = saml.ConfiguredService{Metadata: sp.Metadata, Release: sp.Release}
+	}
+	if err := a.SAML.SyncServices(ctx, list); err != nil {
+		return fmt.Errorf("SAML services from the configuration file: %w", err)
+	}
+	return nil
 }
 
 func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Options) (*App, error) {
@@ -279,11 +298,35 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 	if err != nil {
 		return nil, err
 	}
+	// The SAML identity provider: its pages render in web's layout; a
+	// session it ends by Single Logout reaches the OpenID Connect
+	// applications too.
+	if err := srv.AddPages(saml.Templates()); err != nil {
+		return nil, err
+	}
+	idp, err := saml.New(context.Background(), saml.Config{
+		Store: store, Sessions: sessions, MFA: mfa, Pages: srv,
+		PublicURL: cfg.PublicURL, EntityID: cfg.SAML.EntityID,
+		KeyEncryptionKey: cfg.KeyEncryptionKeyBytes(), KeyBits: cfg.SAML.KeyBits,
+		Scope: cfg.SAML.Scope, HomeOrganization: cfg.SAML.HomeOrganization,
+		HomeOrganizationType: cfg.SAML.HomeOrganizationType,
+		// The user type (staff, student, external, guest) is not kept
+		// yet: everyone is a member until accounts carry it.
+		UserType:       func(storage.Account) string { return "" },
+		IdPInitiated:   cfg.SAML.IdPInitiated,
+		DefaultRelease: cfg.SAML.DefaultRelease,
+		OnSessionEnded: sessionEnded,
+		ClientIP:       func(r *http.Request) string { return web.ClientIP(r, trusted) },
+		Logger:         logger, Now: opt.Now,
+	})
+	if err != nil {
+		return nil, err
+	}
 	proof, err := wireProofing(store, cfg, logger, opt, accounts, mfa, sessions, outbox, srv, trusted)
 	if err != nil {
 		return nil, err
 	}
-	return &App{Config: cfg, Store: store, Accounts: accounts, MFA: mfa, Outbox: outbox, Sessions: sessions, Web: srv, OIDC: provider, Admin: console, Proofing: proof, logger: logger, now: opt.Now}, nil
+	return &App{Config: cfg, Store: store, Accounts: accounts, MFA: mfa, Outbox: outbox, Sessions: sessions, Web: srv, OIDC: provider, Admin: console, Proofing: proof, SAML: idp, logger: logger, now: opt.Now}, nil
 }
 
 // Handler is the HTTP handler of the whole service: the OpenID Connect
@@ -303,6 +346,9 @@ func (a *App) Handler() http.Handler {
 	if a.Proofing != nil {
 		mux.Handle("/proofing/", a.Web.Protect(a.Proofing.Handler()))
 	}
+	// SAML bindings post across sites by design: not behind web's
+	// cross-origin check; signatures and the replay cache guard them.
+	mux.Handle("/saml/", a.SAML.Handler())
 	mux.Handle("/", a.Web.Handler())
 	return web.StrictTransportSecurity(a.Config.StrictTransportSecurity(), mux)
 }
@@ -325,6 +371,17 @@ func (a *App) RunWorkers(ctx context.Context) {
 			a.logger.Error("back-channel logout worker stopped", "error", err)
 		}
 	}()
+	if ags := a.Config.SAML.Aggregates; len(ags) > 0 {
+		list := make([]saml.Aggregate, len(ags))
+		for i, ag := range ags {
+			list[i] = saml.Aggregate{URL: ag.URL, Certificate: ag.Certificate, Release: ag.Release}
+		}
+		every := a.Config.SAML.AggregateRefresh
+		if every == 0 {
+			every = time.Hour
+		}
+		go a.SAML.RunAggregates(ctx, list, every)
+	}
 	go func() {
 		t := time.NewTicker(10 * time.Minute)
 		defer t.Stop()

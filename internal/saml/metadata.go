@@ -1,6 +1,7 @@
 package saml
 
 import (
+	"context"
 	"encoding/base64"
 	"net/http"
 	"sort"
@@ -17,7 +18,10 @@ const (
 )
 
 // Metadata is the identity provider's signed metadata.
-func (p *Provider) Metadata() ([]byte, error) {
+func (p *Provider) Metadata(ctx context.Context) ([]byte, error) {
+	if err := p.ensureKeys(ctx); err != nil {
+		return nil, err
+	}
 	p.mdMu.Lock()
 	defer p.mdMu.Unlock()
 	now := p.now()
@@ -94,7 +98,7 @@ func (p *Provider) Metadata() ([]byte, error) {
 }
 
 func (p *Provider) serveMetadata(w http.ResponseWriter, r *http.Request) {
-	md, err := p.Metadata()
+	md, err := p.Metadata(r.Context())
 	if err != nil {
 		p.failInternal(w, r, err)
 		return

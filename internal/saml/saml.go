@@ -94,19 +94,22 @@ type Config struct {
 
 // Provider is the SAML identity provider.
 type Provider struct {
-	cfg    Config
-	keys   *keySet
-	state  *authn.Sealer
-	log    *slog.Logger
-	entity string
-	base   string
+	cfg       Config
+	keys      *keySet // nil until ensureKeys
+	keysMu    sync.Mutex
+	keySealer *authn.Sealer
+	state     *authn.Sealer
+	log       *slog.Logger
+	entity    string
+	base      string
 
 	mdMu     sync.Mutex
 	mdSigned []byte
 	mdAt     time.Time
 }
 
-// New loads (or on first start creates) the keys.
+// New returns the provider; its keys are loaded (or on first use
+// created) when first needed.
 func New(ctx context.Context, cfg Config) (*Provider, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -150,10 +153,25 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	if p.state, err = sealerFor(cfg.KeyEncryptionKey, "portti saml state seal v1", true); err != nil {
 		return nil, err
 	}
-	if p.keys, err = loadKeys(ctx, cfg.Store, keySealer, cfg.KeyBits, hostOf(cfg.PublicURL), p.now()); err != nil {
-		return nil, fmt.Errorf("saml: %w", err)
-	}
+	p.keySealer = keySealer
 	return p, nil
+}
+
+// ensureKeys loads the keys on first use (making them on the very first):
+// an installation that never uses SAML never waits for RSA key
+// generation, and neither does every test that starts an App.
+func (p *Provider) ensureKeys(ctx context.Context) error {
+	p.keysMu.Lock()
+	defer p.keysMu.Unlock()
+	if p.keys != nil {
+		return nil
+	}
+	ks, err := loadKeys(ctx, p.cfg.Store, p.keySealer, p.cfg.KeyBits, hostOf(p.cfg.PublicURL), p.now())
+	if err != nil {
+		return fmt.Errorf("saml: %w", err)
+	}
+	p.keys = ks
+	return nil
 }
 
 // sealerFor derives a sealer of its own from the key encryption key.
@@ -198,7 +216,13 @@ func (p *Provider) Handler() http.Handler {
 	// keeps the cross-origin check (no other site may sign people out).
 	mux.Handle("POST "+PathLogout, http.NewCrossOriginProtection().Handler(http.HandlerFunc(p.serveLogout)))
 	mux.HandleFunc("GET "+pathScript, serveScript)
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := p.ensureKeys(r.Context()); err != nil {
+			p.failInternal(w, r, err)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // sealState seals v for a URL.

@@ -48,9 +48,9 @@ const (
 )
 
 type mdEntityDescriptor struct {
-	XMLName    xml.Name           `xml:"urn:oasis:names:tc:SAML:2.0:metadata EntityDescriptor"`
-	EntityID   string             `xml:"entityID,attr"`
-	ValidUntil string             `xml:"validUntil,attr"`
+	XMLName    xml.Name            `xml:"urn:oasis:names:tc:SAML:2.0:metadata EntityDescriptor"`
+	EntityID   string              `xml:"entityID,attr"`
+	ValidUntil string              `xml:"validUntil,attr"`
 	SPSSO      []mdSPSSODescriptor `xml:"urn:oasis:names:tc:SAML:2.0:metadata SPSSODescriptor"`
 	Org        *struct {
 		DisplayNames []mdLocalized `xml:"urn:oasis:names:tc:SAML:2.0:metadata OrganizationDisplayName"`
@@ -63,13 +63,13 @@ type mdLocalized struct {
 }
 
 type mdSPSSODescriptor struct {
-	Protocols            string           `xml:"protocolSupportEnumeration,attr"`
-	AuthnRequestsSigned  bool             `xml:"AuthnRequestsSigned,attr"`
-	WantAssertionsSigned bool             `xml:"WantAssertionsSigned,attr"`
+	Protocols            string            `xml:"protocolSupportEnumeration,attr"`
+	AuthnRequestsSigned  bool              `xml:"AuthnRequestsSigned,attr"`
+	WantAssertionsSigned bool              `xml:"WantAssertionsSigned,attr"`
 	Keys                 []mdKeyDescriptor `xml:"urn:oasis:names:tc:SAML:2.0:metadata KeyDescriptor"`
-	SLO                  []mdEndpoint     `xml:"urn:oasis:names:tc:SAML:2.0:metadata SingleLogoutService"`
-	NameIDFormats        []string         `xml:"urn:oasis:names:tc:SAML:2.0:metadata NameIDFormat"`
-	ACS                  []mdEndpoint     `xml:"urn:oasis:names:tc:SAML:2.0:metadata AssertionConsumerService"`
+	SLO                  []mdEndpoint      `xml:"urn:oasis:names:tc:SAML:2.0:metadata SingleLogoutService"`
+	NameIDFormats        []string          `xml:"urn:oasis:names:tc:SAML:2.0:metadata NameIDFormat"`
+	ACS                  []mdEndpoint      `xml:"urn:oasis:names:tc:SAML:2.0:metadata AssertionConsumerService"`
 	AttributeConsuming   []struct {
 		Requested []struct {
 			Name         string `xml:"Name,attr"`
@@ -84,7 +84,7 @@ type mdSPSSODescriptor struct {
 }
 
 type mdKeyDescriptor struct {
-	Use   string `xml:"use,attr"`
+	Use   string   `xml:"use,attr"`
 	Certs []string `xml:"http://www.w3.org/2000/09/xmldsig# KeyInfo>X509Data>X509Certificate"`
 	Enc   []struct {
 		Algorithm string `xml:"Algorithm,attr"`
@@ -92,12 +92,12 @@ type mdKeyDescriptor struct {
 }
 
 type mdEndpoint struct {
-	Binding   string `xml:"Binding,attr"`
-	Location  string `xml:"Location,attr"`
+	Binding  string `xml:"Binding,attr"`
+	Location string `xml:"Location,attr"`
 	// ResponseLocation, when set, is where responses go (SLO).
 	ResponseLocation string `xml:"ResponseLocation,attr"`
-	Index     *int   `xml:"index,attr"`
-	IsDefault *bool  `xml:"isDefault,attr"`
+	Index            *int   `xml:"index,attr"`
+	IsDefault        *bool  `xml:"isDefault,attr"`
 }
 
 // serviceProvider is a registered service as the identity provider uses

@@ -48,7 +48,7 @@ type SAMLParticipant struct {
 
 // SAMLStorage is what the SAML identity provider keeps; Storage embeds it.
 type SAMLStorage interface {
-	CreateSAMLKey(ctx context.Context, k SAMLKey) error // ErrConflict when the ID is taken
+	CreateSAMLKey(ctx context.Context, k SAMLKey) error  // ErrConflict when the ID is taken
 	ListSAMLKeys(ctx context.Context) ([]SAMLKey, error) // oldest first
 
 	// PutSAMLServiceProvider creates or replaces a service by entity ID.
