@@ -289,7 +289,10 @@ func (p *Provider) useID(r *http.Request, kind, issuer, id string) error {
 // the POST binding. required: the message must be signed. It returns the
 // element to read from.
 func (in *inbound) verify(sp *serviceProvider, required bool) (*etree.Element, bool, error) {
-	if in.binding == bindingRedirect {
+	if in.binding == bindingRedirect && (in.sig != "" || signatureChild(in.root) == nil) {
+		// The binding's own signature is over the query. (A service
+		// that signs the XML instead, against the binding's rule, is
+		// checked below as in the POST binding.)
 		if in.sig == "" {
 			if required {
 				return nil, false, errors.New("the message is not signed")
