@@ -165,7 +165,37 @@ func parseXML(raw []byte) (*etree.Element, error) {
 			return nil, fmt.Errorf("%w: a document type declaration", errMalformed)
 		}
 	}
+	if el := commentInText(root); el != nil {
+		return nil, fmt.Errorf("%w: a comment inside <%s>", errMalformed, el.Tag)
+	}
 	return root, nil
+}
+
+// commentInText finds an element whose text holds a comment. The
+// signature check works on the canonical form, which drops comments, so
+// "victim<!---->@evil" would verify as what was signed while a reader
+// that stops at the comment sees another name (the 2018 SAML comment
+// bugs): such a message is refused before anything reads it.
+func commentInText(el *etree.Element) *etree.Element {
+	hasText, hasComment := false, false
+	for _, t := range el.Child {
+		switch c := t.(type) {
+		case *etree.CharData:
+			if strings.TrimSpace(c.Data) != "" {
+				hasText = true
+			}
+		case *etree.Comment:
+			hasComment = true
+		case *etree.Element:
+			if found := commentInText(c); found != nil {
+				return found
+			}
+		}
+	}
+	if hasText && hasComment {
+		return el
+	}
+	return nil
 }
 
 // signature is root's own enveloped signature, if any: only a Signature
