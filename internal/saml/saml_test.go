@@ -183,9 +183,9 @@ func TestEncryptionAlgorithmChoice(t *testing.T) {
 	_, cert := testCert(t, "sp")
 	for extra, want := range map[string]string{
 		"": encAES256GCM,
-		`<md:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#aes128-cbc"/>`:                                                                           encAES128CBC,
+		`<md:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#aes128-cbc"/>`:                                                                               encAES128CBC,
 		`<md:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#aes256-cbc"/><md:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#aes128-cbc"/>`: encAES256CBC,
-		`<md:EncryptionMethod Algorithm="http://www.w3.org/2009/xmlenc11#aes256-gcm"/><md:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#aes128-cbc"/>`: encAES256GCM,
+		`<md:EncryptionMethod Algorithm="http://www.w3.org/2009/xmlenc11#aes256-gcm"/><md:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#aes128-cbc"/>`:  encAES256GCM,
 	} {
 		sp, err := parseSPMetadata([]byte(spMetadata("https://sp.example", cert, extra)))
 		if err != nil {
