@@ -153,6 +153,10 @@ type results struct {
 	floors           []time.Duration // the floor's CPU per request, before and after the scenarios
 	floor            time.Duration   // their mean
 	totpRate         float64         // (g)
+	rsaRate          float64         // RSA-2048 signatures/s, measured around (i)
+	rsaRates         []float64       // before and after (i)
+	rsaCPU           time.Duration   // CPU per signature (mean)
+	samlRate         float64         // (i)
 	peak             int64
 	concurrency      int
 	loginConcurrency int
@@ -239,6 +243,16 @@ func (b *bench) run(ctx context.Context, want map[string]bool) (*results, error)
 		return nil, err
 	}
 
+	if want["i"] {
+		md, err := samlMetadataFile(b.tmp)
+		if err != nil {
+			return nil, err
+		}
+		if err := b.cli(ctx, env, "", "saml", "sp", "add", "--metadata", md); err != nil {
+			return nil, fmt.Errorf("(i): %w", err)
+		}
+	}
+
 	if want["g"] {
 		b.logf("seeding %d accounts with an authenticator app for (g) …", totpUsers)
 		if b.totp, err = seedTOTPUsers(ctx, dbURL, serveEnv); err != nil {
@@ -270,6 +284,7 @@ func (b *bench) run(ctx context.Context, want map[string]bool) (*results, error)
 	var chains []string         // (b): the newest refresh token of each worker's chain
 	var userToken string        // (d), (e): a person's access token
 	var passkeys []*softkey.Key // (h): one per worker
+	var samlCookie string       // (i): a signed-in browser's cookies
 	if err := func() error {
 		browser := b.newBrowser() // signs in once, then has a session
 		if want["d"] || want["e"] {
@@ -290,6 +305,12 @@ func (b *bench) run(ctx context.Context, want map[string]bool) (*results, error)
 					return errors.New("refresh chains for (b): no refresh token for offline_access")
 				}
 				chains = append(chains, tr.RefreshToken)
+			}
+		}
+		if want["i"] {
+			var err error
+			if samlCookie, err = b.samlCookie(ctx); err != nil {
+				return fmt.Errorf("a session for (i): %w", err)
 			}
 		}
 		if want["h"] {
@@ -408,6 +429,22 @@ func (b *bench) run(ctx context.Context, want map[string]bool) (*results, error)
 			}},
 		{key: "h", name: "passkey sign-in (full flow)", unit: "logins/s", target: 400, p99: 50 * time.Millisecond, conc: b.opt.passkeyConc,
 			op: func(ctx context.Context, w int) error { return b.passkeyLogin(ctx, b.wires[w], passkeys[w]) }},
+		{key: "i", name: "SAML SSO, signed in (AuthnRequest → signed response)", unit: "req/s", conc: conc,
+			setup: func(ctx context.Context) error {
+				b.logf("measuring the RSA-2048 signature limit for %s …", b.opt.hashDuration)
+				rate, cpu := rsaLimit(ctx, runtime.GOMAXPROCS(0), b.opt.hashDuration)
+				res.rsaRates, res.rsaCPU = append(res.rsaRates, rate), cpu
+				b.logf("  %.0f signatures/s, %s CPU per signature", rate, ms(cpu))
+				return nil
+			},
+			after: func(ctx context.Context) {
+				rate, cpu := rsaLimit(ctx, runtime.GOMAXPROCS(0), b.opt.hashDuration)
+				res.rsaRates = append(res.rsaRates, rate)
+				res.rsaCPU = (res.rsaCPU + cpu) / 2
+				res.rsaRate = (res.rsaRates[0] + res.rsaRates[1]) / 2
+				b.logf("  again: %.0f signatures/s", rate)
+			},
+			op: func(ctx context.Context, w int) error { return b.samlSSO(ctx, b.wires[w], samlCookie) }},
 		{key: "f", name: "JWKS", unit: "req/s", target: 20000, conc: conc,
 			op: func(ctx context.Context, w int) error {
 				_, err := b.wires[w].expect(ctx, reqs.jwks, "jwks", wantKeys)
@@ -442,6 +479,8 @@ func (b *bench) run(ctx context.Context, want map[string]bool) (*results, error)
 			res.loginRate = r.rate()
 		case "g":
 			res.totpRate = r.rate()
+		case "i":
+			res.samlRate = r.rate()
 		}
 		res.rows = append(res.rows, r)
 		if ctx.Err() != nil {

@@ -7,7 +7,7 @@
 // Usage:
 //
 //	go run ./cmd/portti-bench [--duration 10s] [--concurrency N] [--markdown | --markdown-file F]
-//	                          [--portti PATH] [--scenarios a,b,c,d,e,f,g,h]
+//	                          [--portti PATH] [--scenarios a,b,c,d,e,f,g,h,i]
 //	                          [--passkey-concurrency N] [--id-token-alg ES256]
 //	                          [--profile DIR] [--server-env KEY=VALUE] [--keep]
 //	                          [--database postgres://…]
@@ -47,7 +47,11 @@
 //     code (issue 8), as (c) plus the second step, over 2,000 accounts
 //     seeded with TOTP secrets (mfa.go); (h) the passwordless passkey
 //     sign-in through the code flow (passkey.go) with
-//     --passkey-concurrency workers.
+//     --passkey-concurrency workers; (i) SP-initiated SAML SSO for a
+//     signed-in browser, an AuthnRequest over HTTP-Redirect answered with
+//     the POST binding's page and its signed Response (saml.go), printed
+//     beside the machine's RSA-2048 signature rate measured just before
+//     and after it (target: at least 0.6 of it).
 //  6. Measures the machine's password-hash limit in the same run, just
 //     before and just after (c): argon2id with password.DefaultParams
 //     (the server's default) on GOMAXPROCS goroutines, in hashes per
@@ -167,7 +171,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.passkeyConc, "passkey-concurrency", 0, "workers for the passkey scenario (h) (default: 4×GOMAXPROCS: by Little's law 32 workers at 400 sign-ins/s wait 80 ms each, so p99 < 50 ms needs fewer than about 10; on 2 cores, quiet, 8 workers gave p99 53–57 ms against 124 ms for 32, at about 0.8 of 32's rate, as fewer sign-ins share each SQLite group commit)")
 	fs.StringVar(&o.profileDir, "profile", "", "save a server CPU profile of each scenario in this directory (PORTTI_PPROF)")
 	fs.StringVar(&o.database, "database", "", "a postgres:// URL to run the server on PostgreSQL, in a schema of its own that is dropped at the end (default: SQLite in the temporary directory)")
-	fs.StringVar(&o.scenarios, "scenarios", "a,b,c,d,e,f,g,h", "scenarios to run, by letter")
+	fs.StringVar(&o.scenarios, "scenarios", "a,b,c,d,e,f,g,h,i", "scenarios to run, by letter")
 	fs.StringVar(&o.idTokenAlg, "id-token-alg", "", "the bench client's id_token signature, RS256 (portti's default) or ES256 (`portti client add --id-token-alg`): the signature is the largest single cost of a passkey sign-in (h)")
 	fs.Var((*envList)(&o.serverEnv), "server-env", "KEY=VALUE for the server's environment only, e.g. GOGC=50 (repeatable)")
 	fs.Usage = func() {
@@ -198,8 +202,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	want := map[string]bool{}
 	for s := range strings.SplitSeq(o.scenarios, ",") {
 		s = strings.TrimSpace(strings.ToLower(s))
-		if !slices.Contains([]string{"a", "b", "c", "d", "e", "f", "g", "h"}, s) {
-			return fmt.Errorf("--scenarios: unknown scenario %q (a to h)", s)
+		if !slices.Contains([]string{"a", "b", "c", "d", "e", "f", "g", "h", "i"}, s) {
+			return fmt.Errorf("--scenarios: unknown scenario %q (a to i)", s)
 		}
 		want[s] = true
 	}

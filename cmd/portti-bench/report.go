@@ -55,6 +55,10 @@ func (res *results) cells(r row) []string {
 		limit := res.hashRate * frac
 		target = fmt.Sprintf("≥ %s (%.0f %% of %s hashes/s)", rateStr(limit), frac*100, rateStr(res.hashRate))
 		ok = res.hashRate > 0 && rate >= limit
+	} else if r.key == "i" {
+		limit := res.rsaRate * targetSAMLFrac
+		target = fmt.Sprintf("≥ %s (%.0f %% of %s RSA-2048 signatures/s)", rateStr(limit), targetSAMLFrac*100, rateStr(res.rsaRate))
+		ok = res.rsaRate > 0 && rate >= limit
 	} else {
 		target = "≥ " + rateStr(r.target)
 		ok = rate >= r.target
@@ -137,6 +141,24 @@ func (res *results) print(w io.Writer, markdown bool) {
 			summary = append(summary, []string{
 				"(g) password + TOTP login rate / hash limit", fmt.Sprintf("%.2f", ratio), fmt.Sprintf("≥ %.2f", targetTOTPFrac),
 				fmt.Sprintf("%s logins/s ÷ %s hashes/s", rateStr(res.totpRate), rateStr(res.hashRate)), verdict(ratio >= targetTOTPFrac),
+			})
+		}
+	}
+	if res.rsaRate > 0 {
+		var each []string
+		for _, h := range res.rsaRates {
+			each = append(each, rateStr(h))
+		}
+		summary = append(summary, []string{
+			"RSA-2048 signature limit", rateStr(res.rsaRate) + " signatures/s", "",
+			fmt.Sprintf("PKCS #1 v1.5 SHA-256 on %d goroutines, %s CPU each; mean of %s (before and after (i))",
+				runtime.GOMAXPROCS(0), ms(res.rsaCPU), strings.Join(each, " and ")), "",
+		})
+		if res.samlRate > 0 {
+			ratio := res.samlRate / res.rsaRate
+			summary = append(summary, []string{
+				"(i) SAML SSO rate / RSA-2048 limit", fmt.Sprintf("%.2f", ratio), fmt.Sprintf("≥ %.2f", targetSAMLFrac),
+				fmt.Sprintf("%s responses/s ÷ %s signatures/s", rateStr(res.samlRate), rateStr(res.rsaRate)), verdict(ratio >= targetSAMLFrac),
 			})
 		}
 	}

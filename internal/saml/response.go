@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/beevik/etree"
@@ -29,13 +30,28 @@ func (p *Provider) respond(w http.ResponseWriter, r *http.Request, sp *servicePr
 		return
 	}
 	ctx := r.Context()
-	if err := p.cfg.Store.PutSAMLParticipant(ctx, storage.SAMLParticipant{
-		SessionID: se.ID, EntityID: sp.EntityID, NameID: nameID, SessionIndex: index, CreatedAt: p.now(),
-	}); err != nil {
+	// The session's record of the service, for Single Logout: written
+	// when new or changed only (a signed-in browser visits a service
+	// many times; a read costs far less than a write).
+	parts, err := p.cfg.Store.ListSAMLParticipants(ctx, se.ID)
+	if err != nil {
 		p.failInternal(w, r, err)
 		return
 	}
-	p.audit(r, storage.Event{Kind: AuditSSO, AccountID: acct.ID, Reason: "service " + truncate(sp.EntityID, 200)})
+	if !slices.ContainsFunc(parts, func(pt storage.SAMLParticipant) bool {
+		return pt.EntityID == sp.EntityID && pt.NameID == nameID && pt.SessionIndex == index
+	}) {
+		if err := p.cfg.Store.PutSAMLParticipant(ctx, storage.SAMLParticipant{
+			SessionID: se.ID, EntityID: sp.EntityID, NameID: nameID, SessionIndex: index, CreatedAt: p.now(),
+		}); err != nil {
+			p.failInternal(w, r, err)
+			return
+		}
+		// The first sign-in of the session to the service is audited;
+		// repeats within the session are not (they add nothing an
+		// investigation needs).
+		p.audit(r, storage.Event{Kind: AuditSSO, AccountID: acct.ID, Reason: "service " + truncate(sp.EntityID, 200)})
+	}
 	p.postForm(w, r, sp, req.ACS, "SAMLResponse", resp, req.Relay)
 }
 

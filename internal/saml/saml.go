@@ -103,6 +103,9 @@ type Provider struct {
 	entity    string
 	base      string
 
+	spMu    sync.Mutex
+	spCache map[string]cachedSP
+
 	mdMu     sync.Mutex
 	mdSigned []byte
 	mdAt     time.Time

@@ -109,6 +109,7 @@ func (p *Provider) AddService(ctx context.Context, metadata []byte, release []st
 	if err := p.cfg.Store.PutSAMLServiceProvider(ctx, rec); err != nil {
 		return "", err
 	}
+	p.forgetSP(sp.EntityID)
 	return sp.EntityID, p.cfg.Store.AppendEvent(ctx, storage.Event{Time: now, Kind: AuditSP, Reason: "added " + truncate(sp.EntityID, 200) + " from " + source})
 }
 
@@ -117,6 +118,7 @@ func (p *Provider) RemoveService(ctx context.Context, entityID string) error {
 	if err := p.cfg.Store.DeleteSAMLServiceProvider(ctx, entityID); err != nil {
 		return err
 	}
+	p.forgetSP(entityID)
 	return p.cfg.Store.AppendEvent(ctx, storage.Event{Time: p.now(), Kind: AuditSP, Reason: "removed " + truncate(entityID, 200)})
 }
 
@@ -251,6 +253,7 @@ func (p *Provider) RefreshAggregate(ctx context.Context, ag Aggregate) (int, err
 			return 0, err
 		}
 		seen[sp.EntityID] = true
+		p.forgetSP(sp.EntityID)
 	}
 	recs, err := p.cfg.Store.ListSAMLServiceProviders(ctx)
 	if err != nil {
@@ -261,6 +264,7 @@ func (p *Provider) RefreshAggregate(ctx context.Context, ag Aggregate) (int, err
 			if err := p.cfg.Store.DeleteSAMLServiceProvider(ctx, rec.EntityID); err != nil && !errors.Is(err, storage.ErrNotFound) {
 				return 0, err
 			}
+			p.forgetSP(rec.EntityID)
 		}
 	}
 	return len(seen), nil

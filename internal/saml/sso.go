@@ -55,22 +55,53 @@ type pending struct {
 	At        int64  `json:"t"` // when received (Unix seconds)
 }
 
+// spCacheTTL is how long a parsed service is reused: a change (sp add,
+// remove, an aggregate refresh) on any node is seen within it.
+const spCacheTTL = 15 * time.Second
+
+type cachedSP struct {
+	sp     *serviceProvider
+	until  time.Time // the metadata's validUntil (zero: none)
+	loaded time.Time
+}
+
 // lookupSP loads and parses a registered service; expired metadata is
-// never used.
+// never used. Parsed services are kept for spCacheTTL: parsing metadata
+// costs more than answering a request for a signed-in browser.
 func (p *Provider) lookupSP(ctx context.Context, entityID string) (*serviceProvider, error) {
-	rec, err := p.cfg.Store.GetSAMLServiceProvider(ctx, entityID)
-	if err != nil {
-		return nil, err
+	now := p.now()
+	p.spMu.Lock()
+	c, ok := p.spCache[entityID]
+	p.spMu.Unlock()
+	if !ok || now.Sub(c.loaded) > spCacheTTL || now.Before(c.loaded) {
+		rec, err := p.cfg.Store.GetSAMLServiceProvider(ctx, entityID)
+		if err != nil {
+			return nil, err
+		}
+		sp, err := parseSPMetadata(rec.Metadata)
+		if err != nil {
+			return nil, err
+		}
+		sp.Release = rec.Release
+		c = cachedSP{sp: sp, until: rec.ValidUntil, loaded: now}
+		p.spMu.Lock()
+		if p.spCache == nil || len(p.spCache) > 10000 {
+			p.spCache = map[string]cachedSP{}
+		}
+		p.spCache[entityID] = c
+		p.spMu.Unlock()
 	}
-	if !rec.ValidUntil.IsZero() && rec.ValidUntil.Before(p.now()) {
-		return nil, fmt.Errorf("%w: its metadata expired at %s", errExpired, samlTime(rec.ValidUntil))
+	if !c.until.IsZero() && c.until.Before(now) {
+		return nil, fmt.Errorf("%w: its metadata expired at %s", errExpired, samlTime(c.until))
 	}
-	sp, err := parseSPMetadata(rec.Metadata)
-	if err != nil {
-		return nil, err
-	}
-	sp.Release = rec.Release
-	return sp, nil
+	return c.sp, nil
+}
+
+// forgetSP drops a service from the cache (this node changed it).
+func (p *Provider) forgetSP(entityID string) {
+	p.spMu.Lock()
+	delete(p.spCache, entityID)
+	p.spMu.Unlock()
 }
 
 var errExpired = errors.New("metadata expired")
