@@ -7,6 +7,8 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -414,5 +416,97 @@ func cloneSP(sp *saml2.SAMLServiceProvider) *saml2.SAMLServiceProvider {
 		ServiceProviderIssuer: sp.ServiceProviderIssuer, AudienceURI: sp.AudienceURI,
 		SignAuthnRequests: sp.SignAuthnRequests, IDPCertificateStore: sp.IDPCertificateStore,
 		Clock: sp.Clock, SPKeyStore: sp.SPKeyStore,
+	}
+}
+
+// TestSAMLServicesFromConfig: saml.service_providers registers services
+// at start-up with their release; `portti saml sp remove` cannot take
+// them away, and the next start without them removes them.
+func TestSAMLServicesFromConfig(t *testing.T) {
+	dir := t.TempDir()
+	boot := apptest.Start(t, nil)
+	sp := newTestSP(t, boot, "cfg", false, nil, nil)
+	// The metadata as registered: write it to a file for the next start.
+	rec, err := boot.App.Store.GetSAMLServiceProvider(context.Background(), sp.sp.ServiceProviderIssuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "sp.xml")
+	if err := os.WriteFile(file, rec.Metadata, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := apptest.StartWithFile(t, "saml:\n  service_providers:\n    - metadata: "+file+"\n      release: [mail, displayName]\n", nil)
+	got, err := env.App.Store.GetSAMLServiceProvider(context.Background(), sp.sp.ServiceProviderIssuer)
+	if err != nil {
+		t.Fatalf("not registered from the file: %v", err)
+	}
+	if got.Source != "config" || strings.Join(got.Release, ",") != "mail,displayName" {
+		t.Fatalf("registered as %+v", got)
+	}
+	if err := env.App.SyncSAMLServices(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	env.App.Config.SAML.ServiceProviders = nil
+	if err := env.App.SyncSAMLServices(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.App.Store.GetSAMLServiceProvider(context.Background(), sp.sp.ServiceProviderIssuer); err == nil {
+		t.Fatal("a service the file no longer lists is still registered")
+	}
+}
+
+// TestSAMLLogoutFromPortti: portti's own Single Logout (POST
+// /saml/logout) ends the session and tells each service in turn.
+func TestSAMLLogoutFromPortti(t *testing.T) {
+	env := apptest.Start(t, nil)
+	const pw = "kesämökki järven rannalla"
+	if _, err := env.App.Accounts.AddUser(context.Background(), "aino@example.fi", account.Profile{GivenName: "Aino", FamilyName: "Virtanen"}, pw, account.Meta{ClientIP: "test", Lang: "en"}); err != nil {
+		t.Fatal(err)
+	}
+	sp := newTestSP(t, env, "moodle", false, nil, nil).sp
+	c := env.Browser(t)
+	doc, _ := sp.BuildAuthRequestDocumentNoSig()
+	u, err := sp.BuildAuthURLRedirect("", doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, page := browse(t, c, u)
+	ret, _ := loginForm(t, resp, page)
+	_, page = post(t, c, env.URL+"/login", url.Values{"email": {"aino@example.fi"}, "password": {pw}, "return": {ret}})
+	_, msg, _ := postPage(t, page, "SAMLResponse")
+	info, err := sp.RetrieveAssertionInfo(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A cross-site form cannot sign anyone out.
+	req, _ := http.NewRequest(http.MethodPost, env.URL+saml.PathLogout, nil)
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	if resp, err := c.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("cross-site logout: %v %v", err, resp.StatusCode)
+	}
+	_, page = post(t, c, env.URL+saml.PathLogout, nil)
+	action, msg, relay := postPage(t, page, "SAMLRequest")
+	if action != sp.ServiceProviderSLOURL {
+		t.Fatalf("LogoutRequest to %s", action)
+	}
+	lr, err := sp.ValidateEncodedLogoutRequestPOST(msg)
+	if err != nil {
+		t.Fatalf("gosaml2 refused the LogoutRequest: %v", err)
+	}
+	if lr.NameID.Value != info.NameID {
+		t.Fatalf("LogoutRequest for %q, signed in as %q", lr.NameID.Value, info.NameID)
+	}
+	rdoc, _ := sp.BuildLogoutResponseDocument("urn:oasis:names:tc:SAML:2.0:status:Success", lr.ID)
+	rxml, _ := rdoc.WriteToString()
+	resp, err = c.PostForm(env.URL+saml.PathSLO, url.Values{"SAMLResponse": {base64.StdEncoding.EncodeToString([]byte(rxml))}, "RelayState": {relay}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Request.URL.Path != "/login" || resp.Request.URL.Query().Get("notice") != "logged_out" {
+		t.Fatalf("after the chain: at %s", resp.Request.URL)
+	}
+	if resp, _ := browse(t, c, env.URL+"/account"); resp.Request.URL.Path != "/login" {
+		t.Fatalf("still signed in: %s", resp.Request.URL)
 	}
 }

@@ -225,7 +225,9 @@ func (p *Provider) nextLogout(w http.ResponseWriter, r *http.Request, chain *log
 		return
 	}
 	if chain.Origin == "" {
-		http.Redirect(w, r, "/", http.StatusSeeOther)
+		// portti's own logout: the login form says it is done, as
+		// web's logout does.
+		http.Redirect(w, r, "/login?notice=logged_out", http.StatusSeeOther)
 		return
 	}
 	sp, err := p.lookupSP(ctx, chain.Origin)
