@@ -19,6 +19,7 @@ import (
 
 	"github.com/portti/portti/internal/account"
 	"github.com/portti/portti/internal/app/apptest"
+	"github.com/portti/portti/internal/oidc"
 	"github.com/portti/portti/internal/saml"
 )
 
@@ -508,5 +509,39 @@ func TestSAMLLogoutFromPortti(t *testing.T) {
 	}
 	if resp, _ := browse(t, c, env.URL+"/account"); resp.Request.URL.Path != "/login" {
 		t.Fatalf("still signed in: %s", resp.Request.URL)
+	}
+}
+
+// TestSAMLLogoutReachesOpenIDConnect: a session ended by a service's
+// Single Logout is reported to the OpenID Connect applications signed in
+// through it (back-channel logout), as any other logout is.
+func TestSAMLLogoutReachesOpenIDConnect(t *testing.T) {
+	env := apptest.Start(t, nil)
+	aino := addSSOUser(t, env, "aino@example.fi", "Aino", "Virtanen")
+	bc := newBackchannel(t)
+	app := newSSOApp(t, env, oidc.ClientSpec{ID: "rp", Name: "Test application", BackchannelLogoutURI: bc.srv.URL + "/backchannel"})
+	sp := newTestSP(t, env, "moodle", false, nil, nil).sp
+	c := env.Browser(t)
+	var claims struct {
+		SID string `json:"sid"`
+	}
+	if err := app.signIn(c, aino.Email).id.Claims(&claims); err != nil {
+		t.Fatal(err)
+	}
+	// The same browser session signs in to the SAML service.
+	doc, _ := sp.BuildAuthRequestDocumentNoSig()
+	u, _ := sp.BuildAuthURLRedirect("", doc)
+	_, page := browse(t, c, u)
+	_, msg, _ := postPage(t, page, "SAMLResponse")
+	info, err := sp.RetrieveAssertionInfo(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lr, _ := sp.BuildLogoutRequestDocument(info.NameID, info.SessionIndex)
+	u, _ = sp.BuildLogoutURLRedirect("", lr)
+	browse(t, c, u)
+	lc := verifyLogoutToken(t, env, bc.wait(t, 5*time.Second), "rp")
+	if lc.SID != claims.SID || lc.Subject != aino.ID {
+		t.Fatalf("logout token sid %q sub %q, want %q %q", lc.SID, lc.Subject, claims.SID, aino.ID)
 	}
 }
