@@ -619,6 +619,17 @@ func (b *bench) profileSelf(key string) (stop func()) {
 // over the hashes), which depends much less on other work on the machine.
 func hashLimit(ctx context.Context, workers int, d time.Duration) (rate float64, cpuPerHash time.Duration) {
 	h := password.NewHasher(password.DefaultParams)
+	return opLimit(ctx, workers, d, func() bool {
+		_, err := h.Hash(benchPassword)
+		return err == nil
+	})
+}
+
+// opLimit runs op on workers goroutines for d and returns how many
+// succeeded per second and the CPU time of this process per success:
+// the machine's limit for op alone. Every op begun before the deadline is
+// counted, and the time runs until the last one ended.
+func opLimit(ctx context.Context, workers int, d time.Duration, op func() bool) (rate float64, cpuPerOp time.Duration) {
 	cpu0 := selfCPU()
 	var mu sync.Mutex
 	n := 0
@@ -629,7 +640,7 @@ func hashLimit(ctx context.Context, workers int, d time.Duration) (rate float64,
 		wg.Go(func() {
 			k := 0
 			for ctx.Err() == nil && time.Now().Before(deadline) {
-				if _, err := h.Hash(benchPassword); err == nil {
+				if op() {
 					k++
 				}
 			}
@@ -639,13 +650,11 @@ func hashLimit(ctx context.Context, workers int, d time.Duration) (rate float64,
 		})
 	}
 	wg.Wait()
-	// Every hash begun before the deadline is counted, and the time runs
-	// until the last one ended.
 	rate = float64(n) / time.Since(start).Seconds()
 	if n > 0 {
-		cpuPerHash = (selfCPU() - cpu0) / time.Duration(n)
+		cpuPerOp = (selfCPU() - cpu0) / time.Duration(n)
 	}
-	return rate, cpuPerHash
+	return rate, cpuPerOp
 }
 
 // selfCPU is the CPU time of this process (the load generator), user and

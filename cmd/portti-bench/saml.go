@@ -111,29 +111,8 @@ func rsaLimit(ctx context.Context, workers int, d time.Duration) (rate float64, 
 		return 0, 0
 	}
 	sum := sha256.Sum256([]byte("portti-bench"))
-	cpu0 := selfCPU()
-	var mu sync.Mutex
-	n := 0
-	var wg sync.WaitGroup
-	start := time.Now()
-	deadline := start.Add(d)
-	for range workers {
-		wg.Go(func() {
-			k := 0
-			for ctx.Err() == nil && time.Now().Before(deadline) {
-				if _, err := rsa.SignPKCS1v15(nil, key, crypto.SHA256, sum[:]); err == nil {
-					k++
-				}
-			}
-			mu.Lock()
-			n += k
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	rate = float64(n) / time.Since(start).Seconds()
-	if n > 0 {
-		cpuPerSig = (selfCPU() - cpu0) / time.Duration(n)
-	}
-	return rate, cpuPerSig
+	return opLimit(ctx, workers, d, func() bool {
+		_, err := rsa.SignPKCS1v15(nil, key, crypto.SHA256, sum[:])
+		return err == nil
+	})
 }

@@ -72,14 +72,8 @@ func (p *Provider) logoutRequest(w http.ResponseWriter, r *http.Request, in *inb
 		p.refuseInbound(w, r, "", err)
 		return
 	}
-	sp, err := p.lookupSP(ctx, issuer)
-	if err != nil {
-		p.refuse(w, r, http.StatusBadRequest, "saml.error.unknown_service", issuer, err)
-		return
-	}
-	el, _, err := in.verify(sp, true)
-	if err != nil {
-		p.refuse(w, r, http.StatusBadRequest, "saml.error.signature", issuer, err)
+	_, el, ok := p.verifiedFrom(w, r, in, issuer, mustBeSigned)
+	if !ok {
 		return
 	}
 	nidEl, err := child(el, nsSAML, "NameID")
@@ -339,7 +333,6 @@ func (p *Provider) send(w http.ResponseWriter, r *http.Request, sp *serviceProvi
 // logoutResponse: a service confirms (or not) the logout portti asked
 // of it; the chain goes on.
 func (p *Provider) logoutResponse(w http.ResponseWriter, r *http.Request, in *inbound) {
-	ctx := r.Context()
 	var chain logoutChain
 	if err := p.openState("slo", in.relay, &chain); err != nil {
 		p.refuse(w, r, http.StatusBadRequest, "saml.error.expired", "", err)
@@ -360,14 +353,8 @@ func (p *Provider) logoutResponse(w http.ResponseWriter, r *http.Request, in *in
 		p.refuseInbound(w, r, "", err)
 		return
 	}
-	sp, err := p.lookupSP(ctx, issuer)
-	if err != nil {
-		p.refuse(w, r, http.StatusBadRequest, "saml.error.unknown_service", issuer, err)
-		return
-	}
-	el, _, err := in.verify(sp, false)
-	if err != nil {
-		p.refuse(w, r, http.StatusBadRequest, "saml.error.signature", issuer, err)
+	_, el, ok := p.verifiedFrom(w, r, in, issuer, signedIfPresent)
+	if !ok {
 		return
 	}
 	if sc := el.FindElement("./Status/StatusCode"); sc == nil || sc.SelectAttrValue("Value", "") != statusSuccess {

@@ -118,20 +118,10 @@ func (p *Provider) serveSSO(w http.ResponseWriter, r *http.Request) {
 		p.refuseInbound(w, r, "", err)
 		return
 	}
-	sp, err := p.lookupSP(r.Context(), issuer)
-	if err != nil {
-		if errors.Is(err, storage.ErrNotFound) || errors.Is(err, errExpired) {
-			p.refuse(w, r, http.StatusBadRequest, "saml.error.unknown_service", issuer, err)
-			return
-		}
-		p.failInternal(w, r, err)
-		return
-	}
 	// The HAKA rule: a service whose metadata says it signs its requests
 	// has every request checked; any signature present is checked.
-	el, _, err := in.verify(sp, sp.AuthnRequestsSigned)
-	if err != nil {
-		p.refuse(w, r, http.StatusBadRequest, "saml.error.signature", issuer, err)
+	sp, el, ok := p.verifiedFrom(w, r, in, issuer, signedIfMetadataSays)
+	if !ok {
 		return
 	}
 	req, err := p.readAuthnRequest(el, sp)
@@ -159,6 +149,39 @@ func (p *Provider) serveSSO(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.continueSignIn(w, r, &req.pending)
+}
+
+// Signature rules for verifiedFrom.
+type signatureRule int
+
+const (
+	signedIfPresent      signatureRule = iota // checked when there is one
+	mustBeSigned                              // refused without one
+	signedIfMetadataSays                      // the service's AuthnRequestsSigned
+)
+
+// verifiedFrom finds the registered service issuer and checks in's
+// signature against its keys by rule. It answers the browser itself and
+// returns false when the service is unknown, its metadata expired, or
+// the signature does not hold; else the service and the element to read
+// from (the one the signature covers).
+func (p *Provider) verifiedFrom(w http.ResponseWriter, r *http.Request, in *inbound, issuer string, rule signatureRule) (*serviceProvider, *etree.Element, bool) {
+	sp, err := p.lookupSP(r.Context(), issuer)
+	if err != nil {
+		if errors.Is(err, storage.ErrNotFound) || errors.Is(err, errExpired) {
+			p.refuse(w, r, http.StatusBadRequest, "saml.error.unknown_service", issuer, err)
+		} else {
+			p.failInternal(w, r, err)
+		}
+		return nil, nil, false
+	}
+	required := rule == mustBeSigned || rule == signedIfMetadataSays && sp.AuthnRequestsSigned
+	el, _, err := in.verify(sp, required)
+	if err != nil {
+		p.refuse(w, r, http.StatusBadRequest, "saml.error.signature", issuer, err)
+		return nil, nil, false
+	}
+	return sp, el, true
 }
 
 // authnRequest is what readAuthnRequest found.
