@@ -238,9 +238,12 @@ func reloadConfig(ctx context.Context, path string, running config.Config, a *ap
 	}
 	logger.Info("configuration reloaded", "file", path, "clients_created", len(res.Created), "clients_updated", len(res.Updated),
 		"clients_removed", len(res.Removed), "clients_unchanged", len(res.Unchanged), "clients_refused", len(res.Conflicts))
+	if err := a.SyncSAMLServices(ctx, next.SAML.ServiceProviders); err != nil {
+		logger.Error("configuration reloaded, but its SAML services were not synced", "file", path, "error", err)
+	}
 	var restart []string
 	for _, k := range config.ChangedKeys(running, next) {
-		if k != "clients" {
+		if k != "clients" && k != "saml.service_providers" {
 			restart = append(restart, k)
 		}
 	}

@@ -86,7 +86,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opt Option
 			store.Close()
 			return nil, err
 		}
-		if err := a.SyncSAMLServices(ctx); err != nil {
+		if err := a.SyncSAMLServices(ctx, cfg.SAML.ServiceProviders); err != nil {
 			store.Close()
 			return nil, err
 		}
@@ -123,10 +123,11 @@ func (a *App) SyncClients(ctx context.Context, clients []config.Client) (oidc.Sy
 }
 
 // SyncSAMLServices registers the configuration file's SAML services
-// (saml.service_providers) and removes those it no longer lists.
-func (a *App) SyncSAMLServices(ctx context.Context) error {
-	list := make([]saml.ConfiguredService, len(a.Config.SAML.ServiceProviders))
-	for i, sp := range a.Config.SAML.ServiceProviders {
+// (saml.service_providers) and removes those it no longer lists, at
+// start-up and on reload (SIGHUP).
+func (a *App) SyncSAMLServices(ctx context.Context, services []config.SAMLServiceProvider) error {
+	list := make([]saml.ConfiguredService, len(services))
+	for i, sp := range services {
 		list[i] = saml.ConfiguredService{Metadata: sp.Metadata, Release: sp.Release}
 	}
 	if err := a.SAML.SyncServices(ctx, list); err != nil {

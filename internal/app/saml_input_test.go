@@ -444,11 +444,10 @@ func TestSAMLServicesFromConfig(t *testing.T) {
 	if got.Source != "config" || strings.Join(got.Release, ",") != "mail,displayName" {
 		t.Fatalf("registered as %+v", got)
 	}
-	if err := env.App.SyncSAMLServices(context.Background()); err != nil {
+	if err := env.App.SyncSAMLServices(context.Background(), env.App.Config.SAML.ServiceProviders); err != nil {
 		t.Fatal(err)
 	}
-	env.App.Config.SAML.ServiceProviders = nil
-	if err := env.App.SyncSAMLServices(context.Background()); err != nil {
+	if err := env.App.SyncSAMLServices(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := env.App.Store.GetSAMLServiceProvider(context.Background(), sp.sp.ServiceProviderIssuer); err == nil {

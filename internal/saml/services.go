@@ -353,7 +353,14 @@ func (p *Provider) RunAggregates(ctx context.Context, aggs []Aggregate, interval
 		for _, ag := range aggs {
 			n, err := p.RefreshAggregate(ctx, ag)
 			if err != nil {
+				// A bad signature, an expired or unreadable aggregate:
+				// refused, logged and audited; the last good one's
+				// services stay until their validUntil.
 				p.log.WarnContext(ctx, "saml: aggregate not refreshed", "url", ag.URL, "error", err)
+				if aerr := p.cfg.Store.AppendEvent(ctx, storage.Event{Time: p.now(), Kind: AuditRefused,
+					Reason: truncate("aggregate "+ag.URL+": "+err.Error(), 500)}); aerr != nil && ctx.Err() == nil {
+					p.log.WarnContext(ctx, "saml: audit event not stored", "error", aerr)
+				}
 			} else {
 				p.log.InfoContext(ctx, "saml: aggregate refreshed", "url", ag.URL, "services", n)
 			}
