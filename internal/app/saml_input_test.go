@@ -544,3 +544,32 @@ func TestSAMLLogoutReachesOpenIDConnect(t *testing.T) {
 		t.Fatalf("logout token sid %q sub %q, want %q %q", lc.SID, lc.Subject, claims.SID, aino.ID)
 	}
 }
+
+// TestSAMLMFA: a service asking for the REFEDS MFA profile gets a
+// sign-in with the second factor, and the assertion says so.
+func TestSAMLMFA(t *testing.T) {
+	env := apptest.Start(t, nil)
+	addUser(t, env, "aino@example.fi", goodPassword)
+	setup := newBrowser(t)
+	signIn(t, env, setup, "aino@example.fi", goodPassword, false)
+	secret, _ := enrolTOTP(t, env, setup)
+	sp := cloneSP(newTestSP(t, env, "moodle", false, nil, nil).sp)
+	sp.RequestedAuthnContext = &saml2.RequestedAuthnContext{Comparison: "exact", Contexts: []string{"https://refeds.org/profile/mfa"}}
+
+	c := newBrowser(t)
+	doc, _ := sp.BuildAuthRequestDocumentNoSig()
+	u, _ := sp.BuildAuthURLRedirect("", doc)
+	resp, page := browse(t, c, u)
+	ret, _ := loginForm(t, resp, page)
+	env.Clock.Advance(time.Minute)
+	step := passwordStep(t, env, c, "aino@example.fi", goodPassword, "return", ret)
+	done := secondStep(t, env, c, step, totpCode(t, env, secret))
+	_, msg, _ := postPage(t, done.Body, "SAMLResponse")
+	info, err := sp.RetrieveAssertionInfo(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := info.Assertions[0].AuthnStatement.AuthnContext.AuthnContextClassRef.Value; got != "https://refeds.org/profile/mfa" {
+		t.Fatalf("class %q, want the REFEDS MFA profile", got)
+	}
+}
