@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -571,5 +572,34 @@ func TestSAMLMFA(t *testing.T) {
 	}
 	if got := info.Assertions[0].AuthnStatement.AuthnContext.AuthnContextClassRef.Value; got != "https://refeds.org/profile/mfa" {
 		t.Fatalf("class %q, want the REFEDS MFA profile", got)
+	}
+}
+
+// TestSAMLEncryptionCBCOnly: a service whose metadata lists only AES-CBC
+// gets AES-256-CBC, which gosaml2 decrypts; the others get AES-256-GCM
+// (TestSAMLWebSSO).
+func TestSAMLEncryptionCBCOnly(t *testing.T) {
+	env := apptest.Start(t, nil)
+	addUser(t, env, "aino@example.fi", goodPassword)
+	sp := newTestSP(t, env, "legacy", true, func(md string) string {
+		return regexp.MustCompile(`<EncryptionMethod Algorithm="http://www.w3.org/2009/xmlenc11#aes\d+-gcm"></EncryptionMethod>`).ReplaceAllString(md, "")
+	}, nil).sp
+	c := newBrowser(t)
+	doc, _ := sp.BuildAuthRequestDocumentNoSig()
+	u, _ := sp.BuildAuthURLRedirect("", doc)
+	resp, page := browse(t, c, u)
+	ret, _ := loginForm(t, resp, page)
+	_, page = post(t, c, env.URL+"/login", url.Values{"email": {"aino@example.fi"}, "password": {goodPassword}, "return": {ret}})
+	_, msg, _ := postPage(t, page, "SAMLResponse")
+	raw, _ := base64.StdEncoding.DecodeString(msg)
+	if !strings.Contains(string(raw), "http://www.w3.org/2001/04/xmlenc#aes256-cbc") {
+		t.Fatalf("not AES-256-CBC:\n%s", raw)
+	}
+	info, err := sp.RetrieveAssertionInfo(msg)
+	if err != nil {
+		t.Fatalf("gosaml2: %v", err)
+	}
+	if info.Values.Get("urn:oid:0.9.2342.19200300.100.1.3") != "aino@example.fi" {
+		t.Fatalf("attributes %+v", info.Values)
 	}
 }

@@ -1,6 +1,7 @@
 package saml
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/pem"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/beevik/etree"
+	xrv "github.com/mattermost/xml-roundtrip-validator"
 
 	"github.com/portti/portti/internal/storage"
 )
@@ -277,6 +279,11 @@ func (p *Provider) RefreshAggregate(ctx context.Context, ag Aggregate) (int, err
 func (p *Provider) verifyAggregate(raw []byte, cert *x509.Certificate) ([]*etree.Element, error) {
 	if err := refuseDTD(raw); err != nil {
 		return nil, err
+	}
+	// The same round-trip check as for messages: the signature is
+	// checked on the tree etree reads, the services on what it holds.
+	if err := xrv.Validate(bytes.NewReader(raw)); err != nil {
+		return nil, fmt.Errorf("not well-formed: %w", err)
 	}
 	doc := etree.NewDocument()
 	if err := doc.ReadFromBytes(raw); err != nil {
