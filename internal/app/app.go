@@ -4,6 +4,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -350,8 +351,78 @@ func (a *App) Handler() http.Handler {
 	// SAML bindings post across sites by design: not behind web's
 	// cross-origin check; signatures and the replay cache guard them.
 	mux.Handle("/saml/", a.SAML.Handler())
-	mux.Handle("/", a.Web.Handler())
+	pages := a.Web.Handler()
+	mux.Handle("POST /logout", a.logoutTellsSAML(pages))
+	mux.Handle("/", pages)
 	return web.StrictTransportSecurity(a.Config.StrictTransportSecurity(), mux)
+}
+
+// logoutTellsSAML lets web's logout (POST /logout) end the session as it
+// does, then, when that session had signed in to SAML services, has the
+// SAML provider tell each of them (front-channel Single Logout) before
+// the browser lands where web sent it. The services are read before web
+// runs: they go with the session.
+func (a *App) logoutTellsSAML(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		before, err := a.Sessions.Sessions(ctx, r)
+		if err != nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		parts := map[string][]storage.SAMLParticipant{}
+		for _, se := range before {
+			if ps, err := a.SAML.Participants(ctx, se.ID); err == nil && len(ps) > 0 {
+				parts[se.ID] = ps
+			}
+		}
+		if len(parts) == 0 {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rec := &recorder{header: http.Header{}}
+		next.ServeHTTP(rec, r)
+		var tell []storage.SAMLParticipant
+		if rec.status == http.StatusSeeOther {
+			for id, ps := range parts {
+				if _, err := a.Store.GetSession(ctx, id); errors.Is(err, storage.ErrNotFound) {
+					tell = append(tell, ps...)
+				}
+			}
+		}
+		for k, v := range rec.header {
+			if len(tell) > 0 && k == "Location" {
+				continue
+			}
+			w.Header()[k] = v
+		}
+		if len(tell) == 0 {
+			w.WriteHeader(rec.status)
+			_, _ = w.Write(rec.body.Bytes())
+			return
+		}
+		a.SAML.TellServices(w, r, tell)
+	})
+}
+
+// recorder keeps a handler's answer to pass on or replace.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+func (r *recorder) WriteHeader(status int) {
+	if r.status == 0 {
+		r.status = status
+	}
+}
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.body.Write(b)
 }
 
 // RunWorkers does the account tasks the forms queue, delivers e-mail and

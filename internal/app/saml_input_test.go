@@ -456,8 +456,9 @@ func TestSAMLServicesFromConfig(t *testing.T) {
 	}
 }
 
-// TestSAMLLogoutFromPortti: portti's own Single Logout (POST
-// /saml/logout) ends the session and tells each service in turn.
+// TestSAMLLogoutFromPortti: portti's own logout — the account pages'
+// "sign out" (POST /logout) and POST /saml/logout — ends the session and
+// tells each SAML service in turn.
 func TestSAMLLogoutFromPortti(t *testing.T) {
 	env := apptest.Start(t, nil)
 	const pw = "kesämökki järven rannalla"
@@ -465,50 +466,52 @@ func TestSAMLLogoutFromPortti(t *testing.T) {
 		t.Fatal(err)
 	}
 	sp := newTestSP(t, env, "moodle", false, nil, nil).sp
-	c := env.Browser(t)
-	doc, _ := sp.BuildAuthRequestDocumentNoSig()
-	u, err := sp.BuildAuthURLRedirect("", doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, page := browse(t, c, u)
-	ret, _ := loginForm(t, resp, page)
-	_, page = post(t, c, env.URL+"/login", url.Values{"email": {"aino@example.fi"}, "password": {pw}, "return": {ret}})
-	_, msg, _ := postPage(t, page, "SAMLResponse")
-	info, err := sp.RetrieveAssertionInfo(msg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A cross-site form cannot sign anyone out.
-	req, _ := http.NewRequest(http.MethodPost, env.URL+saml.PathLogout, nil)
-	req.Header.Set("Sec-Fetch-Site", "cross-site")
-	if resp, err := c.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
-		t.Fatalf("cross-site logout: %v %v", err, resp.StatusCode)
-	}
-	_, page = post(t, c, env.URL+saml.PathLogout, nil)
-	action, msg, relay := postPage(t, page, "SAMLRequest")
-	if action != sp.ServiceProviderSLOURL {
-		t.Fatalf("LogoutRequest to %s", action)
-	}
-	lr, err := sp.ValidateEncodedLogoutRequestPOST(msg)
-	if err != nil {
-		t.Fatalf("gosaml2 refused the LogoutRequest: %v", err)
-	}
-	if lr.NameID.Value != info.NameID {
-		t.Fatalf("LogoutRequest for %q, signed in as %q", lr.NameID.Value, info.NameID)
-	}
-	rdoc, _ := sp.BuildLogoutResponseDocument("urn:oasis:names:tc:SAML:2.0:status:Success", lr.ID)
-	rxml, _ := rdoc.WriteToString()
-	resp, err = c.PostForm(env.URL+saml.PathSLO, url.Values{"SAMLResponse": {base64.StdEncoding.EncodeToString([]byte(rxml))}, "RelayState": {relay}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.Request.URL.Path != "/login" || resp.Request.URL.Query().Get("notice") != "logged_out" {
-		t.Fatalf("after the chain: at %s", resp.Request.URL)
-	}
-	if resp, _ := browse(t, c, env.URL+"/account"); resp.Request.URL.Path != "/login" {
-		t.Fatalf("still signed in: %s", resp.Request.URL)
+	for _, path := range []string{"/logout", saml.PathLogout} {
+		c := env.Browser(t)
+		doc, _ := sp.BuildAuthRequestDocumentNoSig()
+		u, err := sp.BuildAuthURLRedirect("", doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, page := browse(t, c, u)
+		ret, _ := loginForm(t, resp, page)
+		_, page = post(t, c, env.URL+"/login", url.Values{"email": {"aino@example.fi"}, "password": {pw}, "return": {ret}})
+		_, msg, _ := postPage(t, page, "SAMLResponse")
+		info, err := sp.RetrieveAssertionInfo(msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A cross-site form cannot sign anyone out.
+		req, _ := http.NewRequest(http.MethodPost, env.URL+path, nil)
+		req.Header.Set("Sec-Fetch-Site", "cross-site")
+		if resp, err := c.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("%s cross-site: %v %v", path, err, resp.StatusCode)
+		}
+		_, page = post(t, c, env.URL+path, nil)
+		action, msg, relay := postPage(t, page, "SAMLRequest")
+		if action != sp.ServiceProviderSLOURL {
+			t.Fatalf("%s: LogoutRequest to %s", path, action)
+		}
+		lr, err := sp.ValidateEncodedLogoutRequestPOST(msg)
+		if err != nil {
+			t.Fatalf("%s: gosaml2 refused the LogoutRequest: %v", path, err)
+		}
+		if lr.NameID.Value != info.NameID {
+			t.Fatalf("%s: LogoutRequest for %q, signed in as %q", path, lr.NameID.Value, info.NameID)
+		}
+		rdoc, _ := sp.BuildLogoutResponseDocument("urn:oasis:names:tc:SAML:2.0:status:Success", lr.ID)
+		rxml, _ := rdoc.WriteToString()
+		resp, err = c.PostForm(env.URL+saml.PathSLO, url.Values{"SAMLResponse": {base64.StdEncoding.EncodeToString([]byte(rxml))}, "RelayState": {relay}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.Request.URL.Path != "/login" || resp.Request.URL.Query().Get("notice") != "logged_out" {
+			t.Fatalf("%s: after the chain at %s", path, resp.Request.URL)
+		}
+		if resp, _ := browse(t, c, env.URL+"/account"); resp.Request.URL.Path != "/login" {
+			t.Fatalf("%s: still signed in: %s", path, resp.Request.URL)
+		}
 	}
 }
 

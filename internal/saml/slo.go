@@ -384,3 +384,24 @@ func (p *Provider) serveLogout(w http.ResponseWriter, r *http.Request) {
 	}
 	p.nextLogout(w, r, chain)
 }
+
+// Participants are the SAML services a session signed in to (for
+// portti's own logout, which must read them before the session ends).
+func (p *Provider) Participants(ctx context.Context, sessionID string) ([]storage.SAMLParticipant, error) {
+	return p.cfg.Store.ListSAMLParticipants(ctx, sessionID)
+}
+
+// TellServices goes on from a logout portti's pages made: the session has
+// ended; each service in parts is told in turn (front channel), and the
+// browser ends on the login form's "signed out".
+func (p *Provider) TellServices(w http.ResponseWriter, r *http.Request, parts []storage.SAMLParticipant) {
+	if err := p.ensureKeys(r.Context()); err != nil {
+		p.failInternal(w, r, err)
+		return
+	}
+	chain := &logoutChain{At: p.now().Unix()}
+	for _, pt := range parts {
+		chain.Remaining = append(chain.Remaining, logoutEntry{SP: pt.EntityID, NameID: pt.NameID, Index: pt.SessionIndex})
+	}
+	p.nextLogout(w, r, chain)
+}
