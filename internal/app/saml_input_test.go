@@ -285,7 +285,8 @@ func TestSAMLRequestOptions(t *testing.T) {
 	env := apptest.StartWithFile(t, "saml:\n  idp_initiated: [https://sp.example.fi/shibboleth]\n", nil)
 	ctx := context.Background()
 	const pw = "kesämökki järven rannalla"
-	if _, err := env.App.Accounts.AddUser(ctx, "aino@example.fi", account.Profile{GivenName: "Aino", FamilyName: "Virtanen"}, pw, account.Meta{ClientIP: "test", Lang: "fi"}); err != nil {
+	acct, err := env.App.Accounts.AddUser(ctx, "aino@example.fi", account.Profile{GivenName: "Aino", FamilyName: "Virtanen"}, pw, account.Meta{ClientIP: "test", Lang: "fi"})
+	if err != nil {
 		t.Fatal(err)
 	}
 	sp := newTestSP(t, env, "sp", false, nil, nil).sp
@@ -348,6 +349,13 @@ func TestSAMLRequestOptions(t *testing.T) {
 		t.Fatalf("IsPassive with a session: %v (%s)", err, status(msg))
 	}
 
+	// A second service, signed in to from the same session.
+	other := newTestSP(t, env, "other", false, nil, nil).sp
+	_, page = browse(t, c, redirectURL(other))
+	if _, msg, _ = postPage(t, page, "SAMLResponse"); msg == "" {
+		t.Fatal("no response for the second service")
+	}
+
 	// ForceAuthn: the login form again, the address filled in.
 	env.Clock.Advance(time.Minute)
 	force := cloneSP(sp)
@@ -364,6 +372,15 @@ func TestSAMLRequestOptions(t *testing.T) {
 	}
 	if info.AuthnInstant == nil || info.AuthnInstant.Before(env.Clock.Now().Add(-time.Second)) {
 		t.Fatalf("ForceAuthn AuthnInstant %v, want the new sign-in", info.AuthnInstant)
+	}
+	// The new sign-in replaced the session; it took over the other
+	// service (for Single Logout), and only one session is left.
+	sessions, err := env.App.Store.ListSessions(ctx, acct.ID)
+	if err != nil || len(sessions) != 1 {
+		t.Fatalf("sessions after ForceAuthn: %d %v", len(sessions), err)
+	}
+	if parts, err := env.App.Store.ListSAMLParticipants(ctx, sessions[0].ID); err != nil || len(parts) != 2 {
+		t.Fatalf("the new session's services: %+v %v", parts, err)
 	}
 
 	// REFEDS MFA asked of a person with no second factor: guided to set

@@ -160,6 +160,9 @@ func (p *Provider) endSession(w http.ResponseWriter, r *http.Request, sessionID,
 		if pt.EntityID != except {
 			chain.Remaining = append(chain.Remaining, logoutEntry{SP: pt.EntityID, NameID: pt.NameID, Index: pt.SessionIndex})
 		}
+		if err := p.cfg.Store.DeleteSAMLParticipant(ctx, sessionID, pt.EntityID); err != nil {
+			return err
+		}
 	}
 	var accountID string
 	if se, err := p.cfg.Store.GetSession(ctx, sessionID); err == nil {
@@ -402,6 +405,10 @@ func (p *Provider) TellServices(w http.ResponseWriter, r *http.Request, parts []
 	chain := &logoutChain{At: p.now().Unix()}
 	for _, pt := range parts {
 		chain.Remaining = append(chain.Remaining, logoutEntry{SP: pt.EntityID, NameID: pt.NameID, Index: pt.SessionIndex})
+		if err := p.cfg.Store.DeleteSAMLParticipant(r.Context(), pt.SessionID, pt.EntityID); err != nil {
+			p.failInternal(w, r, err)
+			return
+		}
 	}
 	p.nextLogout(w, r, chain)
 }

@@ -53,6 +53,10 @@ type pending struct {
 	Class     string `json:"c,omitempty"`
 	Transient bool   `json:"n,omitempty"`
 	At        int64  `json:"t"` // when received (Unix seconds)
+	// Prev is the browser's session when it was sent to sign in again
+	// (ForceAuthn, a step-up): the new session takes over its services,
+	// or Single Logout would forget to tell them.
+	Prev string `json:"v,omitempty"`
 }
 
 // spCacheTTL is how long a parsed service is reused: a change (sp add,
@@ -377,12 +381,22 @@ func (p *Provider) continueSignIn(w http.ResponseWriter, r *http.Request, req *p
 		p.failInternal(w, r, err)
 		return
 	}
+	if req.Prev != "" && req.Prev != se.ID {
+		if _, err := p.cfg.Store.GetSession(ctx, req.Prev); errors.Is(err, storage.ErrNotFound) {
+			if err := p.cfg.Store.MoveSAMLParticipants(ctx, req.Prev, se.ID); err != nil {
+				p.failInternal(w, r, err)
+				return
+			}
+		}
+		req.Prev = ""
+	}
 	// ForceAuthn: a sign-in made after the request, not before.
 	if req.Force && se.CreatedAt.Unix() < req.At {
 		if req.Passive {
 			p.respondError(w, r, sp, req, statusNoPassive)
 			return
 		}
+		req.Prev = se.ID
 		p.toLogin(w, r, req, acct.Email, true)
 		return
 	}
@@ -448,6 +462,7 @@ func (p *Provider) secondFactorMissing(w http.ResponseWriter, r *http.Request, s
 		return true
 	}
 	if authn.Enabled(entries) {
+		req.Prev = se.ID
 		p.toLogin(w, r, req, acct.Email, true)
 		return true
 	}

@@ -37,7 +37,9 @@ type SAMLServiceProvider struct {
 }
 
 // SAMLParticipant is a service a browser session signed in to over SAML:
-// what Single Logout needs to tell it. Deleted with the session.
+// what Single Logout needs to tell it. It outlives its session until
+// DeleteExpired, so that a sign-in replacing the session (ForceAuthn, a
+// step-up) can take it over (MoveSAMLParticipants).
 type SAMLParticipant struct {
 	SessionID    string
 	EntityID     string
@@ -69,4 +71,7 @@ type SAMLStorage interface {
 	// FindSAMLParticipant finds the session a service's SessionIndex names.
 	FindSAMLParticipant(ctx context.Context, entityID, sessionIndex string) (SAMLParticipant, error)
 	DeleteSAMLParticipant(ctx context.Context, sessionID, entityID string) error
+	// MoveSAMLParticipants gives session to the services of session from
+	// (those to does not have already), and forgets from's.
+	MoveSAMLParticipants(ctx context.Context, from, to string) error
 }

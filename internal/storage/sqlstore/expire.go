@@ -23,6 +23,8 @@ const (
 	expiredAccessTokenRetention = 24 * time.Hour
 	// Delivered logout tokens stay a month, as sent mail does.
 	deliveredLogoutRetention = 30 * 24 * time.Hour
+	// A SAML service record whose session has ended stays a day.
+	samlParticipantRetention = 24 * time.Hour
 )
 
 // DeleteExpired removes tokens expired over a week ago, expired sessions,
@@ -52,6 +54,10 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) error {
 		// A revoked JWT past its own expiry is refused by its "exp".
 		{"revoked jtis", `DELETE FROM revoked_jtis WHERE expires_at < $1`, now},
 		{"saml message ids", `DELETE FROM saml_message_ids WHERE expires_at < $1`, now},
+		// A service record outlives its session briefly (a sign-in that
+		// replaces the session takes it over); a day is plenty.
+		{"saml participants", `DELETE FROM saml_participants WHERE created_at < $1
+		AND session_id NOT IN (SELECT id FROM sessions)`, now.Add(-samlParticipantRetention)},
 		{"logout deliveries", `DELETE FROM logout_deliveries WHERE delivered_at <> 0 AND delivered_at < $1`, now.Add(-deliveredLogoutRetention)},
 	}
 	for _, step := range steps {

@@ -36,6 +36,9 @@ const (
 	listSAMLParts   = `SELECT ` + samlPartColumns + ` FROM saml_participants WHERE session_id = $1 ORDER BY created_at, entity_id`
 	findSAMLPart    = `SELECT ` + samlPartColumns + ` FROM saml_participants WHERE entity_id = $1 AND session_index = $2`
 	deleteSAMLPart  = `DELETE FROM saml_participants WHERE session_id = $1 AND entity_id = $2`
+	moveSAMLParts   = `UPDATE saml_participants SET session_id = $2 WHERE session_id = $1
+	AND entity_id NOT IN (SELECT entity_id FROM saml_participants WHERE session_id = $2)`
+	dropSAMLParts = `DELETE FROM saml_participants WHERE session_id = $1`
 )
 
 // CreateSAMLKey implements storage.SAMLStorage.
@@ -171,6 +174,21 @@ func (s *Store) FindSAMLParticipant(ctx context.Context, entityID, sessionIndex 
 func (s *Store) DeleteSAMLParticipant(ctx context.Context, sessionID, entityID string) error {
 	if _, err := s.exec(ctx, deleteSAMLPart, sessionID, entityID); err != nil {
 		return fmt.Errorf("sqlstore: delete SAML participant %q: %w", entityID, err)
+	}
+	return nil
+}
+
+// MoveSAMLParticipants implements storage.SAMLStorage.
+func (s *Store) MoveSAMLParticipants(ctx context.Context, from, to string) error {
+	err := s.withTx(ctx, func(tx *Store) error {
+		if _, err := tx.exec(ctx, moveSAMLParts, from, to); err != nil {
+			return err
+		}
+		_, err := tx.exec(ctx, dropSAMLParts, from)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlstore: move SAML participants: %w", err)
 	}
 	return nil
 }

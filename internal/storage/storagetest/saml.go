@@ -111,10 +111,27 @@ func testSAMLParticipants(t *testing.T, s storage.Storage) {
 		t.Fatalf("another service's index: %v", err)
 	}
 	must(t, "Delete", s.DeleteSAMLParticipant(ctx, "sess1", "https://sp2/"))
+	// A new session takes them over (one it has already stays its own).
+	must(t, "CreateSession 2", s.CreateSession(ctx, storage.Session{ID: "sess2", AccountID: "acc1", CreatedAt: at(time.Minute), LastSeenAt: at(time.Minute), ExpiresAt: at(72 * time.Hour)}))
+	must(t, "Put to sess1", s.PutSAMLParticipant(ctx, storage.SAMLParticipant{SessionID: "sess1", EntityID: "https://sp3/", NameID: "n3", SessionIndex: "i3", CreatedAt: at(0)}))
+	must(t, "Put to sess2", s.PutSAMLParticipant(ctx, storage.SAMLParticipant{SessionID: "sess2", EntityID: "https://sp3/", NameID: "n3", SessionIndex: "i3-new", CreatedAt: at(time.Minute)}))
 	must(t, "DeleteSession", s.DeleteSession(ctx, "sess1"))
-	list, err = s.ListSAMLParticipants(ctx, "sess1")
+	must(t, "Move", s.MoveSAMLParticipants(ctx, "sess1", "sess2"))
+	list, err = s.ListSAMLParticipants(ctx, "sess2")
 	must(t, "List", err)
-	if len(list) != 0 {
-		t.Fatalf("participants outlive their session: %+v", list)
+	if len(list) != 2 || list[0].EntityID != "https://sp1/" || list[1].SessionIndex != "i3-new" {
+		t.Fatalf("after the move: %+v", list)
+	}
+	if list, _ := s.ListSAMLParticipants(ctx, "sess1"); len(list) != 0 {
+		t.Fatalf("the old session keeps %+v", list)
+	}
+	// Records of ended sessions go at the clean-up, a day on.
+	must(t, "Put orphan", s.PutSAMLParticipant(ctx, storage.SAMLParticipant{SessionID: "gone", EntityID: "https://sp1/", NameID: "n", SessionIndex: "i", CreatedAt: at(0)}))
+	must(t, "DeleteExpired", s.DeleteExpired(ctx, at(48*time.Hour)))
+	if list, _ := s.ListSAMLParticipants(ctx, "gone"); len(list) != 0 {
+		t.Fatalf("an ended session's record survived the clean-up: %+v", list)
+	}
+	if list, _ := s.ListSAMLParticipants(ctx, "sess2"); len(list) != 2 {
+		t.Fatalf("the clean-up took a live session's records: %+v", list)
 	}
 }

@@ -1,6 +1,8 @@
 -- The SAML identity provider (package saml): its keys, the services
 -- registered with it, received message IDs (the replay cache) and the
--- services each browser session signed in to (for Single Logout).
+-- services each browser session signed in to (for Single Logout; kept
+-- past a session's end until the clean-up, so a sign-in that replaces a
+-- session can take them over).
 
 -- +goose Up
 CREATE TABLE saml_keys (
@@ -27,7 +29,7 @@ CREATE TABLE saml_message_ids (
 );
 
 CREATE TABLE saml_participants (
-    session_id    TEXT    NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    session_id    TEXT    NOT NULL,
     entity_id     TEXT    NOT NULL,
     name_id       TEXT    NOT NULL,
     session_index TEXT    NOT NULL,
