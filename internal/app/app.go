@@ -87,9 +87,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opt Option
 			store.Close()
 			return nil, err
 		}
+		// A service whose metadata cannot be fetched now keeps its last
+		// registration (nothing is removed then): portti starts anyway.
 		if err := a.SyncSAMLServices(ctx, cfg.SAML.ServiceProviders); err != nil {
-			store.Close()
-			return nil, err
+			logger.ErrorContext(ctx, "SAML services from the configuration file not all registered", "error", err)
 		}
 	}
 	return a, nil
