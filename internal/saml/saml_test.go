@@ -405,3 +405,50 @@ func TestKeysPersistAndSeal(t *testing.T) {
 		t.Fatalf("wrong KEK: %v", err)
 	}
 }
+
+// TestMetadata: what a federation reads from portti's metadata.
+func TestMetadata(t *testing.T) {
+	p, _, _ := newTestProvider(t)
+	md, err := p.Metadata(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(md); err != nil {
+		t.Fatal(err)
+	}
+	root := doc.Root()
+	if root.SelectAttrValue("entityID", "") != "https://id.example.fi/saml/metadata" || root.SelectAttrValue("validUntil", "") != "2026-11-30T10:00:00Z" {
+		t.Fatalf("entityID %q validUntil %q", root.SelectAttrValue("entityID", ""), root.SelectAttrValue("validUntil", ""))
+	}
+	if _, err := verifyElement(root, []*x509.Certificate{p.keys.signParsed}); err != nil {
+		t.Fatalf("signature: %v", err)
+	}
+	idp := root.FindElement("./IDPSSODescriptor")
+	for path, want := range map[string]string{
+		"./Extensions/Scope": "example.fi",
+		"./SingleSignOnService[@Binding='" + bindingRedirect + "']": "",
+		"./SingleSignOnService[@Binding='" + bindingPOST + "']":     "",
+		"./SingleLogoutService[@Binding='" + bindingRedirect + "']": "",
+		"./KeyDescriptor[@use='encryption']/EncryptionMethod[@Algorithm='" + encAES256GCM + "']": "",
+		"./NameIDFormat": nameIDPersistent,
+	} {
+		el := idp.FindElement(path)
+		if el == nil || want != "" && el.Text() != want {
+			t.Errorf("%s: %v", path, el)
+		}
+	}
+	for _, sso := range idp.FindElements("./SingleSignOnService") {
+		if sso.SelectAttrValue("Location", "") != "https://id.example.fi/saml/sso" {
+			t.Errorf("SSO location %q", sso.SelectAttrValue("Location", ""))
+		}
+	}
+	for _, use := range []string{"signing", "encryption"} {
+		c := idp.FindElement("./KeyDescriptor[@use='" + use + "']/KeyInfo/X509Data/X509Certificate")
+		der, _ := base64.StdEncoding.DecodeString(c.Text())
+		cert, err := x509.ParseCertificate(der)
+		if err != nil || cert.PublicKey.(*rsa.PublicKey).N.BitLen() < 2048 {
+			t.Errorf("%s certificate: %v", use, err)
+		}
+	}
+}
