@@ -427,9 +427,9 @@ func TestMetadata(t *testing.T) {
 	idp := root.FindElement("./IDPSSODescriptor")
 	for path, want := range map[string]string{
 		"./Extensions/Scope": "example.fi",
-		"./SingleSignOnService[@Binding='" + bindingRedirect + "']": "",
-		"./SingleSignOnService[@Binding='" + bindingPOST + "']":     "",
-		"./SingleLogoutService[@Binding='" + bindingRedirect + "']": "",
+		"./SingleSignOnService[@Binding='" + bindingRedirect + "']":                              "",
+		"./SingleSignOnService[@Binding='" + bindingPOST + "']":                                  "",
+		"./SingleLogoutService[@Binding='" + bindingRedirect + "']":                              "",
 		"./KeyDescriptor[@use='encryption']/EncryptionMethod[@Algorithm='" + encAES256GCM + "']": "",
 		"./NameIDFormat": nameIDPersistent,
 	} {
