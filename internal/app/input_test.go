@@ -412,7 +412,7 @@ func TestNotFoundPage(t *testing.T) {
 	for _, tc := range []struct{ method, path, accept, lang string }{
 		{"GET", "/no/such/page", "", "en"},
 		{"GET", "/no/such/page", "fi", "fi"},
-		{"GET", "/admin", "sv-FI", "sv"},
+		{"GET", "/administrator", "sv-FI", "sv"},
 		{"POST", "/no-such-form", "fi", "fi"},
 		{"GET", "/logout", "fi", "fi"},
 		{"GET", "/account/sessions/end", "sv", "sv"},
