@@ -1,0 +1,53 @@
+-- Accounts and groups a registry keeps (SCIM, issue 11). Keep in step with
+-- ../postgres/00014_provision.sql.
+--
+-- An external ID is unique when not empty (a partial index, the same on
+-- both backends). version is the SCIM ETag: it grows on every write.
+
+-- +goose Up
+CREATE TABLE provisioned_accounts (
+    account_id      TEXT    NOT NULL PRIMARY KEY REFERENCES accounts (id) ON DELETE CASCADE,
+    external_id     TEXT    NOT NULL DEFAULT '',
+    user_type       TEXT    NOT NULL DEFAULT '',
+    state           TEXT    NOT NULL DEFAULT 'active',
+    starts_at       INTEGER NOT NULL DEFAULT 0,
+    ends_at         INTEGER NOT NULL DEFAULT 0,
+    display_name    TEXT    NOT NULL DEFAULT '',
+    nick_name       TEXT    NOT NULL DEFAULT '',
+    title           TEXT    NOT NULL DEFAULT '',
+    employee_number TEXT    NOT NULL DEFAULT '',
+    organization    TEXT    NOT NULL DEFAULT '',
+    department      TEXT    NOT NULL DEFAULT '',
+    manager         TEXT    NOT NULL DEFAULT '',
+    extra           BLOB    NOT NULL,
+    version         INTEGER NOT NULL DEFAULT 1,
+    created_at      INTEGER NOT NULL DEFAULT 0,
+    updated_at      INTEGER NOT NULL DEFAULT 0
+) STRICT;
+
+CREATE UNIQUE INDEX provisioned_accounts_external_id ON provisioned_accounts (external_id) WHERE external_id <> '';
+
+CREATE TABLE account_groups (
+    id           TEXT    NOT NULL PRIMARY KEY,
+    display_name TEXT NOT NULL DEFAULT '',
+    external_id  TEXT    NOT NULL DEFAULT '',
+    version      INTEGER NOT NULL DEFAULT 1,
+    created_at   INTEGER NOT NULL DEFAULT 0,
+    updated_at   INTEGER NOT NULL DEFAULT 0
+) STRICT;
+
+CREATE UNIQUE INDEX account_groups_external_id ON account_groups (external_id) WHERE external_id <> '';
+
+CREATE TABLE group_members (
+    group_id   TEXT NOT NULL REFERENCES account_groups (id) ON DELETE CASCADE,
+    account_id TEXT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    PRIMARY KEY (group_id, account_id)
+) STRICT;
+
+-- The groups claim: an account's groups at every token.
+CREATE INDEX group_members_account_id ON group_members (account_id);
+
+-- +goose Down
+DROP TABLE group_members;
+DROP TABLE account_groups;
+DROP TABLE provisioned_accounts;
