@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,6 +28,7 @@ import (
 	"github.com/portti/portti/internal/oidc"
 	"github.com/portti/portti/internal/password"
 	"github.com/portti/portti/internal/proofing"
+	"github.com/portti/portti/internal/provision"
 	"github.com/portti/portti/internal/session"
 	"github.com/portti/portti/internal/storage"
 	"github.com/portti/portti/internal/storage/sqlstore"
@@ -47,8 +49,10 @@ type App struct {
 	// Proofing is strong identification (/proofing/); nil when no
 	// provider is configured and no key encryption key is set.
 	Proofing *proofing.Service
-	logger   *slog.Logger
-	now      func() time.Time
+	// Provision is the SCIM service provider at /scim/v2 (issue 11).
+	Provision *provision.Server
+	logger    *slog.Logger
+	now       func() time.Time
 }
 
 // Options are what tests and operator commands may change.
@@ -283,7 +287,27 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 	if err != nil {
 		return nil, err
 	}
-	return &App{Config: cfg, Store: store, Accounts: accounts, MFA: mfa, Outbox: outbox, Sessions: sessions, Web: srv, OIDC: provider, Admin: console, Proofing: proof, logger: logger, now: opt.Now}, nil
+	userTypes, err := provision.NewUserTypes(cfg.UserTypeRules())
+	if err != nil {
+		return nil, err
+	}
+	scimServer := provision.New(provision.Config{
+		Store: store, Audit: audit.NewRecorder(store, logger, opt.Now), UserTypes: userTypes,
+		BaseURL: cfg.PublicURL, Now: opt.Now, Logger: logger,
+		// The registry's bearer token is a client_credentials access
+		// token of portti's own, checked as introspection checks it.
+		Verify: func(ctx context.Context, token string) (string, []string, bool, error) {
+			// A token asked for another API (a resource indicator) is
+			// that API's, not portti's.
+			ct, err := provider.VerifyClientToken(ctx, token)
+			if errors.Is(err, oidc.ErrTokenInvalid) || (err == nil && !slices.Equal(ct.Audience, []string{ct.ClientID})) {
+				return "", nil, false, nil
+			}
+			return ct.ClientID, ct.Scopes, err == nil, err
+		},
+	})
+	return &App{Config: cfg, Store: store, Accounts: accounts, MFA: mfa, Outbox: outbox, Sessions: sessions, Web: srv, OIDC: provider,
+		Admin: console, Proofing: proof, Provision: scimServer, logger: logger, now: opt.Now}, nil
 }
 
 // Handler is the HTTP handler of the whole service: the OpenID Connect
@@ -303,6 +327,9 @@ func (a *App) Handler() http.Handler {
 	if a.Proofing != nil {
 		mux.Handle("/proofing/", a.Web.Protect(a.Proofing.Handler()))
 	}
+	// SCIM is a machine API: bearer tokens, no cross-origin form
+	// protection, errors as SCIM JSON.
+	mux.Handle("/scim/v2/", a.Provision)
 	mux.Handle("/", a.Web.Handler())
 	return web.StrictTransportSecurity(a.Config.StrictTransportSecurity(), mux)
 }

@@ -28,6 +28,7 @@ import (
 
 	"github.com/portti/portti/internal/authn"
 	"github.com/portti/portti/internal/oidc"
+	"github.com/portti/portti/internal/provision"
 )
 
 // Password policies accepted by password_policy.
@@ -114,6 +115,8 @@ type Config struct {
 	Argon2 Argon2 `yaml:"argon2"`
 	// MFA is the second-factor policy.
 	MFA MFA `yaml:"mfa"`
+	// Provision configures accounts that registries keep (SCIM).
+	Provision Provision `yaml:"provision"`
 
 	// TermsVersion is the version of the terms users must accept.
 	TermsVersion string `yaml:"terms_version"`
@@ -245,6 +248,25 @@ type Argon2 struct {
 	Memory  uint32 `yaml:"memory"`  // KiB
 	Time    uint32 `yaml:"time"`    // iterations
 	Threads uint8  `yaml:"threads"` // parallelism
+}
+
+// Provision configures provisioned accounts (package provision).
+type Provision struct {
+	// UserTypes assign a user type from the login address, first match
+	// wins: entries TYPE=PATTERN, such as student=*@student.example.fi
+	// (PATTERN as in mfa.required_domains; a type may have several).
+	UserTypes []string `yaml:"user_types"`
+}
+
+// UserTypeRules returns Provision.UserTypes as package provision takes
+// them, in order (validated by Validate).
+func (c Config) UserTypeRules() []provision.UserTypeRule {
+	var out []provision.UserTypeRule
+	for _, e := range c.Provision.UserTypes {
+		typ, pattern, _ := strings.Cut(e, "=")
+		out = append(out, provision.UserTypeRule{Type: strings.TrimSpace(typ), Domains: []string{strings.TrimSpace(pattern)}})
+	}
+	return out
 }
 
 // MFA policies (MFA.Policy).

@@ -169,6 +169,7 @@ func TestEnvNames(t *testing.T) {
 		"mfa.acr_mfa":          "PORTTI_MFA_ACR_MFA",
 		"mfa.acr_password":     "PORTTI_MFA_ACR_PASSWORD",
 		"mfa.enrolment_grace":  "PORTTI_MFA_ENROLMENT_GRACE",
+		"provision.user_types": "PORTTI_PROVISION_USER_TYPES",
 		"clients":              "PORTTI_CLIENTS",            // refused: see TestClientsNotFromEnvironment
 		"proofing.providers":   "PORTTI_PROOFING_PROVIDERS", // file only, like clients
 	}
@@ -740,7 +741,8 @@ func TestValidateZeroConfig(t *testing.T) {
 	fine := map[string]bool{"trusted_proxies": true, "key_encryption_key": true, "smtp_url": true, "dev_mail": true, "password_max_age": true, "public_url": true, "support_contact": true, "clients": true, "proofing.providers": true,
 		"terms_url": true, "privacy_url": true,
 		"refresh_reuse_grace": true, "hsts": true, // 0s: no grace; max-age=0
-		"mfa.required_domains": true, "mfa.optional_domains": true, "mfa.remember_browser": true, "mfa.enrolment_grace": true}
+		"mfa.required_domains": true, "mfa.optional_domains": true, "mfa.remember_browser": true, "mfa.enrolment_grace": true,
+		"provision.user_types": true}
 	for _, s := range settings {
 		if !fine[s.key] && !seen[s.key] {
 			t.Errorf("zero %s not reported", s.key)

@@ -83,6 +83,7 @@ var settings = []setting{
 	stringSetting("mfa.acr_mfa", func(c *Config) *string { return &c.MFA.ACRMFA }),
 	stringSetting("mfa.acr_password", func(c *Config) *string { return &c.MFA.ACRPassword }),
 	durationSetting("mfa.enrolment_grace", func(c *Config) *time.Duration { return &c.MFA.EnrolmentGrace }),
+	listSetting("provision.user_types", func(c *Config) *[]string { return &c.Provision.UserTypes }),
 	stringSetting("terms_version", func(c *Config) *string { return &c.TermsVersion }),
 	localizedURLSetting("terms_url", func(c *Config) *LocalizedURL { return &c.TermsURL }),
 	localizedURLSetting("privacy_url", func(c *Config) *LocalizedURL { return &c.PrivacyURL }),

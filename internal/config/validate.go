@@ -11,6 +11,7 @@ import (
 	"unicode"
 
 	"github.com/portti/portti/internal/authn"
+	"github.com/portti/portti/internal/provision"
 )
 
 // Problem is one thing wrong with the configuration.
@@ -98,6 +99,7 @@ func (c Config) Validate() error {
 	validateLifetimes(c, &ps)
 	validateLoginLimits(c, &ps)
 	validatePasswords(c, &ps)
+	validateProvision(c, &ps)
 	validateArgon2(c.Argon2, &ps)
 	validateMFA(c.MFA, &ps)
 	validateMisc(c, &ps)
@@ -353,6 +355,24 @@ func validateMFA(m MFA, ps *Problems) {
 			if err := authn.ValidatePattern(p); err != nil {
 				ps.add(l.key, "%v", err)
 			}
+		}
+	}
+}
+
+// validateProvision checks provision.user_types: TYPE=PATTERN entries.
+func validateProvision(c Config, ps *Problems) {
+	for _, e := range c.Provision.UserTypes {
+		typ, pattern, ok := strings.Cut(e, "=")
+		if !ok {
+			ps.add("provision.user_types", "entries are TYPE=PATTERN, such as student=*@student.example.fi, got %q", e)
+			continue
+		}
+		if err := authn.ValidatePattern(strings.TrimSpace(pattern)); err != nil {
+			ps.add("provision.user_types", "%v", err)
+			continue
+		}
+		if _, err := provision.NewUserTypes([]provision.UserTypeRule{{Type: strings.TrimSpace(typ), Domains: []string{strings.TrimSpace(pattern)}}}); err != nil {
+			ps.add("provision.user_types", "%v", err)
 		}
 	}
 }
