@@ -182,6 +182,17 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 		offered = append(offered, passkeys)
 	}
 	methods := authn.NewRegistry(offered...)
+	// Provisioning (issue 11): user types from addresses and what the
+	// registries say, for the sign-in policy and the claims.
+	userTypes, err := provision.NewUserTypes(cfg.UserTypeRules())
+	if err != nil {
+		return nil, err
+	}
+	registryOnly, err := provision.NewPatterns(cfg.Provision.RegistryOnly)
+	if err != nil {
+		return nil, err
+	}
+	directory := &provision.Directory{Store: store, UserTypes: userTypes}
 	accounts := account.New(account.Config{
 		Store: store, Hasher: password.NewHasher(params), Policy: policy, Outbox: outbox,
 		Audit: audit.NewRecorder(store, logger, opt.Now), Logger: logger,
@@ -198,7 +209,8 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 		SecondStep: func(ctx context.Context, a storage.Account) (bool, error) {
 			return mfa.SecondStepNeeded(ctx, a)
 		},
-		Now: opt.Now,
+		RegistryOnly: registryOnly.Match,
+		Now:          opt.Now,
 	})
 	mfa = authn.New(authn.Config{
 		Store: store, Registry: methods, Accounts: accounts, Outbox: outbox,
@@ -207,6 +219,18 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 		Policy: authn.Policy{
 			Required:        cfg.MFA.Policy == config.MFARequired,
 			RequiredDomains: cfg.MFA.RequiredDomains, OptionalDomains: cfg.MFA.OptionalDomains,
+			RequiredTypes: cfg.MFA.RequiredTypes, OptionalTypes: cfg.MFA.OptionalTypes,
+		},
+		UserType: func(a storage.Account) string {
+			// No context here (authn's RequiredFor is a pure check); a
+			// lookup that fails leaves the domain patterns to decide.
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			t, err := directory.UserType(ctx, a)
+			if err != nil {
+				logger.Error("user type not read; the MFA policy goes by the address", "account_id", a.ID, "error", err)
+			}
+			return t
 		},
 		RememberBrowser: cfg.MFA.RememberBrowser,
 		EnrolmentGrace:  cfg.MFA.EnrolmentGrace,
@@ -260,6 +284,10 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 			srv.RenderProblem(w, r, pr.Status, pr.Key, pr.Ref)
 		},
 		ClientIP: func(r *http.Request) string { return web.ClientIP(r, trusted) },
+		Affiliation: func(ctx context.Context, a storage.Account, groups bool) (oidc.Affiliation, error) {
+			t, names, err := directory.Affiliation(ctx, a, groups)
+			return oidc.Affiliation{UserType: t, Groups: names}, err
+		},
 	})
 	if err != nil {
 		return nil, err
@@ -287,8 +315,8 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 	if err != nil {
 		return nil, err
 	}
-	userTypes, err := provision.NewUserTypes(cfg.UserTypeRules())
-	if err != nil {
+	// The page of an application limited to groups, in web's layout.
+	if err := srv.AddPages(provision.Templates, "templates"); err != nil {
 		return nil, err
 	}
 	scimServer := provision.New(provision.Config{

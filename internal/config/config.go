@@ -181,6 +181,9 @@ type Client struct {
 	ResourceServer string   `yaml:"resource_server"`
 	ResourceScopes []string `yaml:"resource_scopes"`
 	RequireMFA     bool     `yaml:"require_mfa"` // every sign-in needs a second factor
+	// AllowedGroups: only members of these groups (display names from a
+	// registry) may sign in to the client. Empty: anyone.
+	AllowedGroups []string `yaml:"allowed_groups"`
 
 	envSecretHash string // SHA-256 of SecretEnv's value, set by Load
 }
@@ -203,7 +206,7 @@ func (c Client) Spec() oidc.ClientSpec {
 		GrantTypes: c.Grants, BackchannelLogoutURI: c.BackchannelLogoutURI,
 		AllowedNetworks: c.AllowedNetworks, ThirdParty: c.ThirdParty, IDTokenAlg: c.IDTokenAlg,
 		Scopes: c.Scopes, ResourceServer: c.ResourceServer, ResourceScopes: c.ResourceScopes,
-		RequireMFA: c.RequireMFA,
+		RequireMFA: c.RequireMFA, AllowedGroups: c.AllowedGroups,
 	}
 }
 
@@ -256,6 +259,10 @@ type Provision struct {
 	// wins: entries TYPE=PATTERN, such as student=*@student.example.fi
 	// (PATTERN as in mfa.required_domains; a type may have several).
 	UserTypes []string `yaml:"user_types"`
+	// RegistryOnly are address patterns whose accounts only registries
+	// create: self-registration refuses them, saying where the account
+	// comes from.
+	RegistryOnly []string `yaml:"registry_only"`
 }
 
 // UserTypeRules returns Provision.UserTypes as package provision takes
@@ -283,6 +290,11 @@ type MFA struct {
 	Policy          string   `yaml:"policy"` // MFAOptional or MFARequired
 	RequiredDomains []string `yaml:"required_domains"`
 	OptionalDomains []string `yaml:"optional_domains"`
+	// RequiredTypes and OptionalTypes override the policy per user type
+	// (provision.user_types, or what a registry says); a listed type
+	// decides before the domain patterns.
+	RequiredTypes []string `yaml:"required_types"`
+	OptionalTypes []string `yaml:"optional_types"`
 	// RememberBrowser: "don't ask again in this browser" lasts this long
 	// after a second step; 0 (the default) never offers it.
 	RememberBrowser time.Duration `yaml:"remember_browser"`

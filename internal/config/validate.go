@@ -100,6 +100,7 @@ func (c Config) Validate() error {
 	validateLoginLimits(c, &ps)
 	validatePasswords(c, &ps)
 	validateProvision(c, &ps)
+	validateMFATypes(c, &ps)
 	validateArgon2(c.Argon2, &ps)
 	validateMFA(c.MFA, &ps)
 	validateMisc(c, &ps)
@@ -359,8 +360,28 @@ func validateMFA(m MFA, ps *Problems) {
 	}
 }
 
-// validateProvision checks provision.user_types: TYPE=PATTERN entries.
+// validateMFATypes checks mfa.required_types and mfa.optional_types.
+func validateMFATypes(c Config, ps *Problems) {
+	for _, l := range []struct {
+		key   string
+		types []string
+	}{{"mfa.required_types", c.MFA.RequiredTypes}, {"mfa.optional_types", c.MFA.OptionalTypes}} {
+		for _, t := range l.types {
+			if !provision.ValidUserType(t) {
+				ps.add(l.key, "%q is not a user type name (a-z, 0-9, - and _, starting with a letter), such as student", t)
+			}
+		}
+	}
+}
+
+// validateProvision checks provision.user_types (TYPE=PATTERN entries)
+// and provision.registry_only (patterns).
 func validateProvision(c Config, ps *Problems) {
+	for _, p := range c.Provision.RegistryOnly {
+		if err := authn.ValidatePattern(p); err != nil {
+			ps.add("provision.registry_only", "%v", err)
+		}
+	}
 	for _, e := range c.Provision.UserTypes {
 		typ, pattern, ok := strings.Cut(e, "=")
 		if !ok {

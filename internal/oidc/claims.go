@@ -1,6 +1,8 @@
 package oidc
 
 import (
+	"context"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -31,6 +33,44 @@ type userClaims struct {
 
 	// address
 	Address *addressClaim `json:"address,omitempty"`
+
+	// profile, from the registries (Config.Affiliation): staff, student…
+	UserType string `json:"portti_user_type,omitempty"`
+	// groups: the names of the person's groups (ScopeGroups).
+	Groups []string `json:"groups,omitempty"`
+}
+
+// ScopeGroups asks for the groups claim: the names of the groups a
+// registry put the person in (package provision).
+const ScopeGroups = "groups"
+
+// Affiliation is what the registries say about a person, for the claims
+// and for group access rules: the user type and the names of the groups.
+type Affiliation struct {
+	UserType string
+	Groups   []string
+}
+
+// claims are claimsFor plus the registries' claims when the scopes ask
+// for them: the user type with profile, the groups with ScopeGroups. One
+// lookup, only then.
+func (p *Provider) claims(ctx context.Context, a storage.Account, scopes []string) (userClaims, error) {
+	u := claimsFor(a, scopes)
+	profile, groups := slices.Contains(scopes, oidc.ScopeProfile), slices.Contains(scopes, ScopeGroups)
+	if p.cfg.Affiliation == nil || (!profile && !groups) {
+		return u, nil
+	}
+	af, err := p.cfg.Affiliation(ctx, a, groups)
+	if err != nil {
+		return u, fmt.Errorf("affiliation: %w", err)
+	}
+	if profile {
+		u.UserType = af.UserType
+	}
+	if groups {
+		u.Groups = af.Groups
+	}
+	return u, nil
 }
 
 type addressClaim struct {

@@ -65,6 +65,32 @@ func (u *UserTypes) For(email string) string {
 	return ""
 }
 
+// Patterns is a list of address patterns (globs as in UserTypeRule).
+type Patterns []string
+
+// NewPatterns checks address patterns.
+func NewPatterns(list []string) (Patterns, error) {
+	var out Patterns
+	for _, d := range list {
+		d = strings.ToLower(strings.TrimSpace(d))
+		if _, err := path.Match(d, "x@example.fi"); err != nil || !strings.Contains(d, "@") {
+			return nil, fmt.Errorf("%q is not an address pattern like *@student.example.fi", d)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// Match reports whether a normalised address matches one of the patterns.
+func (ps Patterns) Match(email string) bool {
+	for _, p := range ps {
+		if ok, _ := path.Match(p, email); ok {
+			return true
+		}
+	}
+	return false
+}
+
 // ValidUserType reports whether s can name a user type.
 func ValidUserType(s string) bool {
 	if s == "" || len(s) > 32 || s[0] < 'a' || s[0] > 'z' {

@@ -47,7 +47,12 @@ CREATE TABLE group_members (
 -- The groups claim: an account's groups at every token.
 CREATE INDEX group_members_account_id ON group_members (account_id);
 
+-- An application limited to the members of some groups (by display name):
+-- a JSON list like allowed_networks; '[]' is anyone.
+ALTER TABLE clients ADD COLUMN allowed_groups TEXT NOT NULL DEFAULT '[]';
+
 -- +goose Down
+ALTER TABLE clients DROP COLUMN allowed_groups;
 DROP TABLE group_members;
 DROP TABLE account_groups;
 DROP TABLE provisioned_accounts;
