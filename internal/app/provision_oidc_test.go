@@ -171,3 +171,44 @@ func scimClient(t *testing.T, env *apptest.Env) func(method, path, body string) 
 		return res.StatusCode, out
 	}
 }
+
+// TestMFAPolicyByUserType: mfa.required_types reaches the sign-in policy
+// through the wiring, with the type the registry set or the domain's.
+func TestMFAPolicyByUserType(t *testing.T) {
+	env := apptest.StartWithFile(t, `
+provision:
+  user_types: [guest=*@guest.example.fi]
+mfa:
+  policy: optional
+  required_types: [student]
+  optional_types: [guest]
+  required_domains: ["*@guest.example.fi"]
+`, nil)
+	ctx := context.Background()
+	meta := account.Meta{ClientIP: "test", Lang: "en"}
+	add := func(email, typ string) storage.Account {
+		a, err := env.App.Accounts.AddUser(ctx, email, account.Profile{GivenName: "A", FamilyName: "B"}, "kesämökki järven rannalla", meta)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if typ != "" {
+			if err := env.App.Store.CreateProvisioned(ctx, storage.Provisioned{AccountID: a.ID, UserType: typ, State: storage.ProvisionActive}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return a
+	}
+	for _, tc := range []struct {
+		email, typ string
+		want       bool
+	}{
+		{"s@example.fi", "student", true},     // the registry's type
+		{"g@guest.example.fi", "", false},     // the domain's type beats the domain pattern
+		{"o@example.fi", "", false},           // no type: the policy
+		{"x@guest.example.fi", "staff", true}, // an unlisted type: the domain pattern
+	} {
+		if got := env.App.MFA.RequiredFor(add(tc.email, tc.typ)); got != tc.want {
+			t.Errorf("%s (%q): required %v, want %v", tc.email, tc.typ, got, tc.want)
+		}
+	}
+}
