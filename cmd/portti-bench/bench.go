@@ -239,6 +239,12 @@ func (b *bench) run(ctx context.Context, want map[string]bool) (*results, error)
 		return nil, err
 	}
 
+	if want["j"] {
+		if err := b.cli(ctx, env, b.secret+"\n", "client", "add", "--id", benchRegistry, "--name", "portti-bench registry",
+			"--grant", "client_credentials", "--scope", "scim", "--secret-stdin"); err != nil {
+			return nil, err
+		}
+	}
 	if want["g"] {
 		b.logf("seeding %d accounts with an authenticator app for (g) …", totpUsers)
 		if b.totp, err = seedTOTPUsers(ctx, dbURL, serveEnv); err != nil {
@@ -356,6 +362,7 @@ func (b *bench) run(ctx context.Context, want map[string]bool) (*results, error)
 	}
 
 	conc := b.opt.concurrency
+	var scim *scimLoad // (j)
 	scenarios := []scenario{
 		{key: "a", name: "client_credentials", unit: "grants/s", target: 5000, conc: conc,
 			op: func(ctx context.Context, w int) error {
@@ -408,6 +415,12 @@ func (b *bench) run(ctx context.Context, want map[string]bool) (*results, error)
 			}},
 		{key: "h", name: "passkey sign-in (full flow)", unit: "logins/s", target: 400, p99: 50 * time.Millisecond, conc: b.opt.passkeyConc,
 			op: func(ctx context.Context, w int) error { return b.passkeyLogin(ctx, b.wires[w], passkeys[w]) }},
+		{key: "j", name: "SCIM create + PATCH", unit: "users/s", conc: conc,
+			setup: func(ctx context.Context) (err error) {
+				scim, err = b.scimToken(ctx)
+				return err
+			},
+			op: func(ctx context.Context, w int) error { return b.scimCreatePatch(ctx, b.wires[w], scim) }},
 		{key: "f", name: "JWKS", unit: "req/s", target: 20000, conc: conc,
 			op: func(ctx context.Context, w int) error {
 				_, err := b.wires[w].expect(ctx, reqs.jwks, "jwks", wantKeys)

@@ -7,7 +7,7 @@
 // Usage:
 //
 //	go run ./cmd/portti-bench [--duration 10s] [--concurrency N] [--markdown | --markdown-file F]
-//	                          [--portti PATH] [--scenarios a,b,c,d,e,f,g,h]
+//	                          [--portti PATH] [--scenarios a,b,c,d,e,f,g,h,j]
 //	                          [--passkey-concurrency N] [--id-token-alg ES256]
 //	                          [--profile DIR] [--server-env KEY=VALUE] [--keep]
 //	                          [--database postgres://…]
@@ -47,7 +47,10 @@
 //     code (issue 8), as (c) plus the second step, over 2,000 accounts
 //     seeded with TOTP secrets (mfa.go); (h) the passwordless passkey
 //     sign-in through the code flow (passkey.go) with
-//     --passkey-concurrency workers.
+//     --passkey-concurrency workers; (j) SCIM provisioning (issue 11,
+//     scim.go): one POST /scim/v2/Users and one PATCH of that user per
+//     operation, with the token of a client granted the scim scope (not
+//     in the default set: --scenarios j).
 //  6. Measures the machine's password-hash limit in the same run, just
 //     before and just after (c): argon2id with password.DefaultParams
 //     (the server's default) on GOMAXPROCS goroutines, in hashes per
@@ -198,8 +201,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	want := map[string]bool{}
 	for s := range strings.SplitSeq(o.scenarios, ",") {
 		s = strings.TrimSpace(strings.ToLower(s))
-		if !slices.Contains([]string{"a", "b", "c", "d", "e", "f", "g", "h"}, s) {
-			return fmt.Errorf("--scenarios: unknown scenario %q (a to h)", s)
+		if !slices.Contains([]string{"a", "b", "c", "d", "e", "f", "g", "h", "j"}, s) {
+			return fmt.Errorf("--scenarios: unknown scenario %q (a to h, j)", s)
 		}
 		want[s] = true
 	}

@@ -55,6 +55,9 @@ func (res *results) cells(r row) []string {
 		limit := res.hashRate * frac
 		target = fmt.Sprintf("≥ %s (%.0f %% of %s hashes/s)", rateStr(limit), frac*100, rateStr(res.hashRate))
 		ok = res.hashRate > 0 && rate >= limit
+	} else if r.target == 0 {
+		// (j): issue 11 sets no rate for SCIM; the row is a measurement.
+		target, ok = "none set", r.errors == 0
 	} else {
 		target = "≥ " + rateStr(r.target)
 		ok = rate >= r.target
