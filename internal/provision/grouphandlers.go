@@ -166,39 +166,38 @@ func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// changeGroup is PUT and PATCH, inside UpdateGroup's row lock (see
+// changeUser): concurrent member changes of one group all count.
 func (s *Server) changeGroup(w http.ResponseWriter, r *http.Request, change func(cur map[string]any) (map[string]any, error)) {
 	ctx := r.Context()
 	id := r.PathValue("id")
 	now := s.cfg.Now().UTC()
 	var out storage.Group
 	err := s.cfg.Store.InTx(ctx, func(tx storage.Storage) error {
-		old, err := tx.GetGroup(ctx, id)
-		if err != nil {
-			return mapStorageError(err, "group")
-		}
-		if err := ifMatch(r, old.Version); err != nil {
-			return err
-		}
-		res, err := change(s.groupResource(old))
-		if err != nil {
-			return err
-		}
-		g, err := groupFromResource(res)
-		if err != nil {
-			return err
-		}
-		if err := checkMembers(ctx, tx, g.Members, old.Members); err != nil {
-			return err
-		}
+		var err error
 		out, err = tx.UpdateGroup(ctx, id, func(cur storage.Group) (storage.Group, error) {
+			if err := ifMatch(r, cur.Version); err != nil {
+				return cur, err
+			}
+			res, err := change(s.groupResource(cur))
+			if err != nil {
+				return cur, err
+			}
+			g, err := groupFromResource(res)
+			if err != nil {
+				return cur, err
+			}
+			if err := checkMembers(ctx, tx, g.Members, cur.Members); err != nil {
+				return cur, err
+			}
 			cur.DisplayName, cur.ExternalID, cur.Members, cur.UpdatedAt = g.DisplayName, g.ExternalID, g.Members, now
 			return cur, nil
 		})
-		if errors.Is(err, storage.ErrConflict) {
+		switch {
+		case errors.Is(err, storage.ErrConflict):
 			return conflict("externalId is taken")
-		}
-		if err != nil {
-			return err
+		case err != nil:
+			return mapStorageError(err, "group")
 		}
 		return s.record(ctx, tx, r, EventGroupUpdated, "", "group "+id)
 	})
@@ -213,12 +212,12 @@ func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	id := r.PathValue("id")
 	err := s.cfg.Store.InTx(ctx, func(tx storage.Storage) error {
-		g, err := tx.GetGroup(ctx, id)
+		// Locked, so that If-Match compares with the version deleted.
+		_, err := tx.UpdateGroup(ctx, id, func(cur storage.Group) (storage.Group, error) {
+			return cur, ifMatch(r, cur.Version)
+		})
 		if err != nil {
 			return mapStorageError(err, "group")
-		}
-		if err := ifMatch(r, g.Version); err != nil {
-			return err
 		}
 		if err := tx.DeleteGroup(ctx, id); err != nil {
 			return mapStorageError(err, "group")

@@ -9,10 +9,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,9 +26,9 @@ var testTokens = map[string][]string{
 	"other-token":    {"books:read"},
 }
 
-func newTestServer(t *testing.T) (*httptest.Server, storage.Storage) {
+func newTestServer(t *testing.T, db dbFunc) (*httptest.Server, storage.Storage) {
 	t.Helper()
-	st, err := sqlstore.Open(t.Context(), "sqlite:"+filepath.Join(t.TempDir(), "portti.db"))
+	st, err := sqlstore.Open(t.Context(), db(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,8 +136,10 @@ func subset(got, want any, at string) string {
 // by userName before each create, PATCH with Replace of active as the
 // string "False", a value-filtered e-mail path, the manager as a bare id,
 // group members added and removed by value list) against the server.
-func TestEntraSequence(t *testing.T) {
-	ts, _ := newTestServer(t)
+func TestEntraSequence(t *testing.T) { onBackends(t, testEntraSequence) }
+
+func testEntraSequence(t *testing.T, db dbFunc) {
+	ts, _ := newTestServer(t, db)
 	raw, err := os.ReadFile("testdata/entra.json")
 	if err != nil {
 		t.Fatal(err)
@@ -210,8 +212,10 @@ func createUser(t *testing.T, ts *httptest.Server, user map[string]any) map[stri
 
 // TestAuthentication: no token 401, a token without the scim scope 403,
 // both with a SCIM error body.
-func TestAuthentication(t *testing.T) {
-	ts, _ := newTestServer(t)
+func TestAuthentication(t *testing.T) { onBackends(t, testAuthentication) }
+
+func testAuthentication(t *testing.T, db dbFunc) {
+	ts, _ := newTestServer(t, db)
 	for _, tc := range []struct {
 		token  string
 		status int
@@ -230,8 +234,10 @@ func TestAuthentication(t *testing.T) {
 
 // TestBadInput: each malformed request gets its exact SCIM error, and
 // nothing is stored.
-func TestBadInput(t *testing.T) {
-	ts, st := newTestServer(t)
+func TestBadInput(t *testing.T) { onBackends(t, testBadInput) }
+
+func testBadInput(t *testing.T, db dbFunc) {
+	ts, st := newTestServer(t, db)
 	u := createUser(t, ts, map[string]any{"userName": "a@example.fi", "externalId": "x1"})
 	id := u["id"].(string)
 	big := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"b@example.fi","displayName":"` + strings.Repeat("x", 70<<10) + `"}`
@@ -311,8 +317,10 @@ func toStrings(v any) []string {
 
 // TestFilterAndPaging: the filter operators the issue names on the
 // attributes it names, and RFC 7644 3.4.2.4 paging.
-func TestFilterAndPaging(t *testing.T) {
-	ts, _ := newTestServer(t)
+func TestFilterAndPaging(t *testing.T) { onBackends(t, testFilterAndPaging) }
+
+func testFilterAndPaging(t *testing.T, db dbFunc) {
+	ts, _ := newTestServer(t, db)
 	for i, u := range []string{"anna", "bertta", "cecilia", "daniel", "eemeli"} {
 		createUser(t, ts, map[string]any{
 			"userName":   u + "@example.fi",
@@ -381,8 +389,10 @@ func urlEscape(s string) string {
 
 // TestETags: every resource has an ETag; If-Match with an old one is
 // refused with 412 and nothing changes; If-None-Match gives 304.
-func TestETags(t *testing.T) {
-	ts, _ := newTestServer(t)
+func TestETags(t *testing.T) { onBackends(t, testETags) }
+
+func testETags(t *testing.T, db dbFunc) {
+	ts, _ := newTestServer(t, db)
 	u := createUser(t, ts, map[string]any{"userName": "a@example.fi"})
 	id := u["id"].(string)
 	get := do(t, ts, "GET", "/Users/"+id, "registry-token", nil)
@@ -413,8 +423,10 @@ func TestETags(t *testing.T) {
 // TestLifecycleFields: the portti extension's dates give the state, the
 // domain gives the user type unless the registry says, and active=false
 // disables the account and ends its sessions.
-func TestLifecycleFields(t *testing.T) {
-	ts, st := newTestServer(t)
+func TestLifecycleFields(t *testing.T) { onBackends(t, testLifecycleFields) }
+
+func testLifecycleFields(t *testing.T, db dbFunc) {
+	ts, st := newTestServer(t, db)
 	ctx := t.Context()
 	ext := "urn:portti:params:scim:schemas:extension:portti:2.0:User"
 	u := createUser(t, ts, map[string]any{"userName": "new@student.example.fi",
@@ -449,8 +461,10 @@ func TestLifecycleFields(t *testing.T) {
 
 // TestDiscovery: ServiceProviderConfig, ResourceTypes and Schemas, and
 // every attribute a filter accepts is in the served schema.
-func TestDiscovery(t *testing.T) {
-	ts, _ := newTestServer(t)
+func TestDiscovery(t *testing.T) { onBackends(t, testDiscovery) }
+
+func testDiscovery(t *testing.T, db dbFunc) {
+	ts, _ := newTestServer(t, db)
 	res := do(t, ts, "GET", "/ServiceProviderConfig", "registry-token", nil)
 	if res.body["patch"].(map[string]any)["supported"] != true || res.body["etag"].(map[string]any)["supported"] != true ||
 		res.body["bulk"].(map[string]any)["supported"] != false {
@@ -471,5 +485,54 @@ func TestDiscovery(t *testing.T) {
 	res = do(t, ts, "GET", "/Schemas/urn:portti:params:scim:schemas:extension:portti:2.0:User", "registry-token", nil)
 	if res.status != 200 || len(res.body["attributes"].([]any)) != 3 {
 		t.Errorf("portti schema: %d %v", res.status, res.body)
+	}
+}
+
+// TestConcurrency: registries send in parallel. The same new user sent
+// eight times at once is created once (the others get 409, not 500), and
+// eight members added to one group at once are all there: no change is
+// lost, on either backend.
+func TestConcurrency(t *testing.T) { onBackends(t, testConcurrency) }
+
+func testConcurrency(t *testing.T, db dbFunc) {
+	ts, st := newTestServer(t, db)
+	const n = 8
+	statuses := make(chan int, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			res := do(t, ts, "POST", "/Users", "registry-token", `{"userName":"same@example.fi"}`)
+			statuses <- res.status
+		})
+	}
+	wg.Wait()
+	close(statuses)
+	count := map[int]int{}
+	for s := range statuses {
+		count[s]++
+	}
+	if count[201] != 1 || count[409] != n-1 {
+		t.Errorf("statuses %v, want one 201 and %d 409", count, n-1)
+	}
+
+	var ids []string
+	for i := range n {
+		ids = append(ids, createUser(t, ts, map[string]any{"userName": fmt.Sprintf("m%d@example.fi", i)})["id"].(string))
+	}
+	g := do(t, ts, "POST", "/Groups", "registry-token", `{"displayName":"G"}`)
+	gid := g.body["id"].(string)
+	for _, id := range ids {
+		wg.Go(func() {
+			res := do(t, ts, "PATCH", "/Groups/"+gid, "registry-token", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+				"Operations":[{"op":"add","path":"members","value":[{"value":"`+id+`"}]}]}`)
+			if res.status != 200 {
+				t.Errorf("PATCH: %d %v", res.status, res.body)
+			}
+		})
+	}
+	wg.Wait()
+	got, err := st.GetGroup(t.Context(), gid)
+	if err != nil || len(got.Members) != n || got.Version != n+1 {
+		t.Errorf("group after %d parallel adds: %d members, version %d, %v", n, len(got.Members), got.Version, err)
 	}
 }

@@ -127,8 +127,11 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// changeUser is PUT and PATCH: in one transaction, read the user, check
-// If-Match, compute the new resource, check it whole and write it.
+// changeUser is PUT and PATCH: in one transaction, lock the user's
+// registry record, check If-Match, compute the new resource, check it
+// whole and write it. The record's row lock (UpdateProvisioned) orders
+// concurrent changes of one user on PostgreSQL as SQLite's write lock
+// does: each sees the one before it, so no change is lost.
 func (s *Server) changeUser(w http.ResponseWriter, r *http.Request, change func(cur map[string]any) (map[string]any, error)) {
 	ctx := r.Context()
 	id := r.PathValue("id")
@@ -138,29 +141,44 @@ func (s *Server) changeUser(w http.ResponseWriter, r *http.Request, change func(
 		groups []storage.Group
 	)
 	err := s.cfg.Store.InTx(ctx, func(tx storage.Storage) error {
-		pa, err := tx.GetProvisioned(ctx, id)
-		if err != nil {
+		var (
+			f                  userFields
+			oldState, newState string
+		)
+		p, err := tx.UpdateProvisioned(ctx, id, func(cur storage.Provisioned) (storage.Provisioned, error) {
+			if err := ifMatch(r, cur.Version); err != nil {
+				return cur, err
+			}
+			a, err := tx.GetAccount(ctx, id)
+			if err != nil {
+				return cur, err
+			}
+			if groups, err = tx.ListAccountGroups(ctx, id); err != nil {
+				return cur, err
+			}
+			res, err := change(s.userResource(storage.ProvisionedAccount{Account: a, Provisioned: cur}, groups))
+			if err != nil {
+				return cur, err
+			}
+			if f, err = s.userFromResource(res); err != nil {
+				return cur, err
+			}
+			if err := checkUnique(ctx, tx, id, f); err != nil {
+				return cur, err
+			}
+			oldState, newState = cur.State, state(f.active, f.p.StartsAt, f.p.EndsAt, now)
+			p := f.p
+			p.AccountID, p.State, p.Extra = id, newState, f.extra
+			p.CreatedAt, p.UpdatedAt = cur.CreatedAt, now
+			return p, nil
+		})
+		switch {
+		case errors.Is(err, storage.ErrConflict):
+			return conflict("externalId is taken")
+		case err != nil:
 			return mapStorageError(err, "user")
 		}
-		if err := ifMatch(r, pa.Provisioned.Version); err != nil {
-			return err
-		}
-		if groups, err = tx.ListAccountGroups(ctx, id); err != nil {
-			return err
-		}
-		res, err := change(s.userResource(pa, groups))
-		if err != nil {
-			return err
-		}
-		f, err := s.userFromResource(res)
-		if err != nil {
-			return err
-		}
-		if err := checkUnique(ctx, tx, id, f); err != nil {
-			return err
-		}
-		newState := state(f.active, f.p.StartsAt, f.p.EndsAt, now)
-		wasDisabled := pa.Provisioned.State == storage.ProvisionDisabled
+		wasDisabled := oldState == storage.ProvisionDisabled
 		a, err := tx.UpdateAccount(ctx, id, func(a storage.Account) (storage.Account, error) {
 			if a.Email != f.email {
 				// The login name changes at once: the registry is the
@@ -195,22 +213,10 @@ func (s *Server) changeUser(w http.ResponseWriter, r *http.Request, change func(
 				return err
 			}
 		}
-		p, err := tx.UpdateProvisioned(ctx, id, func(old storage.Provisioned) (storage.Provisioned, error) {
-			p := f.p
-			p.AccountID, p.State, p.Extra = id, newState, f.extra
-			p.CreatedAt, p.UpdatedAt = old.CreatedAt, now
-			return p, nil
-		})
-		if errors.Is(err, storage.ErrConflict) {
-			return conflict("externalId is taken")
-		}
-		if err != nil {
-			return err
-		}
 		out = storage.ProvisionedAccount{Account: a, Provisioned: p}
 		detail := ""
-		if newState != pa.Provisioned.State {
-			detail = "state " + pa.Provisioned.State + " → " + newState
+		if newState != oldState {
+			detail = "state " + oldState + " → " + newState
 		}
 		return s.record(ctx, tx, r, EventUserUpdated, id, detail)
 	})
@@ -225,12 +231,12 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	id := r.PathValue("id")
 	err := s.cfg.Store.InTx(ctx, func(tx storage.Storage) error {
-		pa, err := tx.GetProvisioned(ctx, id)
+		// Locked, so that If-Match compares with the version deleted.
+		_, err := tx.UpdateProvisioned(ctx, id, func(cur storage.Provisioned) (storage.Provisioned, error) {
+			return cur, ifMatch(r, cur.Version)
+		})
 		if err != nil {
 			return mapStorageError(err, "user")
-		}
-		if err := ifMatch(r, pa.Provisioned.Version); err != nil {
-			return err
 		}
 		if err := tx.DeleteProvisionedAccount(ctx, id); err != nil {
 			return mapStorageError(err, "user")
