@@ -47,22 +47,29 @@ func (s *Server) resourceTypeJSON(rt *scim.ResourceType) map[string]any {
 }
 
 func (s *Server) resourceTypes(w http.ResponseWriter, r *http.Request) {
-	all := []*scim.ResourceType{scim.Users, scim.Groups}
-	if name := r.PathValue("name"); name != "" {
-		for _, rt := range all {
-			if rt.Name == name {
-				s.write(w, http.StatusOK, s.resourceTypeJSON(rt))
-				return
-			}
+	oneOrAll(s, w, r, r.PathValue("name"), []*scim.ResourceType{scim.Users, scim.Groups},
+		func(rt *scim.ResourceType) string { return rt.Name }, s.resourceTypeJSON, "resource type")
+}
+
+// oneOrAll answers a discovery endpoint: the item named key (matched
+// ignoring case), 404 if none, or all of them as a list when key is "".
+func oneOrAll[T any](s *Server, w http.ResponseWriter, r *http.Request, key string, all []T,
+	name func(T) string, render func(T) map[string]any, what string) {
+	if key == "" {
+		var list []map[string]any
+		for _, x := range all {
+			list = append(list, render(x))
 		}
-		s.fail(w, r, scim.Errorf(http.StatusNotFound, "", "no resource type %q", name))
+		s.writeList(w, list)
 		return
 	}
-	var list []map[string]any
-	for _, rt := range all {
-		list = append(list, s.resourceTypeJSON(rt))
+	for _, x := range all {
+		if strings.EqualFold(name(x), key) {
+			s.write(w, http.StatusOK, render(x))
+			return
+		}
 	}
-	s.writeList(w, list)
+	s.fail(w, r, scim.Errorf(http.StatusNotFound, "", "no %s %q", what, key))
 }
 
 func (s *Server) schemaJSON(sc *scim.Schema) map[string]any {
@@ -74,22 +81,8 @@ func (s *Server) schemaJSON(sc *scim.Schema) map[string]any {
 }
 
 func (s *Server) schemas(w http.ResponseWriter, r *http.Request) {
-	all := []*scim.Schema{scim.User, scim.Enterprise, scim.Portti, scim.Group}
-	if id := r.PathValue("id"); id != "" {
-		for _, sc := range all {
-			if strings.EqualFold(sc.ID, id) {
-				s.write(w, http.StatusOK, s.schemaJSON(sc))
-				return
-			}
-		}
-		s.fail(w, r, scim.Errorf(http.StatusNotFound, "", "no schema %q", id))
-		return
-	}
-	var list []map[string]any
-	for _, sc := range all {
-		list = append(list, s.schemaJSON(sc))
-	}
-	s.writeList(w, list)
+	oneOrAll(s, w, r, r.PathValue("id"), []*scim.Schema{scim.User, scim.Enterprise, scim.Portti, scim.Group},
+		func(sc *scim.Schema) string { return sc.ID }, s.schemaJSON, "schema")
 }
 
 func (s *Server) writeList(w http.ResponseWriter, list []map[string]any) {

@@ -92,12 +92,7 @@ func checkMembers(ctx context.Context, tx storage.Storage, members, old []string
 
 func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	var in map[string]any
-	if err := s.readJSON(r, &in); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	res, err := scim.Groups.Canonical(in)
+	res, err := s.readResource(r, scim.Groups)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -142,12 +137,7 @@ func (s *Server) getGroup(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) replaceGroup(w http.ResponseWriter, r *http.Request) {
-	var in map[string]any
-	if err := s.readJSON(r, &in); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	res, err := scim.Groups.Canonical(in)
+	res, err := s.readResource(r, scim.Groups)
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -194,6 +194,15 @@ func (s *Server) readJSON(r *http.Request, v any) error {
 	return nil
 }
 
+// readResource reads a resource from the body, in canonical form.
+func (s *Server) readResource(r *http.Request, rt *scim.ResourceType) (map[string]any, error) {
+	var in map[string]any
+	if err := s.readJSON(r, &in); err != nil {
+		return nil, err
+	}
+	return rt.Canonical(in)
+}
+
 // jsonProblem describes a decoding error without echoing the input.
 func jsonProblem(err error) string {
 	var syn *json.SyntaxError

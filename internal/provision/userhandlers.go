@@ -16,12 +16,7 @@ func conflict(format string, args ...any) error {
 
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	var in map[string]any
-	if err := s.readJSON(r, &in); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	res, err := scim.Users.Canonical(in)
+	res, err := s.readResource(r, scim.Users)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -103,12 +98,7 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) replaceUser(w http.ResponseWriter, r *http.Request) {
-	var in map[string]any
-	if err := s.readJSON(r, &in); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	res, err := scim.Users.Canonical(in)
+	res, err := s.readResource(r, scim.Users)
 	if err != nil {
 		s.fail(w, r, err)
 		return
