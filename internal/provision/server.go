@@ -406,11 +406,16 @@ func project(rt *scim.ResourceType, res map[string]any, include, exclude []strin
 	return out
 }
 
+// page returns the bounds of the requested page in total matches.
+func (p listParams) page(total int) (from, to int) {
+	from = min(p.StartIndex-1, total)
+	return from, min(from+p.Count, total)
+}
+
 // listResponse writes a ListResponse of one page of matches.
 func (s *Server) listResponse(w http.ResponseWriter, rt *scim.ResourceType, p listParams, matches []map[string]any) {
 	total := len(matches)
-	from := min(p.StartIndex-1, total)
-	to := min(from+p.Count, total)
+	from, to := p.page(total)
 	page := make([]any, 0, to-from)
 	for _, m := range matches[from:to] {
 		page = append(page, project(rt, m, p.Attributes, p.Excluded))

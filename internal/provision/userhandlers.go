@@ -273,15 +273,26 @@ func (s *Server) queryUsers(w http.ResponseWriter, r *http.Request, p listParams
 			return
 		}
 	}
-	var matches []map[string]any
+	// A user's groups cost a query: read for every user only when the
+	// filter asks about groups, else for the returned page alone.
+	withGroups := f.Mentions("groups")
+	type match struct {
+		pa      storage.ProvisionedAccount
+		res     map[string]any
+		grouped bool
+	}
+	var matches []match
 	consider := func(pa storage.ProvisionedAccount) error {
-		groups, err := s.cfg.Store.ListAccountGroups(ctx, pa.Account.ID)
-		if err != nil {
-			return err
+		var groups []storage.Group
+		if withGroups {
+			var err error
+			if groups, err = s.cfg.Store.ListAccountGroups(ctx, pa.Account.ID); err != nil {
+				return err
+			}
 		}
 		res := s.userResource(pa, groups)
 		if f == nil || f.Match(res) {
-			matches = append(matches, res)
+			matches = append(matches, match{pa, res, withGroups})
 		}
 		return nil
 	}
@@ -342,5 +353,18 @@ func (s *Server) queryUsers(w http.ResponseWriter, r *http.Request, p listParams
 		s.fail(w, r, err)
 		return
 	}
-	s.listResponse(w, scim.Users, p, matches)
+	from, to := p.page(len(matches))
+	resources := make([]map[string]any, len(matches))
+	for i, m := range matches {
+		if i >= from && i < to && !m.grouped {
+			groups, err := s.cfg.Store.ListAccountGroups(ctx, m.pa.Account.ID)
+			if err != nil {
+				s.fail(w, r, err)
+				return
+			}
+			m.res = s.userResource(m.pa, groups)
+		}
+		resources[i] = m.res
+	}
+	s.listResponse(w, scim.Users, p, resources)
 }

@@ -364,3 +364,29 @@ func (f *Filter) EqualityOnID() (string, bool) {
 	}
 	return f.EqualityOn("id")
 }
+
+// Mentions reports whether the filter names the core attribute attr
+// anywhere (ignoring case): a caller can then skip reading what only
+// such a filter needs.
+func (f *Filter) Mentions(attr string) bool {
+	if f == nil {
+		return false
+	}
+	var walk func(Expr) bool
+	walk = func(e Expr) bool {
+		switch e := e.(type) {
+		case And:
+			return walk(e.L) || walk(e.R)
+		case Or:
+			return walk(e.L) || walk(e.R)
+		case Not:
+			return walk(e.X)
+		case ValuePath:
+			return strings.EqualFold(e.Path.Attr, attr)
+		case Compare:
+			return strings.EqualFold(e.Path.Attr, attr)
+		}
+		return false
+	}
+	return walk(f.expr)
+}
