@@ -64,7 +64,7 @@ clients:
 		t.Error("discovery does not list the groups scope")
 	}
 	conf := &oauth2.Config{ClientID: "intranet", ClientSecret: secret, Endpoint: provider.Endpoint(), RedirectURL: rp.redirectURI(),
-		Scopes: []string{gooidc.ScopeOpenID, "profile", "groups", gooidc.ScopeOfflineAccess}}
+		Scopes: []string{gooidc.ScopeOpenID, "profile", "groups", "portti_user_type", gooidc.ScopeOfflineAccess}}
 	browser := env.Browser(t)
 
 	// Not in Staff: the sign-in stops at the page that says so.

@@ -90,6 +90,7 @@ var scopeKeys = []struct{ scope, key string }{
 	{oidc.ScopePhone, "consent.scope.phone"},
 	{oidc.ScopeAddress, "consent.scope.address"},
 	{oidc.ScopeOfflineAccess, "consent.scope.offline_access"},
+	{ScopeUserType, "provision.consent.scope.user_type"},
 	{ScopeGroups, "provision.consent.scope.groups"},
 }
 

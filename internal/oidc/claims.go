@@ -34,15 +34,22 @@ type userClaims struct {
 	// address
 	Address *addressClaim `json:"address,omitempty"`
 
-	// profile, from the registries (Config.Affiliation): staff, student…
+	// ScopeUserType, from the registries (Config.Affiliation): staff,
+	// student…
 	UserType string `json:"portti_user_type,omitempty"`
 	// groups: the names of the person's groups (ScopeGroups).
 	Groups []string `json:"groups,omitempty"`
 }
 
 // ScopeGroups asks for the groups claim: the names of the groups a
-// registry put the person in (package provision).
-const ScopeGroups = "groups"
+// registry put the person in (package provision). ScopeUserType asks for
+// the portti_user_type claim. Both are scopes of their own, not part of
+// profile: finding them costs a lookup that the applications that do not
+// ask should not pay for at every userinfo request.
+const (
+	ScopeGroups   = "groups"
+	ScopeUserType = "portti_user_type"
+)
 
 // Affiliation is what the registries say about a person, for the claims
 // and for group access rules: the user type and the names of the groups.
@@ -52,19 +59,18 @@ type Affiliation struct {
 }
 
 // claims are claimsFor plus the registries' claims when the scopes ask
-// for them: the user type with profile, the groups with ScopeGroups. One
-// lookup, only then.
+// for them (ScopeUserType, ScopeGroups): looked up only then.
 func (p *Provider) claims(ctx context.Context, a storage.Account, scopes []string) (userClaims, error) {
 	u := claimsFor(a, scopes)
-	profile, groups := slices.Contains(scopes, oidc.ScopeProfile), slices.Contains(scopes, ScopeGroups)
-	if p.cfg.Affiliation == nil || (!profile && !groups) {
+	userType, groups := slices.Contains(scopes, ScopeUserType), slices.Contains(scopes, ScopeGroups)
+	if p.cfg.Affiliation == nil || (!userType && !groups) {
 		return u, nil
 	}
 	af, err := p.cfg.Affiliation(ctx, a, groups)
 	if err != nil {
 		return u, fmt.Errorf("affiliation: %w", err)
 	}
-	if profile {
+	if userType {
 		u.UserType = af.UserType
 	}
 	if groups {

@@ -106,10 +106,11 @@ func (c *client) RestrictAdditionalAccessTokenScopes() func([]string) []string {
 // only the OpenID Connect scopes, so they get no others; anything else is
 // dropped from the request.
 //
-// The groups scope (ScopeGroups) is a person's data like the OpenID
-// Connect scopes, and the consent page names it: any client may ask.
+// The registries' scopes (ScopeGroups, ScopeUserType) are a person's
+// data like the OpenID Connect scopes, and the consent page names them:
+// any client may ask.
 func (c *client) IsScopeAllowed(s string) bool {
-	return s == ScopeGroups || (!c.rec.ThirdParty && slices.Contains(c.rec.Scopes, s))
+	return s == ScopeGroups || s == ScopeUserType || (!c.rec.ThirdParty && slices.Contains(c.rec.Scopes, s))
 }
 func (c *client) IDTokenUserinfoClaimsAssertion() bool { return true }
 func (c *client) ClockSkew() time.Duration             { return 0 }

@@ -273,7 +273,7 @@ func (spec ClientSpec) record() (storage.Client, []SpecProblem) {
 
 // personScopes are the OpenID Connect scopes, which name a person's data
 // and sign-in; a client's own token has no person.
-var personScopes = []string{"openid", "profile", "email", "phone", "address", "offline_access", ScopeGroups}
+var personScopes = []string{"openid", "profile", "email", "phone", "address", "offline_access", ScopeGroups, ScopeUserType}
 
 // validScope: a scope-token of RFC 6749 3.3 (%x21 / %x23-5B / %x5D-7E),
 // at most 128 characters.

@@ -460,7 +460,7 @@ func etagMatches(header, etag string) bool {
 
 var supportedScopes = []string{
 	oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopePhone, oidc.ScopeAddress, oidc.ScopeOfflineAccess,
-	ScopeGroups,
+	ScopeGroups, ScopeUserType,
 }
 
 var supportedClaims = []string{
