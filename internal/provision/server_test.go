@@ -432,7 +432,8 @@ func testLifecycleFields(t *testing.T, db dbFunc) {
 	u := createUser(t, ts, map[string]any{"userName": "new@student.example.fi",
 		ext: map[string]any{"startDate": "2027-01-14T00:00:00+02:00", "endDate": "2030-07-31T00:00:00Z"}})
 	pa, _ := st.GetProvisioned(ctx, u["id"].(string))
-	if pa.Provisioned.State != storage.ProvisionPending || pa.Provisioned.UserType != TypeStudent || pa.Account.PasswordHash != "" {
+	if pa.Provisioned.State != storage.ProvisionPending || pa.Provisioned.UserType != TypeStudent || pa.Account.PasswordHash != "" ||
+		pa.Provisioned.Source != storage.ProvisionSourceSCIM || !pa.Provisioned.DueAt.Equal(pa.Provisioned.StartsAt) {
 		t.Fatalf("pending student: %+v", pa.Provisioned)
 	}
 	if got := u[ext].(map[string]any)["startDate"]; got != "2027-01-13T22:00:00Z" {
@@ -440,7 +441,7 @@ func testLifecycleFields(t *testing.T, db dbFunc) {
 	}
 	u = createUser(t, ts, map[string]any{"userName": "guest@example.fi", ext: map[string]any{"userType": "guest"}, "active": false})
 	pa, _ = st.GetProvisioned(ctx, u["id"].(string))
-	if pa.Provisioned.State != storage.ProvisionDisabled || pa.Provisioned.UserType != "guest" || !pa.Account.Disabled {
+	if pa.Provisioned.State != storage.ProvisionDisabled || pa.Provisioned.UserType != "guest" || !pa.Account.Disabled || !pa.Provisioned.DueAt.IsZero() {
 		t.Fatalf("disabled guest: %+v %+v", pa.Provisioned, pa.Account)
 	}
 	u = createUser(t, ts, map[string]any{"userName": "staff@example.fi"})

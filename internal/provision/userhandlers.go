@@ -44,6 +44,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 		p := f.p
 		p.AccountID, p.Extra, p.CreatedAt, p.UpdatedAt = id, f.extra, now, now
 		p.State = state(f.active, p.StartsAt, p.EndsAt, now)
+		p.Source, p.DueAt = storage.ProvisionSourceSCIM, dueAt(p)
 		if err := tx.CreateProvisioned(ctx, p); err != nil {
 			if errors.Is(err, storage.ErrConflict) {
 				return conflict("externalId is taken")
@@ -160,6 +161,10 @@ func (s *Server) changeUser(w http.ResponseWriter, r *http.Request, change func(
 			p := f.p
 			p.AccountID, p.State, p.Extra = id, newState, f.extra
 			p.CreatedAt, p.UpdatedAt = cur.CreatedAt, now
+			// The lifecycle's own marks stay; what is due follows the
+			// new state and dates.
+			p.EndNoticeAt, p.DeletedAt = cur.EndNoticeAt, cur.DeletedAt
+			p.Source, p.DueAt = storage.ProvisionSourceSCIM, dueAt(p)
 			return p, nil
 		})
 		switch {

@@ -45,11 +45,42 @@ type Provisioned struct {
 	// portti keeps only to return them (phone numbers, addresses…).
 	Extra []byte
 
+	// Source is what keeps the record: ProvisionSourceSCIM or
+	// ProvisionSourceCSV (a CSV import leaves alone what SCIM keeps).
+	Source string
+	// DueAt is when the record next needs the lifecycle's attention (its
+	// start date, the notice before its end, the end of its grace, its
+	// purge); zero for never. Writers set it; ListProvisionedDue finds
+	// the records due by an index.
+	DueAt time.Time
+	// EndNoticeAt is when the person was told their account ends (zero:
+	// not yet), so that they are told once.
+	EndNoticeAt time.Time
+	// DeletedAt is when the state became deleted: personal data goes a
+	// retention period after it.
+	DeletedAt time.Time
+
 	// Version grows by one on every write: the SCIM ETag. The backend
 	// sets it; CreateProvisioned stores 1 and UpdateProvisioned old+1.
 	Version   int64
 	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+// Sources of a registry record.
+const (
+	ProvisionSourceSCIM = "scim"
+	ProvisionSourceCSV  = "csv"
+)
+
+// WaitlistEntry is a person who asked, on the activation page, to be told
+// when their account appears (issue 11, point 4). The address is kept
+// only until ExpiresAt, and only to send that one message.
+type WaitlistEntry struct {
+	Email     string // normalised
+	Locale    string // the language to write in
+	CreatedAt time.Time
+	ExpiresAt time.Time
 }
 
 // ProvisionedAccount is an account with its registry record.
@@ -86,6 +117,9 @@ type ProvisionStorage interface {
 	// ListProvisioned returns up to limit provisioned accounts whose ID is
 	// greater than afterID, in ID order (keyset paging).
 	ListProvisioned(ctx context.Context, afterID string, limit int) ([]ProvisionedAccount, error)
+	// ListProvisionedDue returns up to limit records whose DueAt is set
+	// and not after now, earliest first: the lifecycle worker's queue.
+	ListProvisionedDue(ctx context.Context, now time.Time, limit int) ([]ProvisionedAccount, error)
 	// DeleteProvisionedAccount deletes a provisioned account itself, with
 	// everything that hangs off it (sessions, credentials, memberships).
 	// ErrNotFound when there is no such provisioned account: an account
@@ -106,4 +140,12 @@ type ProvisionStorage interface {
 	// ListAccountGroups returns the groups an account is a member of,
 	// without their members, by display name.
 	ListAccountGroups(ctx context.Context, accountID string) ([]Group, error)
+
+	// PutWaitlist adds an address to the waitlist, or renews its entry.
+	// DeleteExpired removes entries past ExpiresAt.
+	PutWaitlist(ctx context.Context, e WaitlistEntry) error
+	// TakeWaitlist removes an address's entry and returns it (the account
+	// has appeared and the message is being sent, in the same
+	// transaction). ErrNotFound when there is none or it has expired.
+	TakeWaitlist(ctx context.Context, email string, now time.Time) (WaitlistEntry, error)
 }

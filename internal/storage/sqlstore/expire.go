@@ -52,6 +52,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) error {
 		// A revoked JWT past its own expiry is refused by its "exp".
 		{"revoked jtis", `DELETE FROM revoked_jtis WHERE expires_at < $1`, now},
 		{"logout deliveries", `DELETE FROM logout_deliveries WHERE delivered_at <> 0 AND delivered_at < $1`, now.Add(-deliveredLogoutRetention)},
+		{"provisioning waitlist", `DELETE FROM provision_waitlist WHERE expires_at < $1`, now},
 	}
 	for _, step := range steps {
 		if _, err := s.exec(ctx, step.query, dbTime(step.arg)); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/portti/portti/internal/storage"
 )
@@ -15,18 +16,19 @@ import (
 const (
 	provisionedColumns = `account_id, external_id, user_type, state, starts_at, ends_at,
 	display_name, nick_name, title, employee_number, organization, department,
-	manager, extra, version, created_at, updated_at`
+	manager, extra, version, created_at, updated_at, source, due_at, end_notice_at, deleted_at`
 	// provisionedColumnsP is provisionedColumns qualified for a join.
 	provisionedColumnsP = `p.account_id, p.external_id, p.user_type, p.state, p.starts_at, p.ends_at,
 	p.display_name, p.nick_name, p.title, p.employee_number, p.organization, p.department,
-	p.manager, p.extra, p.version, p.created_at, p.updated_at`
+	p.manager, p.extra, p.version, p.created_at, p.updated_at, p.source, p.due_at, p.end_notice_at, p.deleted_at`
 
 	insertProvisioned = `INSERT INTO provisioned_accounts (` + provisionedColumns + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`
 	updateProvisioned = `UPDATE provisioned_accounts SET external_id = $2, user_type = $3,
 	state = $4, starts_at = $5, ends_at = $6, display_name = $7, nick_name = $8,
 	title = $9, employee_number = $10, organization = $11, department = $12,
-	manager = $13, extra = $14, version = $15, created_at = $16, updated_at = $17
+	manager = $13, extra = $14, version = $15, created_at = $16, updated_at = $17,
+	source = $18, due_at = $19, end_notice_at = $20, deleted_at = $21
 	WHERE account_id = $1`
 	selectProvisionedRow = `SELECT ` + provisionedColumns + ` FROM provisioned_accounts WHERE account_id = $1`
 
@@ -39,6 +41,7 @@ const (
 	selectProvisioned           = provisionedJoin + ` WHERE p.account_id = $1`
 	selectProvisionedByExternal = provisionedJoin + ` WHERE p.external_id = $1 AND p.external_id <> ''`
 	listProvisioned             = provisionedJoin + ` WHERE p.account_id > $1 ORDER BY p.account_id LIMIT $2`
+	listProvisionedDue          = provisionedJoin + ` WHERE p.due_at > 0 AND p.due_at <= $1 ORDER BY p.due_at, p.account_id LIMIT $2`
 	deleteProvisionedAccount    = `DELETE FROM accounts WHERE id = $1
 	AND EXISTS (SELECT 1 FROM provisioned_accounts WHERE account_id = $1)`
 
@@ -62,6 +65,7 @@ func provisionedArgs(p storage.Provisioned) []any {
 		p.AccountID, p.ExternalID, p.UserType, p.State, dbTime(p.StartsAt), dbTime(p.EndsAt),
 		p.DisplayName, p.NickName, p.Title, p.EmployeeNumber, p.Organization, p.Department,
 		p.Manager, dbBytes(p.Extra), p.Version, dbTime(p.CreatedAt), dbTime(p.UpdatedAt),
+		p.Source, dbTime(p.DueAt), dbTime(p.EndNoticeAt), dbTime(p.DeletedAt),
 	}
 }
 
@@ -69,6 +73,7 @@ func provisionedArgs(p storage.Provisioned) []any {
 type provisionedScan struct {
 	p                              storage.Provisioned
 	starts, ends, created, updated int64
+	due, notice, deleted           int64
 }
 
 func (ps *provisionedScan) dest() []any {
@@ -77,6 +82,7 @@ func (ps *provisionedScan) dest() []any {
 		&p.AccountID, &p.ExternalID, &p.UserType, &p.State, &ps.starts, &ps.ends,
 		&p.DisplayName, &p.NickName, &p.Title, &p.EmployeeNumber, &p.Organization, &p.Department,
 		&p.Manager, &p.Extra, &p.Version, &ps.created, &ps.updated,
+		&p.Source, &ps.due, &ps.notice, &ps.deleted,
 	}
 }
 
@@ -84,6 +90,7 @@ func (ps *provisionedScan) provisioned() storage.Provisioned {
 	p := ps.p
 	p.StartsAt, p.EndsAt = goTime(ps.starts), goTime(ps.ends)
 	p.CreatedAt, p.UpdatedAt = goTime(ps.created), goTime(ps.updated)
+	p.DueAt, p.EndNoticeAt, p.DeletedAt = goTime(ps.due), goTime(ps.notice), goTime(ps.deleted)
 	p.Extra = nonNil(p.Extra)
 	return p
 }
@@ -155,6 +162,7 @@ func (s *Store) UpdateProvisioned(ctx context.Context, accountID string, fn func
 		}
 		p.StartsAt, p.EndsAt = roundTrip(p.StartsAt), roundTrip(p.EndsAt)
 		p.CreatedAt, p.UpdatedAt = roundTrip(p.CreatedAt), roundTrip(p.UpdatedAt)
+		p.DueAt, p.EndNoticeAt, p.DeletedAt = roundTrip(p.DueAt), roundTrip(p.EndNoticeAt), roundTrip(p.DeletedAt)
 		p.Extra = nonNil(p.Extra)
 		out = p
 		return nil
@@ -170,6 +178,15 @@ func (s *Store) ListProvisioned(ctx context.Context, afterID string, limit int) 
 	out, err := queryAll(ctx, s.q, scanProvisionedAccount, listProvisioned, afterID, limitOrDefault(limit))
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list provisioned accounts: %w", err)
+	}
+	return out, nil
+}
+
+// ListProvisionedDue implements storage.ProvisionStorage.
+func (s *Store) ListProvisionedDue(ctx context.Context, now time.Time, limit int) ([]storage.ProvisionedAccount, error) {
+	out, err := queryAll(ctx, s.q, scanProvisionedAccount, listProvisionedDue, dbTime(now), limitOrDefault(limit))
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: list provisioned accounts due: %w", err)
 	}
 	return out, nil
 }
@@ -330,4 +347,38 @@ func (s *Store) ListAccountGroups(ctx context.Context, accountID string) ([]stor
 		return nil, fmt.Errorf("sqlstore: list groups of account %q: %w", accountID, err)
 	}
 	return out, nil
+}
+
+// The waitlist (storage.ProvisionStorage). Addresses stay out of error
+// messages.
+
+const (
+	putWaitlist = `INSERT INTO provision_waitlist (email, locale, created_at, expires_at) VALUES ($1, $2, $3, $4)
+	ON CONFLICT (email) DO UPDATE SET locale = excluded.locale, created_at = excluded.created_at, expires_at = excluded.expires_at`
+	takeWaitlist = `DELETE FROM provision_waitlist WHERE email = $1 AND expires_at > $2
+	RETURNING email, locale, created_at, expires_at`
+)
+
+// PutWaitlist implements storage.ProvisionStorage.
+func (s *Store) PutWaitlist(ctx context.Context, e storage.WaitlistEntry) error {
+	if _, err := s.exec(ctx, putWaitlist, e.Email, e.Locale, dbTime(e.CreatedAt), dbTime(e.ExpiresAt)); err != nil {
+		return fmt.Errorf("sqlstore: put waitlist entry: %w", err)
+	}
+	return nil
+}
+
+// TakeWaitlist implements storage.ProvisionStorage.
+func (s *Store) TakeWaitlist(ctx context.Context, email string, now time.Time) (storage.WaitlistEntry, error) {
+	var (
+		e                storage.WaitlistEntry
+		created, expires int64
+	)
+	err := s.write(ctx, func(q querier) error {
+		return classify(q.QueryRowContext(ctx, takeWaitlist, email, dbTime(now)).Scan(&e.Email, &e.Locale, &created, &expires))
+	})
+	if err != nil {
+		return storage.WaitlistEntry{}, fmt.Errorf("sqlstore: take waitlist entry: %w", err)
+	}
+	e.CreatedAt, e.ExpiresAt = goTime(created), goTime(expires)
+	return e, nil
 }

@@ -1,6 +1,9 @@
 package storagetest
 
 import (
+	"errors"
+	"fmt"
+	"slices"
 	"time"
 
 	"testing"
@@ -15,6 +18,76 @@ var provisionTests = []conformanceTest{
 	{"Provision/ListAndDelete", testProvisionListAndDelete},
 	{"Provision/Groups", testProvisionGroups},
 	{"Provision/GroupsRollback", testProvisionGroupsRollback},
+	{"Provision/Due", testProvisionDue},
+	{"Provision/Waitlist", testProvisionWaitlist},
+}
+
+// testProvisionDue: ListProvisionedDue finds the records due by now,
+// earliest first, never those without a due time; an update moves one.
+func testProvisionDue(t *testing.T, s storage.Storage) {
+	ctx := t.Context()
+	for i, due := range []time.Duration{3 * time.Hour, time.Hour, -1, 2 * time.Hour} {
+		id := fmt.Sprintf("acc%d", i)
+		createAccount(t, s, id, id+"@example.com")
+		p := sampleProvisioned(id, "")
+		p.DueAt = time.Time{}
+		if due >= 0 {
+			p.DueAt = at(due)
+		}
+		must(t, "CreateProvisioned", s.CreateProvisioned(ctx, p))
+	}
+	ids := func(now time.Time, limit int) []string {
+		t.Helper()
+		list, err := s.ListProvisionedDue(ctx, now, limit)
+		must(t, "ListProvisionedDue", err)
+		var out []string
+		for _, pa := range list {
+			out = append(out, pa.Account.ID)
+		}
+		return out
+	}
+	if got := ids(at(2*time.Hour), 10); !slices.Equal(got, []string{"acc1", "acc3"}) {
+		t.Fatalf("due at +2h: %v", got)
+	}
+	if got := ids(at(5*time.Hour), 1); !slices.Equal(got, []string{"acc1"}) {
+		t.Fatalf("due at +5h, limit 1: %v", got)
+	}
+	_, err := s.UpdateProvisioned(ctx, "acc1", func(p storage.Provisioned) (storage.Provisioned, error) {
+		p.DueAt = at(4 * time.Hour)
+		return p, nil
+	})
+	must(t, "UpdateProvisioned", err)
+	if got := ids(at(5*time.Hour), 10); !slices.Equal(got, []string{"acc3", "acc0", "acc1"}) {
+		t.Fatalf("due at +5h after moving acc1: %v", got)
+	}
+}
+
+// testProvisionWaitlist: an entry is renewed by a second put, taken once,
+// not taken after it expires, and removed by DeleteExpired.
+func testProvisionWaitlist(t *testing.T, s storage.Storage) {
+	ctx := t.Context()
+	e := storage.WaitlistEntry{Email: "new@student.example.fi", Locale: "fi", CreatedAt: at(0), ExpiresAt: at(time.Hour)}
+	must(t, "PutWaitlist", s.PutWaitlist(ctx, e))
+	e.Locale, e.CreatedAt, e.ExpiresAt = "sv", at(time.Minute), at(48*time.Hour)
+	must(t, "PutWaitlist again", s.PutWaitlist(ctx, e))
+	got, err := s.TakeWaitlist(ctx, e.Email, at(2*time.Hour))
+	must(t, "TakeWaitlist", err)
+	checkRecord(t, "waitlist entry", got, e)
+	_, err = s.TakeWaitlist(ctx, e.Email, at(2*time.Hour))
+	checkErrorIs(t, "TakeWaitlist twice", err, storage.ErrNotFound)
+
+	must(t, "PutWaitlist old", s.PutWaitlist(ctx, storage.WaitlistEntry{Email: "old@example.fi", ExpiresAt: at(time.Hour)}))
+	_, err = s.TakeWaitlist(ctx, "old@example.fi", at(2*time.Hour))
+	checkErrorIs(t, "TakeWaitlist expired", err, storage.ErrNotFound)
+	must(t, "PutWaitlist kept", s.PutWaitlist(ctx, storage.WaitlistEntry{Email: "kept@example.fi", ExpiresAt: at(3 * time.Hour)}))
+	must(t, "DeleteExpired", s.DeleteExpired(ctx, at(2*time.Hour)))
+	must(t, "InTx", s.InTx(ctx, func(tx storage.Storage) error {
+		if _, err := tx.TakeWaitlist(ctx, "old@example.fi", at(0)); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("expired entry after DeleteExpired: %v", err)
+		}
+		_, err := tx.TakeWaitlist(ctx, "kept@example.fi", at(2*time.Hour))
+		return err
+	}))
 }
 
 // sampleProvisioned has every field set and distinct.
@@ -25,6 +98,7 @@ func sampleProvisioned(accountID, externalID string) storage.Provisioned {
 		DisplayName: "Display " + accountID, NickName: "nick", Title: "title",
 		EmployeeNumber: "E-" + accountID, Organization: "org", Department: "dept", Manager: "mgr",
 		Extra: []byte(`{"phoneNumbers":[]}`), Version: 1, CreatedAt: at(time.Second), UpdatedAt: at(2 * time.Second),
+		Source: storage.ProvisionSourceCSV, DueAt: at(24 * time.Hour), EndNoticeAt: at(3 * time.Second), DeletedAt: at(4 * time.Second),
 	}
 }
 
