@@ -127,6 +127,13 @@ clients:
 		t.Fatalf("refresh outside the group: %v", err)
 	}
 
+	// Signed in but out of the group, with prompt=none: the application
+	// hears access_denied at its redirect URI, no page.
+	resp, _ = browse(t, browser, conf.AuthCodeURL("s2", oauth2.S256ChallengeOption(pkce), oauth2.SetAuthURLParam("prompt", "none")))
+	if cb := rp.callback(); !strings.HasPrefix(resp.Request.URL.String(), rp.redirectURI()) || cb.Get("error") != "access_denied" || cb.Get("code") != "" {
+		t.Fatalf("prompt=none outside the group: at %s, callback %v", resp.Request.URL, cb)
+	}
+
 	// Self-registration with a registry-only address is refused, saying
 	// where the account comes from; nothing is created.
 	status, body = post(t, env.Browser(t), env.URL+"/register", registration("new@student.example.fi", pw))
