@@ -59,3 +59,25 @@ func TestBrowserGroupRestrictedApp(t *testing.T) {
 		t.Errorf("member: sub %s, want %s", sub, eero)
 	}
 }
+
+// TestBrowserRegistryOnlyRegistration: the registration form refuses an
+// address of a registry-only domain in each language, saying where the
+// account comes from, as an accessible field error (axe-core clean,
+// screenshots <lang>-registry-only.png); nothing is created.
+func TestBrowserRegistryOnlyRegistration(t *testing.T) {
+	startChromium(t)
+	env := apptest.Start(t, map[string]string{"PORTTI_PROVISION_REGISTRY_ONLY": "*@student.example.fi"})
+	b := newTab(t, env)
+	b.open("/register", 200)
+	for _, lang := range []string{"fi", "sv", "en"} {
+		b.switchTo(lang, 200)
+		b.fillRegistration(maija("maija@student.example.fi"))
+		b.submit("/register", 422)
+		b.checkErrors(map[string]string{"email": catalog(t).T(lang, "provision.register.refused", map[string]any{"Domain": "@student.example.fi"})})
+		b.checkAxe(lang + "-registry-only")
+		b.screenshot(lang + "-registry-only")
+	}
+	if _, err := env.App.Store.GetAccountByEmail(context.Background(), "maija@student.example.fi"); err == nil {
+		t.Fatal("an account was created")
+	}
+}
