@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -84,6 +85,20 @@ clients:
 	}
 	if status, _ := call("GET", "/Users", "", ""); status != http.StatusUnauthorized {
 		t.Errorf("no token: %d", status)
+	}
+	// A token the registry asked for another API (RFC 8707) is that
+	// API's: refused here.
+	if _, _, err := oidc.RegisterClient(ctx, env.App.Store, oidc.ClientSpec{ID: "grades-api", ResourceServer: "https://api.example.fi/grades"}, env.Clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	other := clientcredentials.Config{ClientID: "registry", ClientSecret: registrySecret, TokenURL: env.URL + oidc.PathToken,
+		EndpointParams: url.Values{"resource": {"https://api.example.fi/grades"}}}
+	otk, err := other.Token(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, _ := call("GET", "/Users", otk.AccessToken, ""); status != http.StatusUnauthorized {
+		t.Errorf("a token for another API: %d", status)
 	}
 	// A revoked token stops working at once.
 	req, _ := http.NewRequest("POST", env.URL+oidc.PathRevoke, strings.NewReader("token="+reg))
