@@ -253,6 +253,12 @@ func (b *bench) run(ctx context.Context, want map[string]bool) (*results, error)
 		}
 	}
 
+	if want["j"] {
+		if err := b.cli(ctx, env, b.secret+"\n", "client", "add", "--id", benchRegistry, "--name", "portti-bench registry",
+			"--grant", "client_credentials", "--scope", "scim", "--secret-stdin"); err != nil {
+			return nil, err
+		}
+	}
 	if want["g"] {
 		b.logf("seeding %d accounts with an authenticator app for (g) …", totpUsers)
 		if b.totp, err = seedTOTPUsers(ctx, dbURL, serveEnv); err != nil {
@@ -377,6 +383,7 @@ func (b *bench) run(ctx context.Context, want map[string]bool) (*results, error)
 	}
 
 	conc := b.opt.concurrency
+	var scim *scimLoad // (j)
 	scenarios := []scenario{
 		{key: "a", name: "client_credentials", unit: "grants/s", target: 5000, conc: conc,
 			op: func(ctx context.Context, w int) error {
@@ -445,6 +452,12 @@ func (b *bench) run(ctx context.Context, want map[string]bool) (*results, error)
 				b.logf("  again: %.0f signatures/s", rate)
 			},
 			op: func(ctx context.Context, w int) error { return b.samlSSO(ctx, b.wires[w], samlCookie) }},
+		{key: "j", name: "SCIM create + PATCH", unit: "users/s", conc: conc,
+			setup: func(ctx context.Context) (err error) {
+				scim, err = b.scimToken(ctx)
+				return err
+			},
+			op: func(ctx context.Context, w int) error { return b.scimCreatePatch(ctx, b.wires[w], scim) }},
 		{key: "f", name: "JWKS", unit: "req/s", target: 20000, conc: conc,
 			op: func(ctx context.Context, w int) error {
 				_, err := b.wires[w].expect(ctx, reqs.jwks, "jwks", wantKeys)

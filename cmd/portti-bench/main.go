@@ -7,7 +7,7 @@
 // Usage:
 //
 //	go run ./cmd/portti-bench [--duration 10s] [--concurrency N] [--markdown | --markdown-file F]
-//	                          [--portti PATH] [--scenarios a,b,c,d,e,f,g,h,i]
+//	                          [--portti PATH] [--scenarios a,b,c,d,e,f,g,h,i,j]
 //	                          [--passkey-concurrency N] [--id-token-alg ES256]
 //	                          [--profile DIR] [--server-env KEY=VALUE] [--keep]
 //	                          [--database postgres://…]
@@ -51,7 +51,10 @@
 //     signed-in browser, an AuthnRequest over HTTP-Redirect answered with
 //     the POST binding's page and its signed Response (saml.go), printed
 //     beside the machine's RSA-2048 signature rate measured just before
-//     and after it (target: at least 0.6 of it).
+//     and after it (target: at least 0.6 of it); (j) SCIM provisioning
+//     (issue 11, scim.go): one POST /scim/v2/Users and one PATCH of that
+//     user per operation, with the token of a client granted the scim
+//     scope (not in the default set: --scenarios j).
 //  6. Measures the machine's password-hash limit in the same run, just
 //     before and just after (c): argon2id with password.DefaultParams
 //     (the server's default) on GOMAXPROCS goroutines, in hashes per
@@ -202,8 +205,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	want := map[string]bool{}
 	for s := range strings.SplitSeq(o.scenarios, ",") {
 		s = strings.TrimSpace(strings.ToLower(s))
-		if !slices.Contains([]string{"a", "b", "c", "d", "e", "f", "g", "h", "i"}, s) {
-			return fmt.Errorf("--scenarios: unknown scenario %q (a to i)", s)
+		if !slices.Contains([]string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"}, s) {
+			return fmt.Errorf("--scenarios: unknown scenario %q (a to j)", s)
 		}
 		want[s] = true
 	}

@@ -21,7 +21,7 @@ const clientUsage = `  portti client add --id ID --redirect-uri URI [--redirect-
         [--post-logout-redirect-uri URI ...] [--backchannel-logout-uri URI]
         [--allowed-network CIDR ...] [--third-party] [--id-token-alg RS256|ES256]
         [--scope SCOPE ...] [--resource-server URI [--resource-scope SCOPE ...]]
-        [--require-mfa]
+        [--require-mfa] [--allow-group NAME ...]
                                                register an application (OpenID Connect client),
                                                or an API (--resource-server) that introspects
                                                the tokens other clients get for it
@@ -188,6 +188,9 @@ func clientCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 			if c.RequireMFA {
 				kind += ",mfa"
 			}
+			if len(c.AllowedGroups) > 0 {
+				kind += ",groups " + strings.Join(c.AllowedGroups, "|")
+			}
 			nets := strings.Join(c.AllowedNetworks, " ")
 			if nets == "" {
 				nets = "any"
@@ -245,7 +248,7 @@ func clientCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 // specFlags are the flags that describe a client, shared by client add
 // and client update.
 type specFlags struct {
-	redirects, postLogout, grants, networks, scopes, resourceScopes clientFlagList
+	redirects, postLogout, grants, networks, scopes, resourceScopes, groups clientFlagList
 }
 
 func bindSpecFlags(fs *flag.FlagSet, spec *oidc.ClientSpec) *specFlags {
@@ -256,6 +259,7 @@ func bindSpecFlags(fs *flag.FlagSet, spec *oidc.ClientSpec) *specFlags {
 	fs.Var(&f.postLogout, "post-logout-redirect-uri", "where sign-outs may return; matched exactly (repeatable)")
 	fs.Var(&f.grants, "grant", "authorization_code, refresh_token or client_credentials (repeatable; default the first two)")
 	fs.Var(&f.networks, "allowed-network", "CIDR the application may be used from (repeatable; default anywhere)")
+	fs.Var(&f.groups, "allow-group", "only members of this group (its name, as the registry sends it over SCIM) may sign in (repeatable; default anyone)")
 	fs.Var(&f.scopes, "scope", "a scope client_credentials may grant, such as books:read, also asked for on a person's behalf by a first-party client (repeatable; needs --grant client_credentials or authorization_code)")
 	fs.StringVar(&spec.ResourceServer, "resource-server", "", "make the client an API with this identifier (RFC 8707), e.g. https://api.example.fi/grades: other clients ask for tokens for it with resource=, and it introspects them; without --grant it gets no grant")
 	fs.Var(&f.resourceScopes, "resource-scope", "a scope the API accepts; tokens for it carry only these (repeatable; default any)")
@@ -278,7 +282,7 @@ func (f *specFlags) lists(spec *oidc.ClientSpec) {
 	}
 	spec.RedirectURIs, spec.PostLogoutRedirectURIs = list(f.redirects), list(f.postLogout)
 	spec.GrantTypes, spec.AllowedNetworks, spec.Scopes = list(f.grants), list(f.networks), list(f.scopes)
-	spec.ResourceScopes = list(f.resourceScopes)
+	spec.ResourceScopes, spec.AllowedGroups = list(f.resourceScopes), list(f.groups)
 }
 
 // copySet copies into spec the fields of given whose flags were set: what
@@ -298,6 +302,7 @@ func (f *specFlags) copySet(spec, given *oidc.ClientSpec, set map[string]bool) {
 		"resource-server":          func() { spec.ResourceServer = given.ResourceServer },
 		"resource-scope":           func() { spec.ResourceScopes = given.ResourceScopes },
 		"require-mfa":              func() { spec.RequireMFA = given.RequireMFA },
+		"allow-group":              func() { spec.AllowedGroups = given.AllowedGroups },
 	} {
 		if set[name] {
 			copyField()

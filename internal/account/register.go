@@ -121,6 +121,8 @@ func (s *Service) Register(ctx context.Context, r Registration, m Meta) error {
 		v.add("email", "field.required", nil)
 	case err != nil:
 		v.add("email", "email.invalid", nil)
+	case s.cfg.RegistryOnly != nil && s.cfg.RegistryOnly(email):
+		v.add("email", "provision.register.refused", map[string]any{"Domain": email[strings.LastIndexByte(email, '@'):]})
 	}
 	switch {
 	case strings.TrimSpace(r.EmailConfirm) == "":

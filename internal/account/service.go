@@ -63,6 +63,13 @@ type Config struct {
 	// never.
 	SecondStep func(ctx context.Context, a storage.Account) (bool, error)
 
+	// RegistryOnly reports whether accounts with this (normalised)
+	// address come only from a registry (package provision): Register
+	// refuses them, saying so, before anything else happens. The answer
+	// depends on the address's pattern alone, never on whether an
+	// account exists. Nil: none.
+	RegistryOnly func(email string) bool
+
 	Now    func() time.Time // injected so tests control expiry
 	Random io.Reader        // injected so tests can be deterministic; crypto/rand by default
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,6 +29,7 @@ import (
 	"github.com/portti/portti/internal/oidc"
 	"github.com/portti/portti/internal/password"
 	"github.com/portti/portti/internal/proofing"
+	"github.com/portti/portti/internal/provision"
 	"github.com/portti/portti/internal/saml"
 	"github.com/portti/portti/internal/session"
 	"github.com/portti/portti/internal/storage"
@@ -50,8 +52,10 @@ type App struct {
 	// provider is configured and no key encryption key is set.
 	Proofing *proofing.Service
 	SAML     *saml.Provider
-	logger   *slog.Logger
-	now      func() time.Time
+	// Provision is the SCIM service provider at /scim/v2 (issue 11).
+	Provision *provision.Server
+	logger    *slog.Logger
+	now       func() time.Time
 }
 
 // Options are what tests and operator commands may change.
@@ -200,6 +204,30 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 		offered = append(offered, passkeys)
 	}
 	methods := authn.NewRegistry(offered...)
+	// Provisioning (issue 11): user types from addresses and what the
+	// registries say, for the sign-in policy and the claims.
+	userTypes, err := provision.NewUserTypes(cfg.UserTypeRules())
+	if err != nil {
+		return nil, err
+	}
+	registryOnly, err := provision.NewPatterns(cfg.Provision.RegistryOnly)
+	if err != nil {
+		return nil, err
+	}
+	directory := &provision.Directory{Store: store, UserTypes: userTypes}
+	// The user type (staff, student, external, guest…) for the MFA
+	// policy and SAML's affiliations. No context here (authn's RequiredFor
+	// is a pure check); a lookup that fails leaves the domain patterns
+	// to decide, and SAML releases "member".
+	userType := func(a storage.Account) string {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		t, err := directory.UserType(ctx, a)
+		if err != nil {
+			logger.Error("user type not read", "account_id", a.ID, "error", err)
+		}
+		return t
+	}
 	accounts := account.New(account.Config{
 		Store: store, Hasher: password.NewHasher(params), Policy: policy, Outbox: outbox,
 		Audit: audit.NewRecorder(store, logger, opt.Now), Logger: logger,
@@ -216,7 +244,8 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 		SecondStep: func(ctx context.Context, a storage.Account) (bool, error) {
 			return mfa.SecondStepNeeded(ctx, a)
 		},
-		Now: opt.Now,
+		RegistryOnly: registryOnly.Match,
+		Now:          opt.Now,
 	})
 	mfa = authn.New(authn.Config{
 		Store: store, Registry: methods, Accounts: accounts, Outbox: outbox,
@@ -225,7 +254,9 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 		Policy: authn.Policy{
 			Required:        cfg.MFA.Policy == config.MFARequired,
 			RequiredDomains: cfg.MFA.RequiredDomains, OptionalDomains: cfg.MFA.OptionalDomains,
+			RequiredTypes: cfg.MFA.RequiredTypes, OptionalTypes: cfg.MFA.OptionalTypes,
 		},
+		UserType:        userType,
 		RememberBrowser: cfg.MFA.RememberBrowser,
 		EnrolmentGrace:  cfg.MFA.EnrolmentGrace,
 		ACR:             authn.ACRNames{MFA: cfg.MFA.ACRMFA, Password: cfg.MFA.ACRPassword},
@@ -278,6 +309,10 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 			srv.RenderProblem(w, r, pr.Status, pr.Key, pr.Ref)
 		},
 		ClientIP: func(r *http.Request) string { return web.ClientIP(r, trusted) },
+		Affiliation: func(ctx context.Context, a storage.Account, groups bool) (oidc.Affiliation, error) {
+			t, names, err := directory.Affiliation(ctx, a, groups)
+			return oidc.Affiliation{UserType: t, Groups: names}, err
+		},
 	})
 	if err != nil {
 		return nil, err
@@ -313,14 +348,12 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 		KeyEncryptionKey: cfg.KeyEncryptionKeyBytes(), KeyBits: cfg.SAML.KeyBits,
 		Scope: cfg.SAML.Scope, HomeOrganization: cfg.SAML.HomeOrganization,
 		HomeOrganizationType: cfg.SAML.HomeOrganizationType,
-		// The user type (staff, student, external, guest) is not kept
-		// yet: everyone is a member until accounts carry it.
-		UserType:       func(storage.Account) string { return "" },
-		IdPInitiated:   cfg.SAML.IdPInitiated,
-		DefaultRelease: cfg.SAML.DefaultRelease,
-		OnSessionEnded: sessionEnded,
-		ClientIP:       func(r *http.Request) string { return web.ClientIP(r, trusted) },
-		Logger:         logger, Now: opt.Now,
+		UserType:             userType,
+		IdPInitiated:         cfg.SAML.IdPInitiated,
+		DefaultRelease:       cfg.SAML.DefaultRelease,
+		OnSessionEnded:       sessionEnded,
+		ClientIP:             func(r *http.Request) string { return web.ClientIP(r, trusted) },
+		Logger:               logger, Now: opt.Now,
 	})
 	if err != nil {
 		return nil, err
@@ -329,7 +362,27 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 	if err != nil {
 		return nil, err
 	}
-	return &App{Config: cfg, Store: store, Accounts: accounts, MFA: mfa, Outbox: outbox, Sessions: sessions, Web: srv, OIDC: provider, Admin: console, Proofing: proof, SAML: idp, logger: logger, now: opt.Now}, nil
+	// The page of an application limited to groups, in web's layout.
+	if err := srv.AddPages(provision.Templates, "templates"); err != nil {
+		return nil, err
+	}
+	scimServer := provision.New(provision.Config{
+		Store: store, Audit: audit.NewRecorder(store, logger, opt.Now), UserTypes: userTypes,
+		BaseURL: cfg.PublicURL, Now: opt.Now, Logger: logger,
+		// The registry's bearer token is a client_credentials access
+		// token of portti's own, checked as introspection checks it.
+		Verify: func(ctx context.Context, token string) (string, []string, bool, error) {
+			// A token asked for another API (a resource indicator) is
+			// that API's, not portti's.
+			ct, err := provider.VerifyClientToken(ctx, token)
+			if errors.Is(err, oidc.ErrTokenInvalid) || (err == nil && !slices.Equal(ct.Audience, []string{ct.ClientID})) {
+				return "", nil, false, nil
+			}
+			return ct.ClientID, ct.Scopes, err == nil, err
+		},
+	})
+	return &App{Config: cfg, Store: store, Accounts: accounts, MFA: mfa, Outbox: outbox, Sessions: sessions, Web: srv, OIDC: provider,
+		Admin: console, Proofing: proof, SAML: idp, Provision: scimServer, logger: logger, now: opt.Now}, nil
 }
 
 // Handler is the HTTP handler of the whole service: the OpenID Connect
@@ -354,6 +407,9 @@ func (a *App) Handler() http.Handler {
 	mux.Handle("/saml/", a.SAML.Handler())
 	pages := a.Web.Handler()
 	mux.Handle("POST /logout", a.logoutTellsSAML(pages))
+	// SCIM is a machine API: bearer tokens, no cross-origin form
+	// protection, errors as SCIM JSON.
+	mux.Handle("/scim/v2/", a.Provision)
 	mux.Handle("/", pages)
 	return web.StrictTransportSecurity(a.Config.StrictTransportSecurity(), mux)
 }

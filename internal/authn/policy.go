@@ -15,10 +15,39 @@ import (
 // A pattern is `*@domain` (that domain exactly), `*@*.domain` (its
 // subdomains, not the domain itself) or a whole address; case does not
 // matter.
+//
+// RequiredTypes and OptionalTypes do the same per user type (staff,
+// student…; package provision). A user type listed there decides before
+// the domain patterns: the registry's word on who a person is is more
+// specific than their address. Listed in both: required.
 type Policy struct {
 	Required        bool
 	RequiredDomains []string
 	OptionalDomains []string
+	RequiredTypes   []string
+	OptionalTypes   []string
+}
+
+// ByType reports whether the policy says anything per user type, so that
+// callers look the type up only then.
+func (p Policy) ByType() bool { return len(p.RequiredTypes) > 0 || len(p.OptionalTypes) > 0 }
+
+// RequiredForType is RequiredFor for a person of user type userType
+// ("" for none) with address email.
+func (p Policy) RequiredForType(userType, email string) bool {
+	if userType != "" {
+		for _, t := range p.RequiredTypes {
+			if t == userType {
+				return true
+			}
+		}
+		for _, t := range p.OptionalTypes {
+			if t == userType {
+				return false
+			}
+		}
+	}
+	return p.RequiredFor(email)
 }
 
 // ValidatePattern checks one domain pattern.

@@ -38,6 +38,11 @@ type Config struct {
 	Audit    *audit.Recorder
 	Logger   *slog.Logger
 	Policy   Policy
+	// UserType returns an account's user type for Policy's per-type
+	// rules (package provision's Directory.UserType; "" for none or on
+	// error, when the domain patterns decide). Looked up only when the
+	// policy names types. Nil: none.
+	UserType func(a storage.Account) string
 
 	PublicURL string // absolute base for links in e-mails
 
@@ -182,7 +187,12 @@ func (s *Service) SecondStepNeeded(ctx context.Context, a storage.Account) (bool
 
 // RequiredFor reports whether policy requires a's sign-ins to use a
 // second factor (clients may require it too; see package oidc).
-func (s *Service) RequiredFor(a storage.Account) bool { return s.cfg.Policy.RequiredFor(a.Email) }
+func (s *Service) RequiredFor(a storage.Account) bool {
+	if s.cfg.UserType != nil && s.cfg.Policy.ByType() {
+		return s.cfg.Policy.RequiredForType(s.cfg.UserType(a), a.Email)
+	}
+	return s.cfg.Policy.RequiredFor(a.Email)
+}
 
 // BeginChallenge starts the second step for account a, whose password was
 // just right: a single-use secret for the second step's form, stored

@@ -44,6 +44,7 @@ var clientKeys = []clientKey{
 	{key: "resource_server", str: func(c *Client) *string { return &c.ResourceServer }},
 	{key: "resource_scopes", list: func(c *Client) *[]string { return &c.ResourceScopes }},
 	{key: "require_mfa", flag: func(c *Client) *bool { return &c.RequireMFA }},
+	{key: "allowed_groups", list: func(c *Client) *[]string { return &c.AllowedGroups }},
 }
 
 func lookupClientKey(key string) (clientKey, bool) {

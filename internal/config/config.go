@@ -28,6 +28,7 @@ import (
 
 	"github.com/portti/portti/internal/authn"
 	"github.com/portti/portti/internal/oidc"
+	"github.com/portti/portti/internal/provision"
 )
 
 // Password policies accepted by password_policy.
@@ -114,6 +115,8 @@ type Config struct {
 	Argon2 Argon2 `yaml:"argon2"`
 	// MFA is the second-factor policy.
 	MFA MFA `yaml:"mfa"`
+	// Provision configures accounts that registries keep (SCIM).
+	Provision Provision `yaml:"provision"`
 
 	// TermsVersion is the version of the terms users must accept.
 	TermsVersion string `yaml:"terms_version"`
@@ -180,6 +183,9 @@ type Client struct {
 	ResourceServer string   `yaml:"resource_server"`
 	ResourceScopes []string `yaml:"resource_scopes"`
 	RequireMFA     bool     `yaml:"require_mfa"` // every sign-in needs a second factor
+	// AllowedGroups: only members of these groups (display names from a
+	// registry) may sign in to the client. Empty: anyone.
+	AllowedGroups []string `yaml:"allowed_groups"`
 
 	envSecretHash string // SHA-256 of SecretEnv's value, set by Load
 }
@@ -202,7 +208,7 @@ func (c Client) Spec() oidc.ClientSpec {
 		GrantTypes: c.Grants, BackchannelLogoutURI: c.BackchannelLogoutURI,
 		AllowedNetworks: c.AllowedNetworks, ThirdParty: c.ThirdParty, IDTokenAlg: c.IDTokenAlg,
 		Scopes: c.Scopes, ResourceServer: c.ResourceServer, ResourceScopes: c.ResourceScopes,
-		RequireMFA: c.RequireMFA,
+		RequireMFA: c.RequireMFA, AllowedGroups: c.AllowedGroups,
 	}
 }
 
@@ -249,6 +255,29 @@ type Argon2 struct {
 	Threads uint8  `yaml:"threads"` // parallelism
 }
 
+// Provision configures provisioned accounts (package provision).
+type Provision struct {
+	// UserTypes assign a user type from the login address, first match
+	// wins: entries TYPE=PATTERN, such as student=*@student.example.fi
+	// (PATTERN as in mfa.required_domains; a type may have several).
+	UserTypes []string `yaml:"user_types"`
+	// RegistryOnly are address patterns whose accounts only registries
+	// create: self-registration refuses them, saying where the account
+	// comes from.
+	RegistryOnly []string `yaml:"registry_only"`
+}
+
+// UserTypeRules returns Provision.UserTypes as package provision takes
+// them, in order (validated by Validate).
+func (c Config) UserTypeRules() []provision.UserTypeRule {
+	var out []provision.UserTypeRule
+	for _, e := range c.Provision.UserTypes {
+		typ, pattern, _ := strings.Cut(e, "=")
+		out = append(out, provision.UserTypeRule{Type: strings.TrimSpace(typ), Domains: []string{strings.TrimSpace(pattern)}})
+	}
+	return out
+}
+
 // MFA policies (MFA.Policy).
 const (
 	MFAOptional = "optional"
@@ -263,6 +292,11 @@ type MFA struct {
 	Policy          string   `yaml:"policy"` // MFAOptional or MFARequired
 	RequiredDomains []string `yaml:"required_domains"`
 	OptionalDomains []string `yaml:"optional_domains"`
+	// RequiredTypes and OptionalTypes override the policy per user type
+	// (provision.user_types, or what a registry says); a listed type
+	// decides before the domain patterns.
+	RequiredTypes []string `yaml:"required_types"`
+	OptionalTypes []string `yaml:"optional_types"`
 	// RememberBrowser: "don't ask again in this browser" lasts this long
 	// after a second step; 0 (the default) never offers it.
 	RememberBrowser time.Duration `yaml:"remember_browser"`

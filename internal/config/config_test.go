@@ -181,6 +181,10 @@ func TestEnvNames(t *testing.T) {
 		"saml.service_providers":      "PORTTI_SAML_SERVICE_PROVIDERS", // file only, as clients
 		"saml.aggregates":             "PORTTI_SAML_AGGREGATES",        // file only
 		"saml.aggregate_refresh":      "PORTTI_SAML_AGGREGATE_REFRESH",
+		"mfa.required_types":          "PORTTI_MFA_REQUIRED_TYPES",
+		"mfa.optional_types":          "PORTTI_MFA_OPTIONAL_TYPES",
+		"provision.user_types":        "PORTTI_PROVISION_USER_TYPES",
+		"provision.registry_only":     "PORTTI_PROVISION_REGISTRY_ONLY",
 	}
 	for key, want := range tests {
 		t.Run(key, func(t *testing.T) {
@@ -754,7 +758,8 @@ func TestValidateZeroConfig(t *testing.T) {
 		// Every SAML key's zero value means its default (saml.go).
 		"saml.entity_id": true, "saml.scope": true, "saml.home_organization": true, "saml.home_organization_type": true,
 		"saml.key_bits": true, "saml.default_release": true, "saml.idp_initiated": true, "saml.service_providers": true,
-		"saml.aggregates": true, "saml.aggregate_refresh": true}
+		"saml.aggregates": true, "saml.aggregate_refresh": true,
+		"provision.user_types": true, "provision.registry_only": true, "mfa.required_types": true, "mfa.optional_types": true}
 	for _, s := range settings {
 		if !fine[s.key] && !seen[s.key] {
 			t.Errorf("zero %s not reported", s.key)

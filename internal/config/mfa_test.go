@@ -102,3 +102,20 @@ func TestMFARememberBrowserAndACR(t *testing.T) {
 		}
 	}
 }
+
+// TestProvisionUserTypes: TYPE=PATTERN entries become rules in order;
+// malformed ones are reported under their key.
+func TestProvisionUserTypes(t *testing.T) {
+	c := Default()
+	c.Provision.UserTypes = []string{"student=*@student.example.fi", "staff = *@example.fi"}
+	rules := c.UserTypeRules()
+	if len(rules) != 2 || rules[0].Type != "student" || rules[1].Type != "staff" || rules[1].Domains[0] != "*@example.fi" {
+		t.Fatalf("rules = %+v", rules)
+	}
+	for _, bad := range []string{"student", "Student=*@example.fi", "student=example.fi", "=*@example.fi"} {
+		c.Provision.UserTypes = []string{bad}
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "provision.user_types") {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}

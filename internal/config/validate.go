@@ -11,6 +11,7 @@ import (
 	"unicode"
 
 	"github.com/portti/portti/internal/authn"
+	"github.com/portti/portti/internal/provision"
 )
 
 // Problem is one thing wrong with the configuration.
@@ -98,6 +99,8 @@ func (c Config) Validate() error {
 	validateLifetimes(c, &ps)
 	validateLoginLimits(c, &ps)
 	validatePasswords(c, &ps)
+	validateProvision(c, &ps)
+	validateMFATypes(c, &ps)
 	validateArgon2(c.Argon2, &ps)
 	validateMFA(c.MFA, &ps)
 	validateMisc(c, &ps)
@@ -354,6 +357,44 @@ func validateMFA(m MFA, ps *Problems) {
 			if err := authn.ValidatePattern(p); err != nil {
 				ps.add(l.key, "%v", err)
 			}
+		}
+	}
+}
+
+// validateMFATypes checks mfa.required_types and mfa.optional_types.
+func validateMFATypes(c Config, ps *Problems) {
+	for _, l := range []struct {
+		key   string
+		types []string
+	}{{"mfa.required_types", c.MFA.RequiredTypes}, {"mfa.optional_types", c.MFA.OptionalTypes}} {
+		for _, t := range l.types {
+			if !provision.ValidUserType(t) {
+				ps.add(l.key, "%q is not a user type name (a-z, 0-9, - and _, starting with a letter), such as student", t)
+			}
+		}
+	}
+}
+
+// validateProvision checks provision.user_types (TYPE=PATTERN entries)
+// and provision.registry_only (patterns).
+func validateProvision(c Config, ps *Problems) {
+	for _, p := range c.Provision.RegistryOnly {
+		if err := authn.ValidatePattern(p); err != nil {
+			ps.add("provision.registry_only", "%v", err)
+		}
+	}
+	for _, e := range c.Provision.UserTypes {
+		typ, pattern, ok := strings.Cut(e, "=")
+		if !ok {
+			ps.add("provision.user_types", "entries are TYPE=PATTERN, such as student=*@student.example.fi, got %q", e)
+			continue
+		}
+		if err := authn.ValidatePattern(strings.TrimSpace(pattern)); err != nil {
+			ps.add("provision.user_types", "%v", err)
+			continue
+		}
+		if _, err := provision.NewUserTypes([]provision.UserTypeRule{{Type: strings.TrimSpace(typ), Domains: []string{strings.TrimSpace(pattern)}}}); err != nil {
+			ps.add("provision.user_types", "%v", err)
 		}
 	}
 }

@@ -255,6 +255,11 @@ func (p *Provider) authenticate(w http.ResponseWriter, r *http.Request, a *authR
 	}
 	se := *choice.session
 
+	// Clients limited to groups (groups.go): the person is known now.
+	if p.groupGate(w, r, a, c, se, choice.accounts) {
+		return
+	}
+
 	if p.secondFactorMissing(w, r, a, c, se, choice.accounts) {
 		return
 	}

@@ -90,6 +90,8 @@ var scopeKeys = []struct{ scope, key string }{
 	{oidc.ScopePhone, "consent.scope.phone"},
 	{oidc.ScopeAddress, "consent.scope.address"},
 	{oidc.ScopeOfflineAccess, "consent.scope.offline_access"},
+	{ScopeUserType, "provision.consent.scope.user_type"},
+	{ScopeGroups, "provision.consent.scope.groups"},
 }
 
 // needsConsent: the person must be asked before third-party client gets

@@ -1,6 +1,8 @@
 package oidc
 
 import (
+	"context"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -31,6 +33,50 @@ type userClaims struct {
 
 	// address
 	Address *addressClaim `json:"address,omitempty"`
+
+	// ScopeUserType, from the registries (Config.Affiliation): staff,
+	// student…
+	UserType string `json:"portti_user_type,omitempty"`
+	// groups: the names of the person's groups (ScopeGroups).
+	Groups []string `json:"groups,omitempty"`
+}
+
+// ScopeGroups asks for the groups claim: the names of the groups a
+// registry put the person in (package provision). ScopeUserType asks for
+// the portti_user_type claim. Both are scopes of their own, not part of
+// profile: finding them costs a lookup that the applications that do not
+// ask should not pay for at every userinfo request.
+const (
+	ScopeGroups   = "groups"
+	ScopeUserType = "portti_user_type"
+)
+
+// Affiliation is what the registries say about a person, for the claims
+// and for group access rules: the user type and the names of the groups.
+type Affiliation struct {
+	UserType string
+	Groups   []string
+}
+
+// claims are claimsFor plus the registries' claims when the scopes ask
+// for them (ScopeUserType, ScopeGroups): looked up only then.
+func (p *Provider) claims(ctx context.Context, a storage.Account, scopes []string) (userClaims, error) {
+	u := claimsFor(a, scopes)
+	userType, groups := slices.Contains(scopes, ScopeUserType), slices.Contains(scopes, ScopeGroups)
+	if p.cfg.Affiliation == nil || (!userType && !groups) {
+		return u, nil
+	}
+	af, err := p.cfg.Affiliation(ctx, a, groups)
+	if err != nil {
+		return u, fmt.Errorf("affiliation: %w", err)
+	}
+	if userType {
+		u.UserType = af.UserType
+	}
+	if groups {
+		u.Groups = af.Groups
+	}
+	return u, nil
 }
 
 type addressClaim struct {

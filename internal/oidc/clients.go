@@ -105,8 +105,12 @@ func (c *client) RestrictAdditionalAccessTokenScopes() func([]string) []string {
 // resource (resource.go). The consent page of third-party clients names
 // only the OpenID Connect scopes, so they get no others; anything else is
 // dropped from the request.
+//
+// The registries' scopes (ScopeGroups, ScopeUserType) are a person's
+// data like the OpenID Connect scopes, and the consent page names them:
+// any client may ask.
 func (c *client) IsScopeAllowed(s string) bool {
-	return !c.rec.ThirdParty && slices.Contains(c.rec.Scopes, s)
+	return s == ScopeGroups || s == ScopeUserType || (!c.rec.ThirdParty && slices.Contains(c.rec.Scopes, s))
 }
 func (c *client) IDTokenUserinfoClaimsAssertion() bool { return true }
 func (c *client) ClockSkew() time.Duration             { return 0 }

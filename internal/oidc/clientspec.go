@@ -57,6 +57,10 @@ type ClientSpec struct {
 	ResourceScopes []string
 	// RequireMFA: every sign-in to the client needs a second factor.
 	RequireMFA bool
+	// AllowedGroups limits sign-in to the members of these groups (their
+	// display names, as a registry sends them; package provision).
+	// Empty: anyone.
+	AllowedGroups []string
 }
 
 // SpecProblem is one thing wrong with a ClientSpec.
@@ -221,6 +225,18 @@ func (spec ClientSpec) record() (storage.Client, []SpecProblem) {
 	if len(resourceScopes) > 0 && spec.ResourceServer == "" {
 		bad("resource_scopes", "the scopes an API accepts need its identifier: give --resource-server (resource_server in the configuration file)")
 	}
+	var groups []string
+	for i, g := range spec.AllowedGroups {
+		switch {
+		case strings.TrimSpace(g) == "" || len(g) > 256 || strings.ContainsFunc(g, unicode.IsControl):
+			bad(at("allowed_groups", i), "allowed group %q must be a group's name, 1 to 256 bytes without control characters", g)
+		case !slices.Contains(groups, g):
+			groups = append(groups, g)
+		}
+	}
+	if len(groups) > 0 && !userFlow {
+		bad("allowed_groups", "allowed groups limit who signs in: the client needs the %s grant", GrantAuthorizationCode)
+	}
 	alg := spec.IDTokenAlg
 	switch alg {
 	case "":
@@ -251,13 +267,13 @@ func (spec ClientSpec) record() (storage.Client, []SpecProblem) {
 		GrantTypes: cleanGrants, BackchannelLogoutURI: spec.BackchannelLogoutURI,
 		AllowedNetworks: nets, ThirdParty: spec.ThirdParty, IDTokenAlg: alg, Scopes: scopes,
 		ResourceServer: spec.ResourceServer, ResourceScopes: resourceScopes,
-		RequireMFA: spec.RequireMFA,
+		RequireMFA: spec.RequireMFA, AllowedGroups: groups,
 	}, problems
 }
 
 // personScopes are the OpenID Connect scopes, which name a person's data
 // and sign-in; a client's own token has no person.
-var personScopes = []string{"openid", "profile", "email", "phone", "address", "offline_access"}
+var personScopes = []string{"openid", "profile", "email", "phone", "address", "offline_access", ScopeGroups, ScopeUserType}
 
 // validScope: a scope-token of RFC 6749 3.3 (%x21 / %x23-5B / %x5D-7E),
 // at most 128 characters.
@@ -330,7 +346,7 @@ func SpecOf(c storage.Client) ClientSpec {
 		GrantTypes: c.GrantTypes, BackchannelLogoutURI: c.BackchannelLogoutURI,
 		AllowedNetworks: c.AllowedNetworks, ThirdParty: c.ThirdParty, IDTokenAlg: c.IDTokenAlg,
 		Scopes: c.Scopes, ResourceServer: c.ResourceServer, ResourceScopes: c.ResourceScopes,
-		RequireMFA: c.RequireMFA,
+		RequireMFA: c.RequireMFA, AllowedGroups: c.AllowedGroups,
 	}
 }
 

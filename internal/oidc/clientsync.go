@@ -168,7 +168,8 @@ func sameClient(a, b storage.Client) bool {
 		slices.Equal(a.AllowedNetworks, b.AllowedNetworks) &&
 		a.ThirdParty == b.ThirdParty && a.IDTokenAlg == b.IDTokenAlg && a.Source == b.Source &&
 		slices.Equal(a.Scopes, b.Scopes) &&
-		a.ResourceServer == b.ResourceServer && slices.Equal(a.ResourceScopes, b.ResourceScopes)
+		a.ResourceServer == b.ResourceServer && slices.Equal(a.ResourceScopes, b.ResourceScopes) &&
+		slices.Equal(a.AllowedGroups, b.AllowedGroups)
 }
 
 // SyncClients runs SyncClients on the provider's database at its clock.

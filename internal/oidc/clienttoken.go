@@ -13,6 +13,11 @@ type ClientToken struct {
 	ClientID string
 	Scopes   []string
 	JWTID    string
+	// Audience is the token's aud: the client itself, or the API it was
+	// asked for with a resource indicator (RFC 8707). An API of portti's
+	// that is not registered as a resource server accepts only the
+	// former (package provision's SCIM).
+	Audience []string
 }
 
 // ErrTokenInvalid means a bearer token is not a live client_credentials
@@ -40,5 +45,5 @@ func (p *Provider) VerifyClientToken(ctx context.Context, token string) (ClientT
 	if denied {
 		return ClientToken{}, ErrTokenInvalid
 	}
-	return ClientToken{ClientID: claims.ClientID, Scopes: strings.Fields(claims.Scope), JWTID: claims.JWTID}, nil
+	return ClientToken{ClientID: claims.ClientID, Scopes: strings.Fields(claims.Scope), JWTID: claims.JWTID, Audience: claims.Audience}, nil
 }

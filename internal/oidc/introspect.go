@@ -68,7 +68,10 @@ func (p *Provider) userinfo(ctx context.Context, token string) (*userClaims, err
 	if acct.ID == "" || checkActive(acct) != nil { // the account is gone or disabled
 		return nil, invalid
 	}
-	claims := claimsFor(acct, at.Scopes)
+	claims, err := p.claims(ctx, acct, at.Scopes)
+	if err != nil {
+		return nil, serverError(err)
+	}
 	return &claims, nil
 }
 

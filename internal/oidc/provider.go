@@ -92,6 +92,11 @@ type Config struct {
 	// decides whether a network-restricted client may be signed in to.
 	// Nil: the direct peer's address.
 	ClientIP func(r *http.Request) string
+	// Affiliation returns what the registries say about an account (its
+	// user type; its groups when groups is true) for the claims and for
+	// clients limited to groups. Nil: nothing (package provision's
+	// Directory.Affiliation in portti).
+	Affiliation func(ctx context.Context, a storage.Account, groups bool) (Affiliation, error)
 
 	// BackchannelClient posts back-channel logout tokens. Nil: a client
 	// with a 5 s timeout that follows no redirects.
@@ -455,11 +460,13 @@ func etagMatches(header, etag string) bool {
 
 var supportedScopes = []string{
 	oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopePhone, oidc.ScopeAddress, oidc.ScopeOfflineAccess,
+	ScopeGroups, ScopeUserType,
 }
 
 var supportedClaims = []string{
 	"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "amr", "acr", "azp", "sid", "at_hash",
 	"name", "given_name", "family_name", "locale", "email", "email_verified", "phone_number", "address",
+	"portti_user_type", "groups",
 }
 
 func (p *Provider) discoveryConfig() *oidc.DiscoveryConfiguration {

@@ -348,6 +348,14 @@ func (p *Provider) refresh(ctx context.Context, c *client, req *oidc.RefreshToke
 			acctErr = err
 			return err
 		}
+		if len(c.rec.AllowedGroups) > 0 { // groups.go; most clients have none
+			if in, err := p.inAllowedGroup(ctx, c, acct.ID, map[string]storage.Account{acct.ID: acct}); err != nil {
+				return err
+			} else if !in {
+				acctErr = errNotInGroup
+				return errNotInGroup
+			}
+		}
 		g := grant{
 			chainID: rt.ChainID, accountID: acct.ID, sessionID: rt.SessionID, scopes: rt.Scopes,
 			authTime: rt.AuthTime, amr: rt.AMR, target: tgt,
@@ -375,7 +383,7 @@ func (p *Provider) refresh(ctx context.Context, c *client, req *oidc.RefreshToke
 	})
 	switch {
 	case acctErr != nil:
-		if errors.Is(acctErr, errDisabled) || errors.Is(acctErr, storage.ErrNotFound) {
+		if errors.Is(acctErr, errDisabled) || errors.Is(acctErr, storage.ErrNotFound) || errors.Is(acctErr, errNotInGroup) {
 			_, _ = p.store.RevokeRefreshChain(ctx, rt.ChainID, now)
 		}
 		return nil, accountError(acctErr)
@@ -520,11 +528,15 @@ func (p *Provider) idToken(ctx context.Context, c *client, acct storage.Account,
 	if err != nil {
 		return "", fmt.Errorf("at_hash: %w", err)
 	}
+	uc, err := p.claims(ctx, acct, g.scopes)
+	if err != nil {
+		return "", err
+	}
 	claims := idTokenClaims{
 		Issuer: p.issuer, Audience: []string{c.rec.ID},
 		Expiry: now.Add(p.cfg.IDTokenTTL).Unix(), IssuedAt: now.Unix(),
 		Nonce: g.nonce, AMR: g.amr, ACR: g.acr, AZP: c.rec.ID, SID: SessionSID(g.sessionID), AtHash: atHash,
-		userClaims: claimsFor(acct, g.scopes),
+		userClaims: uc,
 	}
 	if !g.authTime.IsZero() {
 		claims.AuthTime = g.authTime.Unix()
@@ -624,6 +636,9 @@ func checkActive(a storage.Account) error {
 }
 
 func accountError(err error) error {
+	if errors.Is(err, errNotInGroup) {
+		return invalidGrant("the person is no longer in a group allowed to use this application")
+	}
 	if errors.Is(err, errDisabled) || errors.Is(err, storage.ErrNotFound) {
 		return invalidGrant("the account can no longer sign in")
 	}

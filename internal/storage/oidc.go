@@ -33,6 +33,9 @@ type Client struct {
 	// RequireMFA: signing in to this client needs a second factor
 	// (package authn), whatever the policy says for the person.
 	RequireMFA bool
+	// AllowedGroups: only members of one of these groups (by display
+	// name; package provision) may sign in to this client. Empty: anyone.
+	AllowedGroups []string
 	// Source says who manages the client: ClientSourceCLI or
 	// ClientSourceConfig ("" is treated as ClientSourceCLI).
 	Source    string

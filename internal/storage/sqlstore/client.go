@@ -14,15 +14,16 @@ const (
 	clientColumns = `id, name, secret_hash, is_public, redirect_uris,
 	post_logout_redirect_uris, grant_types, backchannel_logout_uri,
 	allowed_networks, third_party, id_token_alg, created_at, updated_at,
-	source, scopes, resource_server, resource_scopes, require_mfa`
+	source, scopes, resource_server, resource_scopes, require_mfa, allowed_groups`
 
 	insertClient = `INSERT INTO clients (` + clientColumns + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`
 	updateClient = `UPDATE clients SET name = $2, secret_hash = $3,
 	is_public = $4, redirect_uris = $5, post_logout_redirect_uris = $6,
 	grant_types = $7, backchannel_logout_uri = $8, allowed_networks = $9,
 	third_party = $10, id_token_alg = $11, created_at = $12, updated_at = $13,
-	source = $14, scopes = $15, resource_server = $16, resource_scopes = $17, require_mfa = $18
+	source = $14, scopes = $15, resource_server = $16, resource_scopes = $17, require_mfa = $18,
+	allowed_groups = $19
 	WHERE id = $1`
 	selectClient = `SELECT ` + clientColumns + ` FROM clients WHERE id = $1`
 	listClients  = `SELECT ` + clientColumns + ` FROM clients ORDER BY id`
@@ -39,7 +40,7 @@ func clientArgs(c storage.Client) []any {
 		dbList(c.PostLogoutRedirectURIs), dbList(c.GrantTypes), c.BackchannelLogoutURI,
 		dbList(c.AllowedNetworks), dbBool(c.ThirdParty), c.IDTokenAlg,
 		dbTime(c.CreatedAt), dbTime(c.UpdatedAt), c.Source, dbList(c.Scopes),
-		c.ResourceServer, dbList(c.ResourceScopes), dbBool(c.RequireMFA),
+		c.ResourceServer, dbList(c.ResourceScopes), dbBool(c.RequireMFA), dbList(c.AllowedGroups),
 	}
 }
 
@@ -48,13 +49,13 @@ func scanClient(r scanner) (storage.Client, error) {
 		c                                   storage.Client
 		public, thirdParty, created, update int64
 		redirects, postLogout, grants, nets string
-		scopes, resourceScopes              string
+		scopes, resourceScopes, groups      string
 		requireMFA                          int64
 	)
 	err := r.Scan(&c.ID, &c.Name, &c.SecretHash, &public, &redirects,
 		&postLogout, &grants, &c.BackchannelLogoutURI,
 		&nets, &thirdParty, &c.IDTokenAlg, &created, &update, &c.Source, &scopes,
-		&c.ResourceServer, &resourceScopes, &requireMFA)
+		&c.ResourceServer, &resourceScopes, &requireMFA, &groups)
 	if err != nil {
 		return storage.Client{}, classify(err)
 	}
@@ -65,6 +66,7 @@ func scanClient(r scanner) (storage.Client, error) {
 	c.AllowedNetworks = d.list(nets)
 	c.Scopes = d.list(scopes)
 	c.ResourceScopes = d.list(resourceScopes)
+	c.AllowedGroups = d.list(groups)
 	if d.err != nil {
 		return storage.Client{}, d.err
 	}
@@ -84,6 +86,7 @@ func roundTripClient(c storage.Client) storage.Client {
 	c.AllowedNetworks = roundTripList(c.AllowedNetworks)
 	c.Scopes = roundTripList(c.Scopes)
 	c.ResourceScopes = roundTripList(c.ResourceScopes)
+	c.AllowedGroups = roundTripList(c.AllowedGroups)
 	c.CreatedAt = roundTrip(c.CreatedAt)
 	c.UpdatedAt = roundTrip(c.UpdatedAt)
 	return c

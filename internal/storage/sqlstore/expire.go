@@ -59,6 +59,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) error {
 		{"saml participants", `DELETE FROM saml_participants WHERE created_at < $1
 		AND session_id NOT IN (SELECT id FROM sessions)`, now.Add(-samlParticipantRetention)},
 		{"logout deliveries", `DELETE FROM logout_deliveries WHERE delivered_at <> 0 AND delivered_at < $1`, now.Add(-deliveredLogoutRetention)},
+		{"provisioning waitlist", `DELETE FROM provision_waitlist WHERE expires_at < $1`, now},
 	}
 	for _, step := range steps {
 		if _, err := s.exec(ctx, step.query, dbTime(step.arg)); err != nil {

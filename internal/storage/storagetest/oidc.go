@@ -54,6 +54,7 @@ func sampleClient(id string) storage.Client {
 		ThirdParty:             true,
 		IDTokenAlg:             "ES256",
 		Scopes:                 []string{"books:read", "loans:write"},
+		AllowedGroups:          []string{"Staff", "Physics students"},
 		Source:                 storage.ClientSourceConfig,
 		CreatedAt:              at(-48 * time.Hour),
 		UpdatedAt:              at(-time.Hour),
