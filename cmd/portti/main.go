@@ -103,6 +103,9 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		if args[1] == "set-identifier" {
 			return userSetIdentifier(ctx, args[2:], stdin, stdout, stderr)
 		}
+		if args[1] == "unset-identifier" {
+			return userUnsetIdentifier(ctx, args[2:], stdout, stderr) // proofing.go
+		}
 		return user(ctx, args[1], args[2:], stdin, stdout, stderr)
 	case "client":
 		return clientCmd(ctx, args[1:], stdin, stdout, stderr)
@@ -346,6 +349,9 @@ func user(ctx context.Context, verb string, args []string, stdin io.Reader, stdo
 		return err
 	}
 	printStatus(stdout, st)
+	if err := printIdentity(ctx, stdout, a, acc); err != nil {
+		return err
+	}
 	return printMethods(ctx, stdout, a, acc)
 }
 

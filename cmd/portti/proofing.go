@@ -9,6 +9,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/portti/portti/internal/account"
 	"github.com/portti/portti/internal/app"
@@ -19,6 +20,7 @@ import (
 const proofingUsage = `  portti user set-identifier E --stdin         bind a registry identifier (e.g. a personal identity
                                                code, the first line of standard input) to an account,
                                                for strong identification; stored only as a keyed hash
+  portti user unset-identifier E --reason "…"  unlink the strong identity from an account (audited)
   portti proofing keys list|rotate             portti's relying-party keys for strong identification
                                                (JWKS /proofing/jwks.json); rotate replaces both: the new
                                                signing key signs after 2 h, the old keys stay published 14 days
@@ -72,6 +74,69 @@ func userSetIdentifier(ctx context.Context, args []string, stdin io.Reader, stdo
 		return err
 	}
 	fmt.Fprintf(stdout, "identifier set for %s (stored as a keyed hash)\n", acc.Email)
+	return nil
+}
+
+// userUnsetIdentifier is `portti user unset-identifier E --reason "…"`:
+// the account loses its strong identity (a wrong identifier was set, the
+// person asks for it), so it can no longer reset its second factor or
+// find its username through strong identification until one is bound
+// again. The reason is audited.
+func userUnsetIdentifier(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("user unset-identifier", flag.ContinueOnError)
+	configPath := fs.String("config", "", configUsage)
+	reason := fs.String("reason", "", "why, for the audit log (required)")
+	positional, err := parseArgs(fs, args, stdout)
+	if err != nil {
+		return err
+	}
+	if len(positional) != 1 {
+		return errors.New("user unset-identifier: give one e-mail address")
+	}
+	if strings.TrimSpace(*reason) == "" {
+		return errors.New(`user unset-identifier: --reason "…" is required, for the audit log`)
+	}
+	a, err := openForCommand(ctx, *configPath, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	acc, err := a.Accounts.Find(ctx, positional[0])
+	if errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("no account with e-mail address %s", positional[0])
+	}
+	if err != nil {
+		return err
+	}
+	err = a.Store.InTx(ctx, func(tx storage.Storage) error {
+		if err := tx.UnbindIdentity(ctx, acc.ID); err != nil {
+			return err
+		}
+		return tx.AppendEvent(ctx, storage.Event{Time: time.Now().UTC(), Kind: proofing.EventUnbound, AccountID: acc.ID, Email: acc.Email,
+			Reason: strings.TrimSpace(*reason), ClientIP: "cli", UserAgent: "portti user unset-identifier"})
+	})
+	if errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("%s has no strong identity linked", acc.Email)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "strong identity unlinked from %s\n", acc.Email)
+	return nil
+}
+
+// printIdentity says whether a strong identity is linked to the account
+// (never the identifier: only its keyed hash is kept).
+func printIdentity(ctx context.Context, w io.Writer, a *app.App, acc storage.Account) error {
+	id, err := a.Store.GetIdentity(ctx, acc.ID)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		fmt.Fprintln(w, "strong identity:  none linked")
+	case err != nil:
+		return err
+	default:
+		fmt.Fprintf(w, "strong identity:  linked %s (by %s)\n", when(id.BoundAt), id.Provider)
+	}
 	return nil
 }
 

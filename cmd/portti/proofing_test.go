@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
 	"github.com/portti/portti/internal/proofing"
+	"github.com/portti/portti/internal/storage"
 	"github.com/portti/portti/internal/storage/sqlstore"
 )
 
@@ -54,6 +56,31 @@ func TestUserSetIdentifier(t *testing.T) {
 	}
 	if !found {
 		t.Fatal("no audit event")
+	}
+
+	// user show says an identity is linked, never the identifier.
+	if out, err := runCmd(t, "", "user", "show", "--email", "aino@example.fi"); err != nil || !strings.Contains(out, "strong identity:  linked") || strings.Contains(out, "010190") {
+		t.Fatalf("user show: %v\n%s", err, out)
+	}
+	// unset-identifier needs a reason, unlinks, and audits the reason.
+	if out, err := runCmd(t, "", "user", "unset-identifier", "aino@example.fi"); err == nil || !strings.Contains(err.Error(), "--reason") {
+		t.Fatalf("unset-identifier without a reason: %v\n%s", err, out)
+	}
+	if out, err := runCmd(t, "", "user", "unset-identifier", "aino@example.fi", "--reason", "wrong identifier, ticket 17"); err != nil {
+		t.Fatalf("unset-identifier: %v\n%s", err, out)
+	}
+	if _, err := store.GetIdentity(ctx, a.ID); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("identity after unset-identifier: %v", err)
+	}
+	events, _ = store.ListEvents(ctx, a.ID, 10)
+	if len(events) == 0 || events[0].Kind != proofing.EventUnbound || events[0].Reason != "wrong identifier, ticket 17" {
+		t.Fatalf("newest event after unset-identifier: %+v", events)
+	}
+	if out, err := runCmd(t, "", "user", "unset-identifier", "aino@example.fi", "--reason", "again"); err == nil || !strings.Contains(err.Error(), "no strong identity") {
+		t.Fatalf("unset-identifier twice: %v\n%s", err, out)
+	}
+	if out, err := runCmd(t, "", "user", "show", "--email", "aino@example.fi"); err != nil || !strings.Contains(out, "strong identity:  none linked") {
+		t.Fatalf("user show after unset: %v\n%s", err, out)
 	}
 }
 

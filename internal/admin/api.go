@@ -214,6 +214,8 @@ type apiExplanation struct {
 	PasswordExpiresAt   *time.Time   `json:"password_expires_at,omitempty"`
 	MFARequired         bool         `json:"mfa_required"`
 	MFAEnabled          bool         `json:"mfa_enabled"`
+	IdentityBoundAt     *time.Time   `json:"identity_bound_at,omitempty"`
+	IdentityProvider    string       `json:"identity_provider,omitempty"`
 	Methods             []apiMethod  `json:"methods"`
 	Sessions            []apiSession `json:"sessions"`
 	Apps                []apiApp     `json:"apps"`
@@ -270,6 +272,7 @@ func (s *Service) apiExplain(w http.ResponseWriter, r *http.Request, _ Actor) {
 		ActivationSentAt: timePtr(x.ActivationSentAt), ActivationExpiresAt: timePtr(x.ActivationExpiresAt),
 		FailedLogins: x.FailedLogins, FailedFrom: append([]string{}, x.FailedFrom...),
 		PasswordExpiresAt: timePtr(x.PasswordExpiry), MFARequired: x.MFARequired, MFAEnabled: x.MFAEnabled,
+		IdentityBoundAt: timePtr(x.IdentityBoundAt), IdentityProvider: x.IdentityProvider,
 		Methods: []apiMethod{}, Sessions: []apiSession{}, Apps: []apiApp{}, Failures: []apiEvent{},
 	}
 	for i, p := range out.Problems {

@@ -352,6 +352,7 @@ func explanationView(x Explanation) map[string]any {
 		"Roles": x.Roles, "MFARequired": x.MFARequired, "MFAEnabled": x.MFAEnabled,
 		"Created": when(x.Account.CreatedAt), "Activated": when(x.Account.ActivatedAt),
 		"PasswordChanged": when(x.Account.PasswordChangedAt), "PasswordExpiry": when(x.PasswordExpiry),
+		"IdentityBound": when(x.IdentityBoundAt),
 	}
 }
 

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -50,7 +51,13 @@ type Explanation struct {
 
 	MFARequired bool
 	MFAEnabled  bool
-	Methods     []Method
+	// IdentityBoundAt: when a strong identity (package proofing) was
+	// bound to the account, with which provider ("cli": by an operator);
+	// zero when none is. A person with one can reset a lost second factor
+	// and find their username themselves.
+	IdentityBoundAt  time.Time
+	IdentityProvider string
+	Methods          []Method
 	Sessions    []storage.Session // live ones, newest first
 	Apps        []storage.AppAccess
 	Failures    []storage.Event // recent failed sign-ins, newest first
@@ -181,6 +188,12 @@ func (s *Service) Explain(ctx context.Context, accountID string) (Explanation, e
 		if x.MFARequired && !x.MFAEnabled {
 			x.Problems = append(x.Problems, Problem{ProblemMFANotEnrolled, nil})
 		}
+	}
+	switch id, err := s.cfg.Store.GetIdentity(ctx, a.ID); {
+	case err == nil:
+		x.IdentityBoundAt, x.IdentityProvider = id.BoundAt, id.Provider
+	case !errors.Is(err, storage.ErrNotFound):
+		return x, err
 	}
 	if x.Apps, err = s.cfg.Store.ListAppAccess(ctx, a.ID, now); err != nil {
 		return x, err

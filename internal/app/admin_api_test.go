@@ -161,6 +161,19 @@ func TestAdminAPI(t *testing.T) {
 	if p := x["problems"].([]any); len(p) != 1 || p[0].(map[string]any)["code"] != "locked" {
 		t.Fatalf("explanation: %v", x)
 	}
+	if _, ok := x["identity_bound_at"]; ok {
+		t.Errorf("explanation of an account without a strong identity: %v", x)
+	}
+	// A strong identity bound to the account shows, with its provider.
+	if err := env.App.Store.BindIdentity(context.Background(), storage.ProofedIdentity{
+		AccountID: person.ID, Identity: strings.Repeat("ab", 32), Provider: "cli", BoundAt: time.Now(),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	x = helpdesk.call("GET", "/admin/api/accounts/"+person.ID, nil, http.StatusOK)
+	if x["identity_bound_at"] == nil || x["identity_provider"] != "cli" {
+		t.Errorf("explanation of an account with a strong identity: %v", x)
+	}
 	helpdesk.call("GET", "/admin/api/accounts/nosuch", nil, http.StatusNotFound)
 
 	helpdesk.call("POST", "/admin/api/accounts/"+person.ID+"/actions/unlock", map[string]string{"reason": ""}, http.StatusBadRequest)

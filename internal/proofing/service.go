@@ -40,7 +40,8 @@ const (
 	EventMismatch   = "proofing.mismatch" // the identity is not the account's
 	EventUsernames  = "proofing.usernames_shown"
 	EventBound      = "proofing.identity_bound"
-	EventIdentifier = "proofing.identifier_set" // by an operator
+	EventIdentifier = "proofing.identifier_set"   // by an operator
+	EventUnbound    = "proofing.identity_unbound" // by an operator
 )
 
 // FlowTTL is how long a person has from the start to the end of a flow.
