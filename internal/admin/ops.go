@@ -128,7 +128,7 @@ func (s *Service) Do(ctx context.Context, actor Actor, accountID string, act Act
 		err = s.cfg.Accounts.ForgotPassword(ctx, target.Email, m)
 	case ActResetMFA:
 		// authn tells the owner (mfa_changed) and ends the sessions.
-		_, _, err = s.cfg.MFA.Reset(ctx, target.Email, "by "+actor.Name+": "+reason, m)
+		_, _, err = s.cfg.MFA.ResetByHelpdesk(ctx, target.Email, "by "+actor.Name+": "+reason, m)
 	case ActEndSessions:
 		err = s.endSessions(ctx, target)
 		tell = mail.HelpdeskSessionsEnded

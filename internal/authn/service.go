@@ -543,6 +543,12 @@ func (s *Service) ResetProofed(ctx context.Context, email, reason string, m acco
 	return s.reset(ctx, email, reason, mail.MFAResetProofed, m)
 }
 
+// ResetByHelpdesk is Reset done by the helpdesk: the owner's message says
+// the helpdesk did it, not an administrator.
+func (s *Service) ResetByHelpdesk(ctx context.Context, email, reason string, m account.Meta) (storage.Account, int, error) {
+	return s.reset(ctx, email, reason, mail.MFAResetByHelpdesk, m)
+}
+
 func (s *Service) reset(ctx context.Context, email, reason string, change mail.MFAChange, m account.Meta) (storage.Account, int, error) {
 	a, err := s.cfg.Accounts.Find(ctx, email)
 	if err != nil {

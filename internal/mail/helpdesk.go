@@ -16,6 +16,11 @@ const (
 	HelpdeskSessionsEnded HelpdeskChange = "sessions_ended"
 	HelpdeskDisabled      HelpdeskChange = "disabled"
 	HelpdeskEnabled       HelpdeskChange = "enabled"
+	// A temporary access pass was issued, and used (authn/accesspass):
+	// the owner hears of both, so a pass they did not ask for is
+	// reported before or as soon as it is used.
+	HelpdeskAccessPassIssued HelpdeskChange = "access_pass_issued"
+	HelpdeskAccessPassUsed   HelpdeskChange = "access_pass_used"
 )
 
 // HelpdeskAction tells the owner that the helpdesk changed their account,
@@ -35,7 +40,7 @@ func (HelpdeskAction) Kind() string { return "helpdesk_action" }
 func (m HelpdeskAction) check() error {
 	var err error
 	switch m.Change {
-	case HelpdeskUnlocked, HelpdeskSessionsEnded, HelpdeskDisabled, HelpdeskEnabled:
+	case HelpdeskUnlocked, HelpdeskSessionsEnded, HelpdeskDisabled, HelpdeskEnabled, HelpdeskAccessPassIssued, HelpdeskAccessPassUsed:
 	default:
 		err = errors.New("Change is not a known change")
 	}

@@ -15,7 +15,8 @@ const (
 	MFAMethodRemoved     MFAChange = "removed"
 	MFARecoveryUsed      MFAChange = "recovery_used"
 	MFARecoveryGenerated MFAChange = "recovery_generated"
-	MFAReset             MFAChange = "reset" // by an operator
+	MFAReset             MFAChange = "reset"          // by an operator (the command line)
+	MFAResetByHelpdesk   MFAChange = "reset_helpdesk" // by the helpdesk (the console or its API)
 	// MFAResetProofed: by the owner, after strong identification.
 	MFAResetProofed MFAChange = "reset_proofed"
 )
@@ -40,7 +41,7 @@ func (MFAChanged) Kind() string { return "mfa_changed" }
 func (m MFAChanged) check() error {
 	var err error
 	switch m.Change {
-	case MFAMethodAdded, MFAMethodRemoved, MFARecoveryUsed, MFARecoveryGenerated, MFAReset, MFAResetProofed:
+	case MFAMethodAdded, MFAMethodRemoved, MFARecoveryUsed, MFARecoveryGenerated, MFAReset, MFAResetByHelpdesk, MFAResetProofed:
 	default:
 		err = errors.New("Change is not a known change")
 	}
