@@ -33,6 +33,7 @@ import (
 	"github.com/portti/portti/internal/account"
 	"github.com/portti/portti/internal/audit"
 	"github.com/portti/portti/internal/authn"
+	"github.com/portti/portti/internal/authn/accesspass"
 	"github.com/portti/portti/internal/mail"
 	"github.com/portti/portti/internal/session"
 	"github.com/portti/portti/internal/storage"
@@ -64,10 +65,13 @@ type Config struct {
 	Store    storage.Storage
 	Accounts *account.Service
 	MFA      *authn.Service
-	Sessions *session.Manager
-	Outbox   *mail.Outbox
-	Audit    *audit.Recorder
-	Logger   *slog.Logger
+	// AccessPass issues temporary access passes; nil: the action is not
+	// offered.
+	AccessPass *accesspass.Service
+	Sessions   *session.Manager
+	Outbox     *mail.Outbox
+	Audit      *audit.Recorder
+	Logger     *slog.Logger
 	// Pages renders the console; nil for a Service without one (the
 	// command line).
 	Pages Pages

@@ -353,11 +353,17 @@ func (s *Service) apiAction(w http.ResponseWriter, r *http.Request, actor Actor)
 		return
 	}
 	act := Action(r.PathValue("action"))
-	if err := s.Do(r.Context(), actor, r.PathValue("id"), act, body.Reason, s.apiMeta(r)); err != nil {
+	out, err := s.Act(r.Context(), actor, r.PathValue("id"), act, body.Reason, s.apiMeta(r))
+	if err != nil {
 		s.apiErr(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"account_id": r.PathValue("id"), "action": string(act), "status": "done"})
+	done := map[string]any{"account_id": r.PathValue("id"), "action": string(act), "status": "done"}
+	if out.AccessPass != "" {
+		// The only time the pass exists in clear (writeJSON: no-store).
+		done["access_pass"], done["expires_at"] = out.AccessPass, out.Expires.UTC()
+	}
+	writeJSON(w, http.StatusOK, done)
 }
 
 type apiNotice struct {

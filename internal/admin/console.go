@@ -258,6 +258,9 @@ func (s *Service) showPerson(w http.ResponseWriter, r *http.Request, st staff, s
 	}
 	var offered []string
 	for _, a := range Actions {
+		if a == ActAccessPass && s.cfg.AccessPass == nil {
+			continue
+		}
 		if applies(a, x) {
 			offered = append(offered, string(a))
 		}
@@ -292,6 +295,8 @@ func applies(a Action, x Explanation) bool {
 		return len(x.Methods) > 0
 	case ActEndSessions:
 		return len(x.Sessions) > 0
+	case ActAccessPass:
+		return x.Account.Activated() && !x.Account.Disabled
 	}
 	return true
 }
@@ -363,7 +368,15 @@ func (s *Service) personAction(w http.ResponseWriter, r *http.Request, st staff)
 	id := r.PathValue("id")
 	act := Action(r.PostForm.Get("action"))
 	reason := r.PostForm.Get("reason")
-	err := s.Do(r.Context(), st.actor, id, act, reason, st.meta)
+	out, err := s.Act(r.Context(), st.actor, id, act, reason, st.meta)
+	if err == nil && out.AccessPass != "" {
+		// Shown once, on this answer only: no redirect that could show
+		// it again, and no cache may keep it.
+		w.Header().Set("Cache-Control", "no-store")
+		return s.showPerson(w, r, st, http.StatusOK, id, map[string]any{
+			"Done": "admin.done." + string(act), "Pass": out.AccessPass, "PassUntil": when(out.Expires),
+		})
+	}
 	if err == nil {
 		http.Redirect(w, r, "/admin/people/"+url.PathEscape(id)+"?"+url.Values{"done": {string(act)}}.Encode(), http.StatusSeeOther)
 		return nil

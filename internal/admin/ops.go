@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/portti/portti/internal/account"
@@ -37,10 +38,21 @@ const (
 	ActEndSessions      Action = "end_sessions"
 	ActDisable          Action = "disable"
 	ActEnable           Action = "enable"
+	// ActAccessPass issues a temporary access pass (authn/accesspass):
+	// shown once to the staff member, it lets the person add one new
+	// second factor after their password; it signs no one in.
+	ActAccessPass Action = "temporary_access_pass"
 )
 
 // Actions lists every action.
-var Actions = []Action{ActUnlock, ActResendActivation, ActSendReset, ActResetMFA, ActEndSessions, ActDisable, ActEnable}
+var Actions = []Action{ActUnlock, ActResendActivation, ActSendReset, ActResetMFA, ActEndSessions, ActDisable, ActEnable, ActAccessPass}
+
+// Outcome is what an action hands back to the staff member: the pass,
+// for a temporary access pass (shown once, never stored in clear).
+type Outcome struct {
+	AccessPass string
+	Expires    time.Time
+}
 
 // EventPrefix begins the kind of every event the console records
 // ("helpdesk.unlock"); the reason is "by ACTOR: REASON".
@@ -95,19 +107,26 @@ func (s *Service) mayActOn(ctx context.Context, actor Actor, target storage.Acco
 // Do performs act on account accountID for actor, with the reason the
 // staff member gave. m is the request's (the staff member's address).
 func (s *Service) Do(ctx context.Context, actor Actor, accountID string, act Action, reason string, m account.Meta) error {
-	if !slices.Contains(Actions, act) {
-		return ErrUnknownAction
+	_, err := s.Act(ctx, actor, accountID, act, reason, m)
+	return err
+}
+
+// Act is Do, returning what the action hands back (the pass).
+func (s *Service) Act(ctx context.Context, actor Actor, accountID string, act Action, reason string, m account.Meta) (Outcome, error) {
+	var out Outcome
+	if !slices.Contains(Actions, act) || act == ActAccessPass && s.cfg.AccessPass == nil {
+		return out, ErrUnknownAction
 	}
 	reason, err := cleanReason(reason)
 	if err != nil {
-		return err
+		return out, err
 	}
 	target, err := s.cfg.Store.GetAccount(ctx, accountID)
 	if err != nil {
-		return err
+		return out, err
 	}
 	if err := s.mayActOn(ctx, actor, target); err != nil {
-		return err
+		return out, err
 	}
 	tell := mail.HelpdeskChange("")
 	switch act {
@@ -116,14 +135,14 @@ func (s *Service) Do(ctx context.Context, actor Actor, accountID string, act Act
 		tell = mail.HelpdeskUnlocked
 	case ActResendActivation:
 		if target.Activated() || target.Disabled {
-			return ErrNotApplicable
+			return out, ErrNotApplicable
 		}
 		err = s.cfg.Accounts.ResendActivation(ctx, target.Email, m)
 	case ActSendReset:
 		if target.Disabled {
 			// The account service sends a disabled account no link:
 			// say so instead of pretending.
-			return ErrNotApplicable
+			return out, ErrNotApplicable
 		}
 		err = s.cfg.Accounts.ForgotPassword(ctx, target.Email, m)
 	case ActResetMFA:
@@ -134,19 +153,26 @@ func (s *Service) Do(ctx context.Context, actor Actor, accountID string, act Act
 		tell = mail.HelpdeskSessionsEnded
 	case ActDisable:
 		if target.Disabled {
-			return ErrNotApplicable
+			return out, ErrNotApplicable
 		}
 		_, err = s.cfg.Accounts.Disable(ctx, target.Email, m)
 		tell = mail.HelpdeskDisabled
+	case ActAccessPass:
+		if target.Disabled || !target.Activated() {
+			return out, ErrNotApplicable
+		}
+		// accesspass tells the owner (helpdesk_action, in the same
+		// transaction as the pass).
+		out.AccessPass, out.Expires, err = s.cfg.AccessPass.Issue(ctx, target, m)
 	case ActEnable:
 		if !target.Disabled {
-			return ErrNotApplicable
+			return out, ErrNotApplicable
 		}
 		_, err = s.cfg.Accounts.Enable(ctx, target.Email, m)
 		tell = mail.HelpdeskEnabled
 	}
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", act, target.ID, err)
+		return out, fmt.Errorf("%s %s: %w", act, target.ID, err)
 	}
 	_ = s.cfg.Audit.Record(ctx, nil, storage.Event{
 		Kind: EventPrefix + string(act), AccountID: target.ID, Email: target.Email,
@@ -155,7 +181,7 @@ func (s *Service) Do(ctx context.Context, actor Actor, accountID string, act Act
 	if tell != "" {
 		s.tell(ctx, target, tell, m)
 	}
-	return nil
+	return out, nil
 }
 
 // endSessions ends every session of the account and tells the

@@ -392,6 +392,47 @@ func (s *Service) FinishEnrol(ctx context.Context, se storage.Session, a storage
 	if err != nil {
 		return Enrolled{}, err
 	}
+	return s.finishEnrol(ctx, en, a, kind, pending, form, m, "", func(tx storage.Storage, now time.Time) error {
+		_, err := tx.UpdateSession(ctx, se.ID, func(x storage.Session) (storage.Session, error) {
+			x.Factors = append(x.Factors, Factor(kind, now))
+			return x, nil
+		})
+		return err
+	})
+}
+
+// BeginEnrolGranted starts adding a credential of kind to account a for a
+// person who holds no session but an enrolment grant (a temporary access
+// pass from the helpdesk, package authn/accesspass). The caller has
+// checked the grant; FinishEnrolGranted spends it.
+func (s *Service) BeginEnrolGranted(ctx context.Context, a storage.Account, kind string) (Enrolment, error) {
+	m, ok := s.cfg.Registry.Get(kind)
+	en, isEnroller := m.(Enroller)
+	if !ok || !isEnroller {
+		return Enrolment{}, ErrUnknownMethod
+	}
+	return en.Begin(ctx, a)
+}
+
+// FinishEnrolGranted is FinishEnrol for an enrolment grant: spend must
+// spend the grant inside the transaction that stores the credential (so
+// one grant adds one method), and no session gains a factor: the person
+// signs in afterwards with the new method.
+func (s *Service) FinishEnrolGranted(ctx context.Context, a storage.Account, kind, pending string, form url.Values, m account.Meta, spend func(tx storage.Storage, now time.Time) error) (Enrolled, error) {
+	if spend == nil {
+		return Enrolled{}, errors.New("authn: a granted enrolment must spend its grant")
+	}
+	meth, ok := s.cfg.Registry.Get(kind)
+	en, isEnroller := meth.(Enroller)
+	if !ok || !isEnroller {
+		return Enrolled{}, ErrUnknownMethod
+	}
+	return s.finishEnrol(ctx, en, a, kind, pending, form, m, "access_pass", spend)
+}
+
+// finishEnrol stores a proved credential; also is run in the same
+// transaction (the session's factor, or the grant spent).
+func (s *Service) finishEnrol(ctx context.Context, en Enroller, a storage.Account, kind, pending string, form url.Values, m account.Meta, how string, also func(tx storage.Storage, now time.Time) error) (Enrolled, error) {
 	now := s.now()
 	c, err := en.Finish(ctx, a, pending, form, now)
 	if err != nil {
@@ -417,13 +458,14 @@ func (s *Service) FinishEnrol(ctx context.Context, se storage.Session, a storage
 			}
 			out.RecoveryCodes = codes
 		}
-		if _, err := tx.UpdateSession(ctx, se.ID, func(x storage.Session) (storage.Session, error) {
-			x.Factors = append(x.Factors, Factor(kind, now))
-			return x, nil
-		}); err != nil {
+		if err := also(tx, now); err != nil {
 			return err
 		}
-		s.event(ctx, tx, m, storage.Event{Kind: audit.MFAAdded, AccountID: a.ID, Email: a.Email, Reason: kind})
+		reason := kind
+		if how != "" {
+			reason += " (" + how + ")"
+		}
+		s.event(ctx, tx, m, storage.Event{Kind: audit.MFAAdded, AccountID: a.ID, Email: a.Email, Reason: reason})
 		return s.notify(ctx, tx, a, m, mail.MFAChanged{Change: mail.MFAMethodAdded, Method: kind, When: now})
 	})
 	return out, err

@@ -161,6 +161,7 @@ var noticeKeys = map[string]bool{
 	"email_change_sent": true, "email_changed": true, "sessions_ended": true, "session_ended": true,
 	"app_removed": true, "email_changed_here": true,
 	"mfa_added": true, "mfa_removed": true, "mfa_already_added": true, "mfa_reauth": true, "mfa_required": true,
+	"tap_enrolled": true,
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {

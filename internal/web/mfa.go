@@ -48,6 +48,7 @@ func (s *Server) secondStep(w http.ResponseWriter, r *http.Request, status int, 
 	p.Data["Entries"] = s.entryRows(p, entries)
 	p.Data["Passkey"] = s.passkeyEntries(entries)
 	p.Data["Remember"] = s.rememberOffer(p)
+	p.Data["AccessPass"] = s.cfg.AccessPass != nil
 	s.render(w, r, status, "mfa_login", p)
 	return nil
 }

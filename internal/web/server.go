@@ -19,6 +19,7 @@ import (
 
 	"github.com/portti/portti/internal/account"
 	"github.com/portti/portti/internal/authn"
+	"github.com/portti/portti/internal/authn/accesspass"
 	"github.com/portti/portti/internal/buildinfo"
 	"github.com/portti/portti/internal/i18n"
 	"github.com/portti/portti/internal/session"
@@ -35,6 +36,9 @@ var staticFiles embed.FS
 type Config struct {
 	Accounts       *account.Service
 	MFA            *authn.Service // second factors: the sign-in's second step and /account/mfa
+	// AccessPass redeems the helpdesk's temporary access passes on the
+	// second step (accesspass.go); nil: not offered.
+	AccessPass *accesspass.Service
 	Sessions       *session.Manager
 	Store          storage.Storage // health check and the dev mail page
 	Catalog        *i18n.Catalog
@@ -143,6 +147,9 @@ func (s *Server) Handler() http.Handler {
 	h("POST /account/apps/remove", s.removeApp)
 	if s.cfg.MFA != nil {
 		s.mfaRoutes(h)
+	}
+	if s.cfg.MFA != nil && s.cfg.AccessPass != nil {
+		s.accessPassRoutes(h)
 	}
 	h("GET /email/confirm", s.confirmEmailForm)
 	h("POST /email/confirm", s.confirmEmail)
