@@ -19,6 +19,7 @@ import (
 	"github.com/portti/portti/internal/admin"
 	"github.com/portti/portti/internal/audit"
 	"github.com/portti/portti/internal/authn"
+	"github.com/portti/portti/internal/authn/accesspass"
 	"github.com/portti/portti/internal/authn/passkey"
 	"github.com/portti/portti/internal/authn/recoverycode"
 	"github.com/portti/portti/internal/authn/totp"
@@ -267,6 +268,14 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 		},
 		Now: opt.Now,
 	})
+	// The helpdesk's temporary access pass: issued by the console,
+	// redeemed on the second step of a sign-in, for enrolment only.
+	passes := accesspass.New(accesspass.Config{
+		Store: store, Accounts: accounts, MFA: mfa, Outbox: outbox,
+		Audit: audit.NewRecorder(store, logger, opt.Now), Logger: logger,
+		PublicURL: strings.TrimSuffix(cfg.PublicURL, "/"),
+		TTL:       cfg.Helpdesk.AccessPassTTL, Now: opt.Now,
+	})
 	sessions := session.New(session.Config{
 		Store: store, Secure: cfg.SecureCookies(),
 		RememberTTL: cfg.SessionTTL, BrowserTTL: cfg.BrowserSessionTTL, Now: opt.Now,
@@ -282,7 +291,7 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 	trusted := cfg.TrustedProxyPrefixes()
 	var console *admin.Service
 	srv, err := web.New(web.Config{
-		Accounts: accounts, MFA: mfa, Sessions: sessions, Store: store, Catalog: catalog, Logger: logger,
+		Accounts: accounts, MFA: mfa, AccessPass: passes, Sessions: sessions, Store: store, Catalog: catalog, Logger: logger,
 		MailFrom: cfg.MailFrom, DevMail: cfg.DevMail, Secure: cfg.SecureCookies(),
 		TrustedProxies: trusted, RememberTTL: cfg.SessionTTL, Now: opt.Now,
 		TermsURL: cfg.TermsURL.For, PrivacyURL: cfg.PrivacyURL.For,
@@ -318,7 +327,7 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 		return nil, err
 	}
 	console, err = admin.New(admin.Config{
-		Store: store, Accounts: accounts, MFA: mfa, Sessions: sessions, Outbox: outbox,
+		Store: store, Accounts: accounts, MFA: mfa, AccessPass: passes, Sessions: sessions, Outbox: outbox,
 		Audit: audit.NewRecorder(store, logger, opt.Now), Logger: logger, Pages: srv,
 		PublicURL: strings.TrimSuffix(cfg.PublicURL, "/"),
 		ClientIP:  func(r *http.Request) string { return web.ClientIP(r, trusted) },

@@ -117,6 +117,8 @@ type Config struct {
 	MFA MFA `yaml:"mfa"`
 	// Provision configures accounts that registries keep (SCIM).
 	Provision Provision `yaml:"provision"`
+	// Helpdesk: the helpdesk console's settings.
+	Helpdesk Helpdesk `yaml:"helpdesk"`
 
 	// TermsVersion is the version of the terms users must accept.
 	TermsVersion string `yaml:"terms_version"`
@@ -311,6 +313,17 @@ type MFA struct {
 	EnrolmentGrace time.Duration `yaml:"enrolment_grace"`
 }
 
+// Helpdesk holds the helpdesk console's settings.
+type Helpdesk struct {
+	// AccessPassTTL: how long a temporary access pass the helpdesk gives
+	// a person stays valid (8h; at most 72h).
+	AccessPassTTL time.Duration `yaml:"access_pass_ttl"`
+}
+
+// MaxAccessPassTTL bounds helpdesk.access_pass_ttl: three days cover a
+// weekend; a longer-lived pass is a standing risk.
+const MaxAccessPassTTL = 72 * time.Hour
+
 // Default returns the default configuration. It is valid as is.
 func Default() Config {
 	c := Config{
@@ -332,6 +345,7 @@ func Default() Config {
 		PasswordMaxAge:    0,
 		Argon2:            Argon2{Memory: 19456, Time: 2, Threads: 1},
 		MFA:               MFA{Policy: MFAOptional, ACRMFA: authn.ACRMFA, ACRPassword: authn.ACRPassword},
+		Helpdesk:          Helpdesk{AccessPassTTL: 8 * time.Hour},
 		TermsVersion:      "2026-01",
 		RefreshReuseGrace: 5 * time.Second,
 		HSTS:              HSTS(365 * 24 * time.Hour),

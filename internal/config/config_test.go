@@ -185,6 +185,7 @@ func TestEnvNames(t *testing.T) {
 		"mfa.optional_types":          "PORTTI_MFA_OPTIONAL_TYPES",
 		"provision.user_types":        "PORTTI_PROVISION_USER_TYPES",
 		"provision.registry_only":     "PORTTI_PROVISION_REGISTRY_ONLY",
+		"helpdesk.access_pass_ttl":    "PORTTI_HELPDESK_ACCESS_PASS_TTL",
 	}
 	for key, want := range tests {
 		t.Run(key, func(t *testing.T) {
@@ -221,6 +222,7 @@ func TestLoadTestdata(t *testing.T) {
 		PasswordPolicy: "classes", PasswordMaxAge: 2160 * time.Hour,
 		Argon2:       Argon2{Memory: 47104, Time: 1, Threads: 2},
 		MFA:          MFA{Policy: "required", OptionalDomains: []string{"*@external.example.org"}, ACRMFA: "https://refeds.org/profile/mfa", ACRPassword: "https://refeds.org/profile/sfa"},
+		Helpdesk:     Helpdesk{AccessPassTTL: 8 * time.Hour},
 		TermsVersion: "2026-03", LogLevel: "warn", LogFormat: "json",
 		RefreshReuseGrace: 2 * time.Second, HSTS: HSTS(720 * time.Hour),
 		Clients: []Client{{
@@ -853,5 +855,23 @@ func TestStrictTransportSecurity(t *testing.T) {
 	got, err := Load(writeYAML(t, string(data)), env(nil))
 	if err != nil || got.HSTS != HSTSOff {
 		t.Errorf("round trip of hsts: off: %v %v", got.HSTS, err)
+	}
+}
+
+// TestAccessPassTTL: the pass's validity is read from the file or the
+// environment and bounded.
+func TestAccessPassTTL(t *testing.T) {
+	c, err := Load("", env(nil))
+	if err != nil || c.Helpdesk.AccessPassTTL != 8*time.Hour {
+		t.Fatalf("default: %v %v", c.Helpdesk.AccessPassTTL, err)
+	}
+	c, err = Load("", env(map[string]string{"PORTTI_HELPDESK_ACCESS_PASS_TTL": "24h"}))
+	if err != nil || c.Helpdesk.AccessPassTTL != 24*time.Hour {
+		t.Fatalf("from env: %v %v", c.Helpdesk.AccessPassTTL, err)
+	}
+	for _, bad := range []string{"73h", "0", "-1h", "30s", "a day"} {
+		if _, err := Load("", env(map[string]string{"PORTTI_HELPDESK_ACCESS_PASS_TTL": bad})); err == nil || !strings.Contains(err.Error(), "helpdesk.access_pass_ttl") {
+			t.Errorf("%q accepted: %v", bad, err)
+		}
 	}
 }

@@ -87,6 +87,7 @@ var settings = []setting{
 	durationSetting("mfa.enrolment_grace", func(c *Config) *time.Duration { return &c.MFA.EnrolmentGrace }),
 	listSetting("provision.user_types", func(c *Config) *[]string { return &c.Provision.UserTypes }),
 	listSetting("provision.registry_only", func(c *Config) *[]string { return &c.Provision.RegistryOnly }),
+	durationSetting("helpdesk.access_pass_ttl", func(c *Config) *time.Duration { return &c.Helpdesk.AccessPassTTL }),
 	stringSetting("terms_version", func(c *Config) *string { return &c.TermsVersion }),
 	localizedURLSetting("terms_url", func(c *Config) *LocalizedURL { return &c.TermsURL }),
 	localizedURLSetting("privacy_url", func(c *Config) *LocalizedURL { return &c.PrivacyURL }),

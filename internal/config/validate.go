@@ -103,6 +103,9 @@ func (c Config) Validate() error {
 	validateMFATypes(c, &ps)
 	validateArgon2(c.Argon2, &ps)
 	validateMFA(c.MFA, &ps)
+	if t := c.Helpdesk.AccessPassTTL; t < time.Minute || t > MaxAccessPassTTL {
+		ps.add("helpdesk.access_pass_ttl", "must be a duration from 1m up to %s such as 8h, got %s", MaxAccessPassTTL, t)
+	}
 	validateMisc(c, &ps)
 	validateProtocol(c, &ps)
 	validateClients(c, &ps)

@@ -34,11 +34,11 @@ var staticFiles embed.FS
 
 // Config holds a Server's dependencies.
 type Config struct {
-	Accounts       *account.Service
-	MFA            *authn.Service // second factors: the sign-in's second step and /account/mfa
+	Accounts *account.Service
+	MFA      *authn.Service // second factors: the sign-in's second step and /account/mfa
 	// AccessPass redeems the helpdesk's temporary access passes on the
 	// second step (accesspass.go); nil: not offered.
-	AccessPass *accesspass.Service
+	AccessPass     *accesspass.Service
 	Sessions       *session.Manager
 	Store          storage.Storage // health check and the dev mail page
 	Catalog        *i18n.Catalog
