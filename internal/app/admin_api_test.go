@@ -186,6 +186,16 @@ func TestAdminAPI(t *testing.T) {
 		t.Fatalf("audit %+v", e)
 	}
 	env.Mail(t, "maija@example.fi", "unlocked")
+	// The temporary access pass is in the answer, and only there.
+	tap := helpdesk.call("POST", "/admin/api/accounts/"+person.ID+"/actions/temporary_access_pass", map[string]string{"reason": "ticket 4712, identity checked"}, http.StatusOK)
+	if p, _ := tap["access_pass"].(string); len(p) != 24 || tap["expires_at"] == nil {
+		t.Fatalf("temporary access pass: %v", tap)
+	}
+	if e := lastEvent(t, env, person.ID, "helpdesk.temporary_access_pass"); e.Reason != "by client:helpdesk-bot: ticket 4712, identity checked" {
+		t.Fatalf("audit %+v", e)
+	}
+	env.Mail(t, "maija@example.fi", "temporary access pass")
+	helpdesk.call("POST", "/admin/api/accounts/"+boss.ID+"/actions/temporary_access_pass", map[string]string{"reason": "x"}, http.StatusForbidden)
 	helpdesk.call("POST", "/admin/api/accounts/"+person.ID+"/actions/enable", map[string]string{"reason": "x"}, http.StatusConflict)
 	helpdesk.call("POST", "/admin/api/accounts/"+boss.ID+"/actions/disable", map[string]string{"reason": "x"}, http.StatusForbidden)
 	adm.call("POST", "/admin/api/accounts/"+person.ID+"/actions/disable", map[string]string{"reason": "left"}, http.StatusOK)
