@@ -112,7 +112,7 @@ func (s *Server) accessPassEnrol(w http.ResponseWriter, r *http.Request) error {
 	if _, posted := f["pending"]; !posted {
 		a, err := s.cfg.AccessPass.Grant(r.Context(), grant)
 		if err != nil {
-			return s.accessPassGone(w, r, p, err)
+			return s.accessPassGone(w, r, p)
 		}
 		en, err := s.cfg.MFA.BeginEnrolGranted(r.Context(), a, kind)
 		if errors.Is(err, authn.ErrUnknownMethod) {
@@ -124,17 +124,13 @@ func (s *Server) accessPassEnrol(w http.ResponseWriter, r *http.Request) error {
 		return show(http.StatusOK, a, en)
 	}
 	a, res, err := s.cfg.AccessPass.Enrol(r.Context(), grant, kind, f.Get("pending"), f, s.meta(w, r))
-	retry := func(key string) error {
-		m, _ := s.cfg.MFA.Registry().Get(kind)
-		ref, ok := m.(interface {
-			Refresh(storage.Account, string) (authn.Enrolment, error)
-		})
+	if key := enrolCodeError(err, f.Get("code")); key != "" {
+		en, ok, rerr := s.refreshEnrolment(a, kind, f.Get("pending"), key)
 		if !ok {
-			return &httpError{Status: http.StatusUnprocessableEntity, Key: key}
+			return s.accessPassGone(w, r, p)
 		}
-		en, err := ref.Refresh(a, f.Get("pending"))
-		if err != nil {
-			return s.accessPassGone(w, r, p, accesspass.ErrGrantGone)
+		if rerr != nil {
+			return rerr
 		}
 		p.Errors = account.ValidationError{{Field: "code", Code: key}}
 		return show(http.StatusUnprocessableEntity, a, en)
@@ -144,17 +140,7 @@ func (s *Server) accessPassEnrol(w http.ResponseWriter, r *http.Request) error {
 	case errors.Is(err, authn.ErrUnknownMethod):
 		return errNotFound
 	case errors.Is(err, accesspass.ErrGrantGone), errors.Is(err, authn.ErrPendingInvalid), errors.Is(err, authn.ErrAlreadyEnrolled):
-		return s.accessPassGone(w, r, p, err)
-	case errors.Is(err, authn.ErrMalformed):
-		if strings.TrimSpace(f.Get("code")) == "" {
-			return retry("field.required")
-		}
-		return retry("mfa.code.malformed")
-	case errors.Is(err, authn.ErrMismatch):
-		return retry("mfa.code.wrong")
-	case isPasskeyFailure(err):
-		key, _ := passkeyErrorKey(err)
-		return retry(key)
+		return s.accessPassGone(w, r, p)
 	default:
 		return err
 	}
@@ -173,7 +159,7 @@ func (s *Server) accessPassEnrol(w http.ResponseWriter, r *http.Request) error {
 // accessPassGone: the grant expired, was used, or the enrolment's state
 // is no longer good: sign in again (a new pass from the helpdesk if the
 // method was not added).
-func (s *Server) accessPassGone(w http.ResponseWriter, r *http.Request, p *page, _ error) error {
+func (s *Server) accessPassGone(w http.ResponseWriter, r *http.Request, p *page) error {
 	p.TitleKey = "tap.gone.title"
 	p.Message = p.T("tap.gone")
 	p.Data["LoginLink"] = "/login"

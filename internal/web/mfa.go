@@ -280,17 +280,13 @@ func (s *Server) enrol(w http.ResponseWriter, r *http.Request) error {
 	p := s.newPage(r, "mfa."+kind+".add.title")
 	p.Form.Set("return", ret)
 	p.Form.Set("name", f.Get("name"))
-	retry := func(key string) error {
-		m, _ := s.cfg.MFA.Registry().Get(kind)
-		ref, ok := m.(interface {
-			Refresh(storage.Account, string) (authn.Enrolment, error)
-		})
+	if key := enrolCodeError(err, f.Get("code")); key != "" {
+		en, ok, rerr := s.refreshEnrolment(a, kind, f.Get("pending"), key)
 		if !ok {
-			return &httpError{Status: http.StatusUnprocessableEntity, Key: key}
-		}
-		en, err := ref.Refresh(a, f.Get("pending"))
-		if err != nil {
 			return s.enrolGone(w, r, p, kind, ret)
+		}
+		if rerr != nil {
+			return rerr
 		}
 		p.Errors = account.ValidationError{{Field: "code", Code: key}}
 		return s.renderEnrolment(w, r, http.StatusUnprocessableEntity, p, a, kind, en)
@@ -302,21 +298,11 @@ func (s *Server) enrol(w http.ResponseWriter, r *http.Request) error {
 	case errors.Is(err, authn.ErrNotFresh):
 		s.reauthenticate(w, r, a, "/account/mfa/"+kind+"/new?"+url.Values{"return": {ret}}.Encode())
 		return nil
-	case errors.Is(err, authn.ErrMalformed):
-		if strings.TrimSpace(f.Get("code")) == "" {
-			return retry("field.required")
-		}
-		return retry("mfa.code.malformed")
-	case errors.Is(err, authn.ErrMismatch):
-		return retry("mfa.code.wrong")
 	case errors.Is(err, authn.ErrAlreadyEnrolled):
 		http.Redirect(w, r, "/account/mfa?notice=mfa_already_added", http.StatusSeeOther)
 		return nil
 	case errors.Is(err, authn.ErrPendingInvalid):
 		return s.enrolGone(w, r, p, kind, ret)
-	case isPasskeyFailure(err):
-		key, _ := passkeyErrorKey(err)
-		return retry(key)
 	default:
 		return err
 	}
@@ -331,6 +317,46 @@ func (s *Server) enrol(w http.ResponseWriter, r *http.Request) error {
 	}
 	http.Redirect(w, r, "/account/mfa?notice=mfa_added", http.StatusSeeOther)
 	return nil
+}
+
+// enrolCodeError is the message key of an enrolment error that the
+// method's page explains next to its form (a code missing, malformed or
+// wrong; a passkey that failed), or "" for the others.
+func enrolCodeError(err error, code string) string {
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, authn.ErrMalformed):
+		if strings.TrimSpace(code) == "" {
+			return "field.required"
+		}
+		return "mfa.code.malformed"
+	case errors.Is(err, authn.ErrMismatch):
+		return "mfa.code.wrong"
+	case isPasskeyFailure(err):
+		key, _ := passkeyErrorKey(err)
+		return key
+	}
+	return ""
+}
+
+// refreshEnrolment is a method's enrolment page again, for the same
+// pending credential, after enrolCodeError's kind of error. ok is false
+// when the pending state is gone; err is the error page for a method
+// that cannot show its page again.
+func (s *Server) refreshEnrolment(a storage.Account, kind, pending, key string) (authn.Enrolment, bool, error) {
+	m, _ := s.cfg.MFA.Registry().Get(kind)
+	ref, ok := m.(interface {
+		Refresh(storage.Account, string) (authn.Enrolment, error)
+	})
+	if !ok {
+		return authn.Enrolment{}, true, &httpError{Status: http.StatusUnprocessableEntity, Key: key}
+	}
+	en, err := ref.Refresh(a, pending)
+	if err != nil {
+		return en, false, nil
+	}
+	return en, true, nil
 }
 
 func (s *Server) enrolGone(w http.ResponseWriter, r *http.Request, p *page, kind, ret string) error {
