@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"errors"
+	"html"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -14,6 +15,7 @@ import (
 	"github.com/portti/portti/internal/admin"
 	"github.com/portti/portti/internal/app/apptest"
 	"github.com/portti/portti/internal/authn/accesspass"
+	"github.com/portti/portti/internal/authn/passkey/softkey"
 	"github.com/portti/portti/internal/oidc"
 	"github.com/portti/portti/internal/storage"
 )
@@ -229,4 +231,57 @@ func TestAccessPass(t *testing.T) {
 			t.Fatalf("right pass on a locked account: %d", r.Status)
 		}
 	}
+}
+
+// TestAccessPassPasskey: the grant opens the passkey enrolment too (the
+// same page as /account/mfa, posting to the pass's path), and adding a
+// passkey with it gives no session either.
+func TestAccessPassPasskey(t *testing.T) {
+	env := apptest.Start(t, map[string]string{"PORTTI_PUBLIC_URL": apptest.Localhost})
+	ctx := context.Background()
+	addUser(t, env, "tuki@example.fi", goodPassword)
+	grant(t, env, "tuki@example.fi", storage.RoleHelpdesk)
+	tuki, _ := env.App.Accounts.Find(ctx, "tuki@example.fi")
+	aino := addUser(t, env, "aino@example.fi", goodPassword)
+	setup := newBrowser(t)
+	signIn(t, env, setup, "aino@example.fi", goodPassword, false)
+	enrolTOTP(t, env, setup)
+	if _, _, err := oidc.RegisterClient(ctx, env.App.Store, oidc.ClientSpec{ID: "rp", RedirectURIs: []string{"https://rp.example.fi/cb"}}, env.Clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	out, err := env.App.Admin.Act(ctx, admin.Actor{AccountID: tuki.ID, Name: "tuki@example.fi"}, aino.ID, admin.ActAccessPass, "lost phone", account.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	b := newBrowser(t)
+	page := passwordStep(t, env, b, "aino@example.fi", goodPassword)
+	choose := typePass(t, env, b, page, out.AccessPass)
+	if !strings.Contains(choose.Body, `action="/login/pass/enrol/webauthn"`) {
+		t.Fatalf("no passkey offered:\n%s", choose.Body)
+	}
+	g := hiddenValue(t, choose.Body, "grant")
+	en := send(t, b, http.MethodPost, env.URL+"/login/pass/enrol/webauthn", url.Values{"grant": {g}})
+	m := optionsRE.FindStringSubmatch(en.Body)
+	if en.Status != http.StatusOK || m == nil || !strings.Contains(en.Body, `action="/login/pass/enrol/webauthn"`) {
+		t.Fatalf("passkey enrolment page: %d\n%s", en.Status, en.Body)
+	}
+	key, err := softkey.New(env.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := key.Register([]byte(html.UnescapeString(m[1])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := send(t, b, http.MethodPost, env.URL+"/login/pass/enrol/webauthn", url.Values{
+		"grant": {g}, "pending": {hiddenValue(t, en.Body, "pending")}, "response": {string(resp)}, "name": {"Läppäri"},
+	})
+	if done.URL.Path != "/login" || done.URL.Query().Get("notice") != "tap_enrolled" {
+		t.Fatalf("after adding the passkey: %d at %s\n%s", done.Status, done.URL, done.Body)
+	}
+	if c := passkeyOf(t, env, aino.ID); c.Name != "Läppäri" {
+		t.Fatalf("passkey %+v", c)
+	}
+	notSignedIn(t, env, b)
 }
