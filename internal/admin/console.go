@@ -231,6 +231,7 @@ type eventView struct {
 var reasonKeys = map[string]bool{
 	"wrong_password": true, "unknown_account": true, "locked": true, "disabled": true, "not_activated": true,
 	"password_expired": true, "wrong_code": true, "code_already_used": true, "client_address_throttled": true,
+	"wrong_access_pass": true,
 }
 
 func eventRow(e storage.Event) eventView {
