@@ -120,6 +120,8 @@ func TestBrowserAccessPass(t *testing.T) {
 			p.open("/login", 200)
 			p.logIn(personEmail, ssoPassword, false, 200)
 			p.heading(tr("mfa.login.title"))
+			p.see(tr("tap.link"))
+			look(p, "second-step")
 			p.submit("/login/pass", 200)
 			p.heading(tr("tap.title"))
 			look(p, "form")
