@@ -59,26 +59,44 @@ func TestSamplesCoverAllMessages(t *testing.T) {
 func TestGolden(t *testing.T) {
 	r := newTestRenderer(t, RendererConfig{Product: "portti"})
 	for _, msg := range samples() {
-		for _, lang := range Languages {
-			subject, text, html, err := r.Render(lang, msg)
-			if err != nil {
-				t.Fatalf("%s/%s: %v", msg.Kind(), lang, err)
+		checkGolden(t, r, msg.Kind(), msg)
+	}
+	// Variants whose wording differs enough to be worth a golden of
+	// their own: <kind>.<variant>.<lang>.<ext>.
+	reset := "https://login.example.fi/password/forgot?email=aino%40example.fi"
+	for name, msg := range map[string]Message{
+		"mfa_changed.reset_helpdesk":         MFAChanged{Name: "Aino Virtanen", Change: MFAResetByHelpdesk, When: fixedWhen, SettingsLink: "https://login.example.fi/account/mfa", ResetLink: reset},
+		"mfa_changed.reset":                  MFAChanged{Name: "Aino Virtanen", Change: MFAReset, When: fixedWhen, SettingsLink: "https://login.example.fi/account/mfa", ResetLink: reset},
+		"helpdesk_action.access_pass_issued": HelpdeskAction{Name: "Aino Virtanen", Change: HelpdeskAccessPassIssued, When: fixedWhen, ResetLink: reset},
+		"helpdesk_action.access_pass_used":   HelpdeskAction{Name: "Aino Virtanen", Change: HelpdeskAccessPassUsed, When: fixedWhen, ResetLink: reset},
+	} {
+		checkGolden(t, r, name, msg)
+	}
+}
+
+// checkGolden compares msg in every language with
+// testdata/golden/<name>.<lang>.{subject,txt,html}.
+func checkGolden(t *testing.T, r *Renderer, name string, msg Message) {
+	t.Helper()
+	for _, lang := range Languages {
+		subject, text, html, err := r.Render(lang, msg)
+		if err != nil {
+			t.Fatalf("%s/%s: %v", name, lang, err)
+		}
+		for ext, got := range map[string]string{"subject": subject + "\n", "txt": text, "html": html} {
+			path := filepath.Join("testdata", "golden", name+"."+lang+"."+ext)
+			if *update {
+				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				continue
 			}
-			for ext, got := range map[string]string{"subject": subject + "\n", "txt": text, "html": html} {
-				path := filepath.Join("testdata", "golden", msg.Kind()+"."+lang+"."+ext)
-				if *update {
-					if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-						t.Fatal(err)
-					}
-					continue
-				}
-				want, err := os.ReadFile(path)
-				if err != nil {
-					t.Fatalf("%v (run go test ./internal/mail -update)", err)
-				}
-				if got != string(want) {
-					t.Errorf("%s differs from the golden file (run go test ./internal/mail -update and review the diff)\ngot:\n%s", path, got)
-				}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test ./internal/mail -update)", err)
+			}
+			if got != string(want) {
+				t.Errorf("%s differs from the golden file (run go test ./internal/mail -update and review the diff)\ngot:\n%s", path, got)
 			}
 		}
 	}
