@@ -58,9 +58,9 @@ type Explanation struct {
 	IdentityBoundAt  time.Time
 	IdentityProvider string
 	Methods          []Method
-	Sessions    []storage.Session // live ones, newest first
-	Apps        []storage.AppAccess
-	Failures    []storage.Event // recent failed sign-ins, newest first
+	Sessions         []storage.Session // live ones, newest first
+	Apps             []storage.AppAccess
+	Failures         []storage.Event // recent failed sign-ins, newest first
 }
 
 // Method is a second factor as the panel lists it.
