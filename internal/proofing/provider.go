@@ -216,63 +216,7 @@ type tokenResponse struct {
 // Core 9) or HTTP Basic, decrypts and verifies the id_token, and returns
 // the identifier and names.
 func (c *rpClient) Exchange(ctx context.Context, code, verifier, nonce string) (Proven, error) {
-	d, keySet, err := c.discover(ctx)
-	if err != nil {
-		return Proven{}, err
-	}
-	form := url.Values{
-		"grant_type":    {"authorization_code"},
-		"code":          {code},
-		"redirect_uri":  {c.redirectURI},
-		"code_verifier": {verifier},
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.TokenEndpoint, nil)
-	if err != nil {
-		return Proven{}, err
-	}
-	switch c.p.TokenEndpointAuth {
-	case AuthClientSecretBasic:
-		req.SetBasicAuth(url.QueryEscape(c.p.ClientID), url.QueryEscape(c.p.ClientSecret))
-	default:
-		now := c.now()
-		jti, err := randomString(16)
-		if err != nil {
-			return Proven{}, err
-		}
-		// aud names the issuer and the token endpoint: Core 9 says the
-		// token endpoint SHOULD be it, and brokers (and zitadel's op)
-		// check for their issuer.
-		assertion, err := c.sign(ctx, map[string]any{"iss": c.p.ClientID, "sub": c.p.ClientID,
-			"aud": []string{c.p.Issuer, d.TokenEndpoint}, "jti": jti,
-			"iat": now.Unix(), "exp": now.Add(2 * time.Minute).Unix()}, "JWT")
-		if err != nil {
-			return Proven{}, err
-		}
-		form.Set("client_id", c.p.ClientID)
-		form.Set("client_assertion_type", oidc.ClientAssertionTypeJWTAssertion)
-		form.Set("client_assertion", assertion)
-	}
-	req.Body = io.NopCloser(strings.NewReader(form.Encode()))
-	req.ContentLength = int64(len(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return Proven{}, fmt.Errorf("token endpoint: %w", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return Proven{}, fmt.Errorf("token endpoint: %w", err)
-	}
-	var tr tokenResponse
-	if err := json.Unmarshal(body, &tr); err != nil {
-		return Proven{}, fmt.Errorf("%w: token endpoint answered %d, not JSON", ErrBadAnswer, resp.StatusCode)
-	}
-	if resp.StatusCode != http.StatusOK || tr.Error != "" {
-		return Proven{}, fmt.Errorf("%w: token endpoint answered %d %q", ErrProviderError, resp.StatusCode, tr.Error)
-	}
-	claims, err := c.idToken(ctx, tr.IDToken, nonce, keySet)
+	claims, tr, d, keySet, err := c.exchange(ctx, code, verifier, nonce)
 	if err != nil {
 		return Proven{}, err
 	}
@@ -302,6 +246,73 @@ func (c *rpClient) Exchange(ctx context.Context, code, verifier, nonce string) (
 		return Proven{}, fmt.Errorf("%w %q", ErrNoIdentifier, c.p.IdentifierClaim)
 	}
 	return out, nil
+}
+
+// exchange trades the code at the token endpoint and returns the verified
+// id_token's claims with the token response (its access token good for
+// one userinfo call, then dropped).
+func (c *rpClient) exchange(ctx context.Context, code, verifier, nonce string) (map[string]any, tokenResponse, *oidc.DiscoveryConfiguration, oidc.KeySet, error) {
+	d, keySet, err := c.discover(ctx)
+	if err != nil {
+		return nil, tokenResponse{}, nil, nil, err
+	}
+	form := url.Values{
+		"grant_type":    {"authorization_code"},
+		"code":          {code},
+		"redirect_uri":  {c.redirectURI},
+		"code_verifier": {verifier},
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.TokenEndpoint, nil)
+	if err != nil {
+		return nil, tokenResponse{}, nil, nil, err
+	}
+	switch c.p.TokenEndpointAuth {
+	case AuthClientSecretBasic:
+		req.SetBasicAuth(url.QueryEscape(c.p.ClientID), url.QueryEscape(c.p.ClientSecret))
+	default:
+		now := c.now()
+		jti, err := randomString(16)
+		if err != nil {
+			return nil, tokenResponse{}, nil, nil, err
+		}
+		// aud names the issuer and the token endpoint: Core 9 says the
+		// token endpoint SHOULD be it, and brokers (and zitadel's op)
+		// check for their issuer.
+		assertion, err := c.sign(ctx, map[string]any{"iss": c.p.ClientID, "sub": c.p.ClientID,
+			"aud": []string{c.p.Issuer, d.TokenEndpoint}, "jti": jti,
+			"iat": now.Unix(), "exp": now.Add(2 * time.Minute).Unix()}, "JWT")
+		if err != nil {
+			return nil, tokenResponse{}, nil, nil, err
+		}
+		form.Set("client_id", c.p.ClientID)
+		form.Set("client_assertion_type", oidc.ClientAssertionTypeJWTAssertion)
+		form.Set("client_assertion", assertion)
+	}
+	req.Body = io.NopCloser(strings.NewReader(form.Encode()))
+	req.ContentLength = int64(len(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, tokenResponse{}, nil, nil, fmt.Errorf("token endpoint: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, tokenResponse{}, nil, nil, fmt.Errorf("token endpoint: %w", err)
+	}
+	var tr tokenResponse
+	if err := json.Unmarshal(body, &tr); err != nil {
+		return nil, tokenResponse{}, nil, nil, fmt.Errorf("%w: token endpoint answered %d, not JSON", ErrBadAnswer, resp.StatusCode)
+	}
+	if resp.StatusCode != http.StatusOK || tr.Error != "" {
+		return nil, tokenResponse{}, nil, nil, fmt.Errorf("%w: token endpoint answered %d %q", ErrProviderError, resp.StatusCode, tr.Error)
+	}
+	claims, err := c.idToken(ctx, tr.IDToken, nonce, keySet)
+	if err != nil {
+		return nil, tokenResponse{}, nil, nil, err
+	}
+	return claims, tr, d, keySet, nil
 }
 
 // idToken decrypts (when a JWE) and verifies an id_token: signature by

@@ -183,11 +183,12 @@ type Storage interface {
 	AccountTaskStorage  // accounttask.go: the e-mail forms' background work
 	// MFAStorage keeps second factors and passkeys; see mfa.go.
 	MFAStorage
-	MFAGraceStorage  // mfagrace.go: when the enrolment grace period began
-	AdminStorage     // admin.go: staff roles, notices, the helpdesk's look-ups
-	ProofingStorage  // proofing.go: strong identification: identities, relying-party keys, flows
-	SAMLStorage      // saml.go: the SAML identity provider's keys, services and sessions
-	ProvisionStorage // provision.go: accounts and groups a registry keeps (SCIM)
+	MFAGraceStorage   // mfagrace.go: when the enrolment grace period began
+	AdminStorage      // admin.go: staff roles, notices, the helpdesk's look-ups
+	ProofingStorage   // proofing.go: strong identification: identities, relying-party keys, flows
+	SAMLStorage       // saml.go: the SAML identity provider's keys, services and sessions
+	ProvisionStorage  // provision.go: accounts and groups a registry keeps (SCIM)
+	FederationStorage // federation.go: upstream identity links (home organisations)
 
 	CreateAccount(ctx context.Context, a Account) error // ErrConflict when the e-mail or ID is taken
 	GetAccount(ctx context.Context, id string) (Account, error)

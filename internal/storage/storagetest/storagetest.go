@@ -61,6 +61,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Storage) {
 		{"Close", testClose},
 	}
 	tests = append(tests, oidcTests...)
+	tests = append(tests, federationTests...)
 	tests = append(tests, refreshGraceTests...)
 	tests = append(tests, appTests...)
 	tests = append(tests, endedTests...)
