@@ -25,6 +25,7 @@ import (
 	"github.com/portti/portti/internal/authn/totp"
 	"github.com/portti/portti/internal/buildinfo"
 	"github.com/portti/portti/internal/config"
+	"github.com/portti/portti/internal/federation"
 	"github.com/portti/portti/internal/i18n"
 	"github.com/portti/portti/internal/mail"
 	"github.com/portti/portti/internal/oidc"
@@ -52,7 +53,10 @@ type App struct {
 	// Proofing is strong identification (/proofing/); nil when no
 	// provider is configured and no key encryption key is set.
 	Proofing *proofing.Service
-	SAML     *saml.Provider
+	// Federation is sign-in with a home organisation (/federation/);
+	// nil when no provider is configured.
+	Federation *federation.Service
+	SAML       *saml.Provider
 	// Provision is the SCIM service provider at /scim/v2 (issue 11).
 	Provision *provision.Server
 	logger    *slog.Logger
@@ -204,6 +208,8 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 	default:
 		offered = append(offered, passkeys)
 	}
+	// A home organisation's sign-in is a factor too (amr, acr).
+	offered = append(offered, federation.Methods()...)
 	methods := authn.NewRegistry(offered...)
 	// Provisioning (issue 11): user types from addresses and what the
 	// registries say, for the sign-in policy and the claims.
@@ -305,6 +311,7 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 		},
 		Notices:              func(ctx context.Context, lang string) []string { return console.Banners(ctx, lang) },
 		StrongIdentification: len(cfg.Proofing.Providers) > 0,
+		HomeOrganisations:    len(cfg.Federation.Providers) > 0,
 	})
 	if err != nil {
 		return nil, err
@@ -371,6 +378,10 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 	if err != nil {
 		return nil, err
 	}
+	fed, err := wireFederation(store, cfg, logger, opt, accounts, mfa, sessions, proof, srv, trusted)
+	if err != nil {
+		return nil, err
+	}
 	// The page of an application limited to groups, in web's layout.
 	if err := srv.AddPages(provision.Templates, "templates"); err != nil {
 		return nil, err
@@ -391,7 +402,7 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 		},
 	})
 	return &App{Config: cfg, Store: store, Accounts: accounts, MFA: mfa, Outbox: outbox, Sessions: sessions, Web: srv, OIDC: provider,
-		Admin: console, Proofing: proof, SAML: idp, Provision: scimServer, logger: logger, now: opt.Now}, nil
+		Admin: console, Proofing: proof, Federation: fed, SAML: idp, Provision: scimServer, logger: logger, now: opt.Now}, nil
 }
 
 // Handler is the HTTP handler of the whole service: the OpenID Connect
@@ -411,10 +422,13 @@ func (a *App) Handler() http.Handler {
 	if a.Proofing != nil {
 		mux.Handle("/proofing/", a.Web.Protect(a.Proofing.Handler()))
 	}
+	if a.Federation != nil {
+		mux.Handle("/federation/", a.Web.Protect(a.Federation.Handler()))
+	}
 	// SAML bindings post across sites by design: not behind web's
 	// cross-origin check; signatures and the replay cache guard them.
 	mux.Handle("/saml/", a.SAML.Handler())
-	pages := a.Web.Handler()
+	pages := a.loginSkipsChooser(a.Web.Handler())
 	mux.Handle("POST /logout", a.logoutTellsSAML(pages))
 	// SCIM is a machine API: bearer tokens, no cross-origin form
 	// protection, errors as SCIM JSON.

@@ -154,6 +154,8 @@ type Config struct {
 
 	// Proofing configures strong identification (proofing.go).
 	Proofing Proofing `yaml:"proofing"`
+	// Federation is sign-in with a home organisation (federation.go).
+	Federation Federation `yaml:"federation"`
 	// SAML is the SAML 2.0 identity provider (package saml; saml.go).
 	SAML SAML `yaml:"saml"`
 }

@@ -169,8 +169,9 @@ func TestEnvNames(t *testing.T) {
 		"mfa.acr_mfa":                 "PORTTI_MFA_ACR_MFA",
 		"mfa.acr_password":            "PORTTI_MFA_ACR_PASSWORD",
 		"mfa.enrolment_grace":         "PORTTI_MFA_ENROLMENT_GRACE",
-		"clients":                     "PORTTI_CLIENTS",            // refused: see TestClientsNotFromEnvironment
-		"proofing.providers":          "PORTTI_PROOFING_PROVIDERS", // file only, like clients
+		"clients":                     "PORTTI_CLIENTS",              // refused: see TestClientsNotFromEnvironment
+		"proofing.providers":          "PORTTI_PROOFING_PROVIDERS",   // file only, like clients
+		"federation.providers":        "PORTTI_FEDERATION_PROVIDERS", // file only, like clients
 		"saml.entity_id":              "PORTTI_SAML_ENTITY_ID",
 		"saml.scope":                  "PORTTI_SAML_SCOPE",
 		"saml.home_organization":      "PORTTI_SAML_HOME_ORGANIZATION",
@@ -753,7 +754,7 @@ func TestValidateZeroConfig(t *testing.T) {
 	}
 	// Everything except the keys whose zero value is fine (and public_url,
 	// which is not reported on top of a broken listen).
-	fine := map[string]bool{"trusted_proxies": true, "key_encryption_key": true, "smtp_url": true, "dev_mail": true, "password_max_age": true, "public_url": true, "support_contact": true, "clients": true, "proofing.providers": true,
+	fine := map[string]bool{"trusted_proxies": true, "key_encryption_key": true, "smtp_url": true, "dev_mail": true, "password_max_age": true, "public_url": true, "support_contact": true, "clients": true, "proofing.providers": true, "federation.providers": true,
 		"terms_url": true, "privacy_url": true,
 		"refresh_reuse_grace": true, "hsts": true, // 0s: no grace; max-age=0
 		"mfa.required_domains": true, "mfa.optional_domains": true, "mfa.remember_browser": true, "mfa.enrolment_grace": true,

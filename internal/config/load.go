@@ -107,8 +107,9 @@ var settings = []setting{
 	}},
 	stringSetting("log_level", func(c *Config) *string { return &c.LogLevel }),
 	stringSetting("log_format", func(c *Config) *string { return &c.LogFormat }),
-	{key: "clients", setNode: (*loader).clients},                      // clients.go
-	{key: "proofing.providers", setNode: (*loader).proofingProviders}, // proofing.go
+	{key: "clients", setNode: (*loader).clients},                          // clients.go
+	{key: "proofing.providers", setNode: (*loader).proofingProviders},     // proofing.go
+	{key: "federation.providers", setNode: (*loader).federationProviders}, // federation.go
 	stringSetting("saml.entity_id", func(c *Config) *string { return &c.SAML.EntityID }),
 	stringSetting("saml.scope", func(c *Config) *string { return &c.SAML.Scope }),
 	stringSetting("saml.home_organization", func(c *Config) *string { return &c.SAML.HomeOrganization }),

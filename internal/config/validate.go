@@ -110,6 +110,7 @@ func (c Config) Validate() error {
 	validateProtocol(c, &ps)
 	validateClients(c, &ps)
 	validateProofing(c, &ps)
+	validateFederation(c, &ps)
 	validateSAML(c.SAML, &ps)
 	if len(ps) == 0 {
 		return nil

@@ -19,13 +19,15 @@ import (
 type accountSection struct {
 	Href     string // "/account#profile" for a section of /account, or a page's own path
 	TitleKey string
+	// federation: shown only when home organisations are offered.
+	federation bool
 }
 
 var accountSections = []accountSection{
 	{Href: "/account#profile", TitleKey: "account.nav.profile"},
 	{Href: "/account#security", TitleKey: "account.nav.security"},
 	{Href: "/account/mfa", TitleKey: "mfa.nav"},
-	// Coming: linked identities.
+	{Href: "/federation/links", TitleKey: "federation.nav", federation: true},
 	{Href: "/account#browsers", TitleKey: "account.nav.browsers"},
 }
 
@@ -44,6 +46,9 @@ func (p *page) AccountNav() []navItem {
 	}
 	var out []navItem
 	for _, s := range accountSections {
+		if s.federation && !p.s.cfg.HomeOrganisations {
+			continue
+		}
 		u, _ := url.Parse(s.Href)
 		if p.Account != nil {
 			u.RawQuery = url.Values{"account": {p.Account.ID}}.Encode()

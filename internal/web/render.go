@@ -132,6 +132,10 @@ func (s *Server) Lang(r *http.Request) string { return s.lang(r) }
 // (config proofing.providers): the sign-in pages link to it.
 func (p *page) StrongIdentification() bool { return p.s.cfg.StrongIdentification }
 
+// HomeOrganisations reports whether sign-in with a home organisation is
+// offered (config federation.providers).
+func (p *page) HomeOrganisations() bool { return p.s.cfg.HomeOrganisations }
+
 // RenderProblem renders the error page for a problem found outside this
 // package (the OpenID Connect provider's: an unknown application, a
 // return address that is not registered). key names the explanation in

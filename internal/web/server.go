@@ -84,6 +84,10 @@ type Config struct {
 	// configured (package proofing, under /proofing/), so the login,
 	// second-step, forgotten-password and account pages link to it.
 	StrongIdentification bool
+	// HomeOrganisations: sign-in with a home organisation is offered
+	// (config federation.providers): /login links to its chooser, the
+	// account pages to /federation/links.
+	HomeOrganisations bool
 }
 
 // Server serves portti's pages.
