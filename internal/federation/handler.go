@@ -165,13 +165,13 @@ func (s *Service) callback(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		if errors.Is(err, ErrFlowGone) {
 			s.cfg.Pages.RenderPage(w, r, http.StatusGone, "federation_result", "federation.gone.title",
-				map[string]any{"Key": "federation.gone", "Link": "/login", "LinkKey": "nav.to_login"})
+				map[string]any{"Key": "federation.gone", "Link": "/login", "LinkKey": "nav.to_login", "Path": "/federation/choose"})
 			return
 		}
 		m.Ref = refcode.New()
 		s.event(ctx, m, storage.Event{Kind: EventFailed, Reason: clip(f.Provider+": "+err.Error(), 200)})
 		s.cfg.Logger.WarnContext(ctx, "home organisation sign-in failed", "ref", m.Ref, "provider", f.Provider, "error", err)
-		s.cfg.Pages.RenderProblem(w, r, http.StatusBadGateway, "federation.failed", m.Ref)
+		s.result(w, r, http.StatusBadGateway, "federation.failed", m.Ref, "/federation/choose", "federation.nolink.another")
 		return
 	}
 	if f.Purpose == purposeLink {
@@ -192,7 +192,7 @@ func (s *Service) signIn(w http.ResponseWriter, r *http.Request, f storage.Proof
 		m.Ref = refcode.New()
 		s.event(ctx, m, storage.Event{Kind: EventNoLink, Reason: "via " + u.Provider})
 		s.cfg.Pages.RenderPage(w, r, http.StatusForbidden, "federation_nolink", "federation.nolink.title",
-			map[string]any{"Provider": name, "Ref": m.Ref, "Return": f.Return})
+			map[string]any{"Provider": name, "Ref": m.Ref, "Return": f.Return, "Path": "/federation/choose"})
 		return
 	}
 	if err != nil {
@@ -207,7 +207,7 @@ func (s *Service) signIn(w http.ResponseWriter, r *http.Request, f storage.Proof
 	if a.Disabled || !a.Activated() {
 		m.Ref = refcode.New()
 		s.event(ctx, m, storage.Event{Kind: EventFailed, AccountID: a.ID, Email: a.Email, Reason: "account disabled or not activated, via " + u.Provider})
-		s.cfg.Pages.RenderProblem(w, r, http.StatusForbidden, "login.disabled", m.Ref)
+		s.result(w, r, http.StatusForbidden, "login.disabled", m.Ref, "", "")
 		return
 	}
 	if !u.MFA && s.cfg.MFA != nil {
@@ -222,7 +222,7 @@ func (s *Service) signIn(w http.ResponseWriter, r *http.Request, f storage.Proof
 		if need {
 			s.event(ctx, m, storage.Event{Kind: EventFailed, AccountID: a.ID, Email: a.Email, Reason: "second factor needed, via " + u.Provider})
 			s.cfg.Pages.RenderPage(w, r, http.StatusForbidden, "federation_result", "federation.mfa_needed.title",
-				map[string]any{"Key": "federation.mfa_needed", "Link": "/login?" + url.Values{"email": {a.Email}, "return": {f.Return}}.Encode(), "LinkKey": "federation.mfa_needed.link"})
+				map[string]any{"Key": "federation.mfa_needed", "Link": "/login?" + url.Values{"email": {a.Email}, "return": {f.Return}}.Encode(), "LinkKey": "federation.mfa_needed.link", "Path": "/federation/choose"})
 			return
 		}
 	}
@@ -336,7 +336,7 @@ func (s *Service) finishLink(w http.ResponseWriter, r *http.Request, f storage.P
 	ctx := r.Context()
 	if _, err := s.cfg.Sessions.Current(ctx, r, f.AccountID); err != nil {
 		s.cfg.Pages.RenderPage(w, r, http.StatusGone, "federation_result", "federation.gone.title",
-			map[string]any{"Key": "federation.gone", "Link": "/login", "LinkKey": "nav.to_login"})
+			map[string]any{"Key": "federation.gone", "Link": "/login", "LinkKey": "nav.to_login", "Path": "/federation/choose"})
 		return
 	}
 	a, err := s.cfg.Store.GetAccount(ctx, f.AccountID)
@@ -351,7 +351,7 @@ func (s *Service) finishLink(w http.ResponseWriter, r *http.Request, f storage.P
 	case errors.Is(err, ErrLinkedElsewhere):
 		m.Ref = refcode.New()
 		s.event(ctx, m, storage.Event{Kind: EventFailed, AccountID: a.ID, Email: a.Email, Reason: "identity linked to another account, via " + u.Provider})
-		s.cfg.Pages.RenderProblem(w, r, http.StatusConflict, "federation.link.taken", m.Ref)
+		s.result(w, r, http.StatusConflict, "federation.link.taken", m.Ref, "/federation/links", "federation.links.title")
 	case err != nil:
 		s.internal(w, r, err)
 	default:
@@ -384,6 +384,18 @@ func (s *Service) unlink(w http.ResponseWriter, r *http.Request) {
 		s.event(ctx, s.meta(w, r), storage.Event{Kind: EventUnlinked, AccountID: a.ID, Email: a.Email, Reason: "by the owner, " + idp})
 	}
 	http.Redirect(w, r, "/federation/links?notice=removed", http.StatusSeeOther)
+}
+
+// result renders a page of the callback. Its own path is given as the
+// chooser's, so that the page's language links never carry the callback's
+// code and state.
+func (s *Service) result(w http.ResponseWriter, r *http.Request, status int, key, ref, link, linkKey string) {
+	title := key + ".title"
+	if key == "login.disabled" {
+		title = "login.title"
+	}
+	s.cfg.Pages.RenderPage(w, r, status, "federation_result", title,
+		map[string]any{"Key": key, "Ref": ref, "Link": link, "LinkKey": linkKey, "Path": "/federation/choose"})
 }
 
 func (s *Service) internal(w http.ResponseWriter, r *http.Request, err error) {

@@ -43,6 +43,10 @@ const ACR = "http://ftn.ficora.fi/2017/loa3"
 // Person is a test identity.
 type Person struct {
 	Hetu, GivenName, FamilyName string
+	// Email, when set, is asserted (unverified) to a relying party that
+	// asks for the email scope: the federation tests check that portti
+	// never matches an account by it.
+	Email string
 }
 
 // Provider is a running test provider.
@@ -329,7 +333,7 @@ func (u userStore) user(hetu string) *storage.User {
 	defer u.p.mu.Unlock()
 	for _, pe := range u.p.persons {
 		if pe.Hetu == hetu {
-			return &storage.User{ID: "u-" + pe.Hetu, Username: pe.Hetu, Password: "test", FirstName: pe.GivenName, LastName: pe.FamilyName}
+			return &storage.User{ID: "u-" + pe.Hetu, Username: pe.Hetu, Password: "test", FirstName: pe.GivenName, LastName: pe.FamilyName, Email: pe.Email}
 		}
 	}
 	return nil
