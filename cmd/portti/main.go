@@ -46,7 +46,7 @@ Usage:
   portti user enable E                         let it log in again
   portti user mfa reset E --reason TEXT        remove every second factor (the person lost them),
                                                end the sessions, tell the owner, audit the reason
-` + adminUsage + proofingUsage + clientUsage + samlUsage + `
+` + adminUsage + proofingUsage + federationUsage + clientUsage + samlUsage + `
 Every command reads the same configuration: --config FILE (YAML) and the
 PORTTI_* environment variables, which override the file. An unknown
 PORTTI_* variable is refused, as an unknown key in the file is.
@@ -99,6 +99,9 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		}
 		if args[1] == "grant" || args[1] == "revoke" {
 			return userRole(ctx, args[1], args[2:], stdout, stderr) // admin.go
+		}
+		if args[1] == "link" || args[1] == "unlink" || args[1] == "links" {
+			return userLink(ctx, args[1], args[2:], stdout, stderr) // federation.go
 		}
 		if args[1] == "set-identifier" {
 			return userSetIdentifier(ctx, args[2:], stdin, stdout, stderr)

@@ -74,8 +74,8 @@ func TestFederationChooser(t *testing.T) {
 		t.Fatal("the chooser is not sorted by name")
 	}
 	for _, tc := range []struct{ q, want, not string }{
-		{"åbo", "University of Turku", "Tampere College"},    // the Swedish name, page in English
-		{"TAMPEREEN", "Tampere College", "University of Turku"}, // Finnish, any case
+		{"åbo", "University of Turku", "Tampere College"},        // the Swedish name, page in English
+		{"TAMPEREEN", "Tampere College", "University of Turku"},  // Finnish, any case
 		{"univ turku", "University of Turku", "Tampere College"}, // every word
 	} {
 		got := send(t, c, http.MethodGet, env.URL+"/federation/choose?"+url.Values{"q": {tc.q}}.Encode(), nil)
