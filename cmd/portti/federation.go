@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/portti/portti/internal/account"
@@ -85,8 +86,15 @@ func userLink(ctx context.Context, verb string, args []string, stdout, stderr io
 			return fmt.Errorf("user link: no federation.providers entry has id %q", *idp)
 		}
 	}
-	err = federation.Link(ctx, a.Store, acc, *idp, *subject, "operator",
-		account.Meta{ClientIP: "cli", UserAgent: "portti user link"}, time.Now())
+	m := account.Meta{ClientIP: "cli", UserAgent: "portti user link"}
+	if a.Federation != nil {
+		err = a.Federation.Link(ctx, acc, *idp, *subject, "operator", m)
+	} else {
+		// No providers configured yet: the link waits for one, and the
+		// owner is told now.
+		err = federation.Link(ctx, a.Store, acc, *idp, *subject, "operator", m, time.Now(),
+			&federation.Notice{Outbox: a.Outbox, PublicURL: strings.TrimSuffix(cfg.PublicURL, "/"), ProviderName: *idp})
+	}
 	switch {
 	case errors.Is(err, federation.ErrLinkedHere):
 		fmt.Fprintf(stdout, "%s is already linked to that identity at %s\n", acc.Email, *idp)

@@ -378,7 +378,7 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 	if err != nil {
 		return nil, err
 	}
-	fed, err := wireFederation(store, cfg, logger, opt, accounts, mfa, sessions, proof, srv, trusted)
+	fed, err := wireFederation(store, cfg, logger, opt, accounts, mfa, sessions, outbox, proof, srv, trusted)
 	if err != nil {
 		return nil, err
 	}

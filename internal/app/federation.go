@@ -10,6 +10,7 @@ import (
 	"github.com/portti/portti/internal/authn"
 	"github.com/portti/portti/internal/config"
 	"github.com/portti/portti/internal/federation"
+	"github.com/portti/portti/internal/mail"
 	"github.com/portti/portti/internal/proofing"
 	"github.com/portti/portti/internal/session"
 	"github.com/portti/portti/internal/storage"
@@ -21,7 +22,7 @@ import (
 // encrypted id_tokens) are strong identification's: one JWKS at
 // /proofing/jwks.json serves both. nil when no provider is configured.
 func wireFederation(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Options,
-	accounts *account.Service, mfa *authn.Service, sessions *session.Manager, proof *proofing.Service,
+	accounts *account.Service, mfa *authn.Service, sessions *session.Manager, outbox *mail.Outbox, proof *proofing.Service,
 	srv *web.Server, trusted []netip.Prefix) (*federation.Service, error) {
 	if len(cfg.Federation.Providers) == 0 {
 		return nil, nil
@@ -43,7 +44,7 @@ func wireFederation(store storage.Storage, cfg config.Config, logger *slog.Logge
 	}
 	return federation.New(federation.Config{
 		Providers: providers, PublicURL: strings.TrimSuffix(cfg.PublicURL, "/"),
-		Store: store, Keys: keys, Accounts: accounts, MFA: mfa, Sessions: sessions,
+		Store: store, Keys: keys, Accounts: accounts, MFA: mfa, Sessions: sessions, Outbox: outbox,
 		Pages: srv, Logger: logger, Secure: cfg.SecureCookies(),
 		ClientIP: func(r *http.Request) string { return web.ClientIP(r, trusted) },
 		Now:      opt.Now,

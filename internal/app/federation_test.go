@@ -158,6 +158,11 @@ func TestFederationLinkAndSignIn(t *testing.T) {
 	if !hasEvent(allEvents(t, env), federation.EventLinked, aino.ID) {
 		t.Fatal("no federation.linked event")
 	}
+	// The owner is told, with how to report a link they did not make.
+	msg := env.Mail(t, "aino@example.fi", "A home organisation was linked to your account")
+	if !strings.Contains(msg.Text, "Tampere College") || !strings.Contains(msg.Text, "/password/forgot?email=") {
+		t.Fatalf("link notice:\n%s", msg.Text)
+	}
 
 	// Now the home organisation opens the account, in a new browser.
 	b := env.Browser(t)
@@ -204,7 +209,7 @@ func TestFederationLinkAndSignIn(t *testing.T) {
 func TestFederationPreLinkAndMFA(t *testing.T) {
 	env, up := startFederation(t)
 	aino := addUser(t, env, "aino@example.fi", goodPassword)
-	if err := federation.Link(context.Background(), env.App.Store, aino, "home", "u-"+fedPerson, "operator", account.Meta{ClientIP: "cli"}, env.Clock.Now()); err != nil {
+	if err := federation.Link(context.Background(), env.App.Store, aino, "home", "u-"+fedPerson, "operator", account.Meta{ClientIP: "cli"}, env.Clock.Now(), nil); err != nil {
 		t.Fatal(err)
 	}
 	c := env.Browser(t)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/portti/portti/internal/account"
 	"github.com/portti/portti/internal/authn"
+	"github.com/portti/portti/internal/mail"
 	"github.com/portti/portti/internal/proofing"
 	"github.com/portti/portti/internal/session"
 	"github.com/portti/portti/internal/storage"
@@ -78,6 +79,7 @@ type Config struct {
 	Accounts  *account.Service
 	MFA       *authn.Service
 	Sessions  *session.Manager
+	Outbox    *mail.Outbox // the owner is told of every new link
 	Pages     Pages
 	Logger    *slog.Logger
 	ClientIP  func(*http.Request) string

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 	"unicode/utf8"
 
 	"github.com/portti/portti/internal/account"
+	"github.com/portti/portti/internal/mail"
 	"github.com/portti/portti/internal/storage"
 )
 
@@ -21,14 +23,30 @@ var (
 // Link binds an upstream identity to account a, on purpose: by the
 // owner ("self"), an operator ("operator") or an invitation.
 func (s *Service) Link(ctx context.Context, a storage.Account, provider, subject, by string, m account.Meta) error {
-	return Link(ctx, s.cfg.Store, a, provider, subject, by, m, s.cfg.Now())
+	name := provider
+	if p, ok := s.providers[provider]; ok {
+		name = p.DisplayName(langOf(a, m))
+	}
+	return Link(ctx, s.cfg.Store, a, provider, subject, by, m, s.cfg.Now(),
+		&Notice{Outbox: s.cfg.Outbox, PublicURL: s.cfg.PublicURL, ProviderName: name})
 }
 
-// Link records the link and its audit event in one transaction. The
-// provider need not be configured yet (an operator may pre-link before
-// it is). An identity opens one account only: ErrLinkedHere or
-// ErrLinkedElsewhere when it is linked already.
-func Link(ctx context.Context, st storage.Storage, a storage.Account, provider, subject, by string, m account.Meta, now time.Time) error {
+// Notice is how the owner is told of a new link: from then on that
+// identity opens the account, so a link the owner did not make must be
+// reported at once (NIST SP 800-63B: a new authenticator is notified
+// through another channel, with how to repudiate it).
+type Notice struct {
+	Outbox       *mail.Outbox
+	PublicURL    string // without trailing slash
+	ProviderName string // in the owner's language
+}
+
+// Link records the link, its audit event and the owner's e-mail (when
+// n has an outbox) in one transaction. The provider need not be
+// configured yet (an operator may pre-link before it is). An identity
+// opens one account only: ErrLinkedHere or ErrLinkedElsewhere when it is
+// linked already.
+func Link(ctx context.Context, st storage.Storage, a storage.Account, provider, subject, by string, m account.Meta, now time.Time, n *Notice) error {
 	if !plain(provider) || !plain(subject) {
 		return ErrBadSubject
 	}
@@ -51,8 +69,26 @@ func Link(ctx context.Context, st storage.Storage, a storage.Account, provider, 
 		}
 		e := storage.Event{Kind: EventLinked, AccountID: a.ID, Email: a.Email, Reason: by + ", " + provider,
 			Time: now, ClientIP: m.ClientIP, UserAgent: m.UserAgent, Ref: m.Ref}
-		return tx.AppendEvent(ctx, e)
+		if err := tx.AppendEvent(ctx, e); err != nil {
+			return err
+		}
+		if n == nil || n.Outbox == nil {
+			return nil
+		}
+		msg := mail.HomeOrganisationLinked{Name: a.GivenName, Provider: n.ProviderName, When: now,
+			ResetLink: n.PublicURL + "/password/forgot?email=" + url.QueryEscape(a.Email)}
+		return n.Outbox.Enqueue(ctx, tx, a.Email, langOf(a, m), msg)
 	})
+}
+
+func langOf(a storage.Account, m account.Meta) string {
+	switch {
+	case a.Locale != "":
+		return a.Locale
+	case m.Lang != "":
+		return m.Lang
+	}
+	return "en"
 }
 
 func plain(s string) bool {

@@ -132,6 +132,7 @@ var allMessages = []Message{
 	MFAChanged{Change: MFAMethodAdded},
 	HelpdeskAction{Change: HelpdeskUnlocked},
 	IdentityBound{},
+	HomeOrganisationLinked{},
 }
 
 func (m Activation) check() error {

@@ -29,6 +29,7 @@ func samples() []Message {
 		MFAChanged{Name: "Aino Virtanen", Change: MFARecoveryUsed, When: fixedWhen, CodesLeft: 3, IP: "192.0.2.7", SettingsLink: "https://login.example.fi/account/mfa", ResetLink: "https://login.example.fi/password/forgot?email=aino%40example.fi"},
 		HelpdeskAction{Name: "Aino Virtanen", Change: HelpdeskUnlocked, When: fixedWhen, ResetLink: "https://login.example.fi/password/forgot?email=aino%40example.fi"},
 		IdentityBound{Name: "Aino Virtanen", OtherEmail: "aino.virtanen@student.example.fi", When: fixedWhen, ResetLink: "https://login.example.fi/password/forgot?email=aino%40example.fi"},
+		HomeOrganisationLinked{Name: "Aino Virtanen", Provider: "Tampereen yliopisto", When: fixedWhen, ResetLink: "https://login.example.fi/password/forgot?email=aino%40example.fi"},
 	}
 }
 
@@ -199,6 +200,9 @@ func withoutName(m Message) Message {
 	case IdentityBound:
 		m.Name = ""
 		return m
+	case HomeOrganisationLinked:
+		m.Name = ""
+		return m
 	}
 	panic("unknown message")
 }
@@ -220,6 +224,8 @@ func links(m Message) []string {
 	case EmailChangeRequested:
 		return []string{m.ResetLink}
 	case HelpdeskAction:
+		return []string{m.ResetLink}
+	case HomeOrganisationLinked:
 		return []string{m.ResetLink}
 	}
 	return nil
