@@ -3,13 +3,8 @@ package federation
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -24,6 +19,7 @@ import (
 	"github.com/portti/portti/internal/authn"
 	"github.com/portti/portti/internal/mail"
 	"github.com/portti/portti/internal/proofing"
+	"github.com/portti/portti/internal/secret"
 	"github.com/portti/portti/internal/session"
 	"github.com/portti/portti/internal/storage"
 )
@@ -208,30 +204,32 @@ var ErrUnknownProvider = errors.New("federation: unknown provider")
 
 // begin records a flow and returns the browser's flow secret and where
 // to send the browser.
-func (s *Service) begin(ctx context.Context, purpose, idp, accountID, ret, lang string) (secret, redirect string, err error) {
+func (s *Service) begin(ctx context.Context, purpose, idp, accountID, ret, lang string) (flowSecret, redirect string, err error) {
 	rp, ok := s.clients[idp]
 	if !ok {
 		return "", "", ErrUnknownProvider
 	}
-	secret, err = random(32)
+	// The flow secret, state and nonce are 256-bit secrets; the PKCE
+	// verifier is one too (43 characters, RFC 7636 4.1).
+	var flowHash, stateHash string
+	if flowSecret, flowHash, err = newSecret(); err != nil {
+		return "", "", err
+	}
+	state, stateHash, err := newSecret()
 	if err != nil {
 		return "", "", err
 	}
-	state, err := random(32)
+	nonce, _, err := newSecret()
 	if err != nil {
 		return "", "", err
 	}
-	nonce, err := random(32)
-	if err != nil {
-		return "", "", err
-	}
-	verifier, err := random(48)
+	verifier, _, err := newSecret()
 	if err != nil {
 		return "", "", err
 	}
 	now := s.cfg.Now().UTC()
-	f := storage.ProofingFlow{ID: hashHex(secret), Purpose: purpose, Provider: idp, AccountID: accountID,
-		Return: ret, Lang: lang, State: hashHex(state), Nonce: nonce, Verifier: verifier,
+	f := storage.ProofingFlow{ID: flowHash, Purpose: purpose, Provider: idp, AccountID: accountID,
+		Return: ret, Lang: lang, State: stateHash, Nonce: nonce, Verifier: verifier,
 		CreatedAt: now, ExpiresAt: now.Add(FlowTTL)}
 	if err := s.cfg.Store.CreateProofingFlow(ctx, f); err != nil {
 		return "", "", fmt.Errorf("federation: begin: %w", err)
@@ -241,7 +239,7 @@ func (s *Service) begin(ctx context.Context, purpose, idp, accountID, ret, lang 
 		_ = s.cfg.Store.DeleteProofingFlow(ctx, f.ID)
 		return "", "", fmt.Errorf("federation: %s: %w", idp, err)
 	}
-	return secret, u, nil
+	return flowSecret, u, nil
 }
 
 // Upstream is what a home organisation said about the person.
@@ -261,11 +259,11 @@ var (
 
 // finish checks the provider's answer against the browser's flow (which
 // it spends) and returns the flow and the upstream identity.
-func (s *Service) finish(ctx context.Context, secret string, q map[string][]string) (storage.ProofingFlow, Upstream, error) {
-	if secret == "" {
+func (s *Service) finish(ctx context.Context, flowSecret string, q map[string][]string) (storage.ProofingFlow, Upstream, error) {
+	if !secret.Plausible(flowSecret) {
 		return storage.ProofingFlow{}, Upstream{}, ErrFlowGone
 	}
-	f, err := s.cfg.Store.GetProofingFlow(ctx, hashHex(secret), s.cfg.Now().UTC())
+	f, err := s.cfg.Store.GetProofingFlow(ctx, secret.Hash(flowSecret), s.cfg.Now().UTC())
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		return f, Upstream{}, ErrFlowGone
@@ -278,7 +276,7 @@ func (s *Service) finish(ctx context.Context, secret string, q map[string][]stri
 	if err != nil {
 		return f, Upstream{}, err
 	}
-	if subtle.ConstantTimeCompare([]byte(hashHex(params.State)), []byte(f.State)) != 1 {
+	if !secret.Equal(secret.Hash(params.State), f.State) {
 		return f, Upstream{}, ErrState
 	}
 	// Used once, whatever the answer.
@@ -337,15 +335,10 @@ func claimString(m map[string]any, name string) string {
 	return ""
 }
 
-func random(n int) (string, error) {
-	b := make([]byte, n)
-	if _, err := io.ReadFull(rand.Reader, b); err != nil {
-		return "", fmt.Errorf("federation: random: %w", err)
+func newSecret() (string, string, error) {
+	v, h, err := secret.New(rand.Reader)
+	if err != nil {
+		return "", "", fmt.Errorf("federation: %w", err)
 	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
-}
-
-func hashHex(v string) string {
-	sum := sha256.Sum256([]byte(v))
-	return hex.EncodeToString(sum[:])
+	return v, h, nil
 }
