@@ -9,7 +9,9 @@ import (
 	"github.com/portti/portti/internal/storage"
 )
 
-func testService(t *testing.T) *Service {
+func testService(t *testing.T) *Service { return testServiceF(t) }
+
+func testServiceF(t testing.TB) *Service {
 	t.Helper()
 	s, err := New(Config{PublicURL: "https://portti.example", Providers: []Provider{
 		{Provider: proofing.Provider{ID: "tuni", Name: map[string]string{"fi": "Tampereen yliopisto", "sv": "Tammerfors universitet", "en": "Tampere University"},
