@@ -70,6 +70,10 @@ type Config struct {
 	// account exists. Nil: none.
 	RegistryOnly func(email string) bool
 
+	// Activation configures the activation of provisioned accounts
+	// (invitation.go).
+	Activation ActivationConfig
+
 	Now    func() time.Time // injected so tests control expiry
 	Random io.Reader        // injected so tests can be deterministic; crypto/rand by default
 }

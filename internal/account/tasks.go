@@ -143,6 +143,8 @@ func (s *Service) doTask(ctx context.Context, t storage.AccountTask) {
 				return s.forgotPassword(ctx, tx, t.Email, d.meta())
 			case taskActivation:
 				return s.resendActivationTx(ctx, tx, t.Email, d.meta())
+			case taskActivationRequest:
+				return s.activationRequestTx(ctx, tx, t.Email, d.meta())
 			case taskRegister:
 				if d.Account == nil {
 					return errors.New("register task without an account")

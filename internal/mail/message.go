@@ -133,6 +133,7 @@ var allMessages = []Message{
 	HelpdeskAction{Change: HelpdeskUnlocked},
 	IdentityBound{},
 	HomeOrganisationLinked{},
+	Invitation{}, AccountPending{}, RegistryNotYet{}, AlreadyActive{},
 }
 
 func (m Activation) check() error {

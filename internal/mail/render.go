@@ -202,6 +202,7 @@ func funcs(lang string, cfg RendererConfig) map[string]any {
 		"support":  func() string { return cfg.Support },
 		"lang":     func() string { return lang },
 		"when":     func(t time.Time) string { return formatTime(lang, t) },
+		"date":     func(t time.Time) string { return formatDate(lang, t) },
 		"duration": func(d time.Duration) string { return formatDuration(lang, d) },
 		"times":    func(n int) string { return formatTimes(lang, n) },
 		"link":     func(url, label string) button { return button{url, label} },
