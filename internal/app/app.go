@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/portti/portti/internal/account"
+	"github.com/portti/portti/internal/activation"
 	"github.com/portti/portti/internal/admin"
 	"github.com/portti/portti/internal/audit"
 	"github.com/portti/portti/internal/authn"
@@ -27,6 +28,7 @@ import (
 	"github.com/portti/portti/internal/config"
 	"github.com/portti/portti/internal/federation"
 	"github.com/portti/portti/internal/i18n"
+	"github.com/portti/portti/internal/loginhelp"
 	"github.com/portti/portti/internal/mail"
 	"github.com/portti/portti/internal/oidc"
 	"github.com/portti/portti/internal/password"
@@ -59,8 +61,11 @@ type App struct {
 	SAML       *saml.Provider
 	// Provision is the SCIM service provider at /scim/v2 (issue 11).
 	Provision *provision.Server
-	logger    *slog.Logger
-	now       func() time.Time
+	// Activation is the activation page of provisioned accounts
+	// (/activation, issue 11 point 4).
+	Activation http.Handler
+	logger     *slog.Logger
+	now        func() time.Time
 }
 
 // Options are what tests and operator commands may change.
@@ -252,6 +257,7 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 			return mfa.SecondStepNeeded(ctx, a)
 		},
 		RegistryOnly: registryOnly.Match,
+		Activation:   account.ActivationConfig{RegistryDelay: cfg.RegistryDelay},
 		Now:          opt.Now,
 	})
 	mfa = authn.New(authn.Config{
@@ -295,6 +301,24 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 	// out (back-channel logout), and the provider renders its pages and
 	// errors with web's layout and translations.
 	trusted := cfg.TrustedProxyPrefixes()
+	// Username help on the sign-in page (issue 11 point 6): formats by
+	// domain, and "did you mean" for the organisation's domains.
+	var typePatterns []string
+	for _, r := range cfg.UserTypeRules() {
+		typePatterns = append(typePatterns, r.Domains...)
+	}
+	help, err := loginhelp.New(cfg.UsernameFormats(), loginhelp.DomainsOfPatterns(typePatterns))
+	if err != nil {
+		return nil, err
+	}
+	usernameHelp := func(typed, lang string) web.UsernameHelp {
+		h := help.For(typed, lang)
+		key := "loginhelp.type." + h.Type
+		if !catalog.Has(key) {
+			key = "loginhelp.type.other"
+		}
+		return web.UsernameHelp{TypeKey: key, Format: h.Format, Suggestion: h.Suggestion}
+	}
 	var console *admin.Service
 	srv, err := web.New(web.Config{
 		Accounts: accounts, MFA: mfa, AccessPass: passes, Sessions: sessions, Store: store, Catalog: catalog, Logger: logger,
@@ -312,6 +336,7 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 		Notices:              func(ctx context.Context, lang string) []string { return console.Banners(ctx, lang) },
 		StrongIdentification: len(cfg.Proofing.Providers) > 0,
 		HomeOrganisations:    len(cfg.Federation.Providers) > 0,
+		UsernameHelp:         usernameHelp,
 	})
 	if err != nil {
 		return nil, err
@@ -389,6 +414,10 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 	scimServer := provision.New(provision.Config{
 		Store: store, Audit: audit.NewRecorder(store, logger, opt.Now), UserTypes: userTypes,
 		BaseURL: cfg.PublicURL, Now: opt.Now, Logger: logger,
+		// A new account's invitation, or the waitlisted person's answer.
+		OnCreated: func(ctx context.Context, tx storage.Storage, a storage.Account, p storage.Provisioned) error {
+			return accounts.InviteProvisioned(ctx, tx, a, p)
+		},
 		// The registry's bearer token is a client_credentials access
 		// token of portti's own, checked as introspection checks it.
 		Verify: func(ctx context.Context, token string) (string, []string, bool, error) {
@@ -401,8 +430,17 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 			return ct.ClientID, ct.Scopes, err == nil, err
 		},
 	})
+	// The activation page of provisioned accounts, in web's layout.
+	if err := srv.AddPages(activation.Templates(), "templates"); err != nil {
+		return nil, err
+	}
+	activate := activation.New(activation.Config{
+		Accounts: accounts, Pages: srv, Logger: logger, RegistryDelay: cfg.RegistryDelay,
+		ClientIP: func(r *http.Request) string { return web.ClientIP(r, trusted) },
+	})
 	return &App{Config: cfg, Store: store, Accounts: accounts, MFA: mfa, Outbox: outbox, Sessions: sessions, Web: srv, OIDC: provider,
-		Admin: console, Proofing: proof, Federation: fed, SAML: idp, Provision: scimServer, logger: logger, now: opt.Now}, nil
+		Admin: console, Proofing: proof, Federation: fed, SAML: idp, Provision: scimServer, Activation: srv.Protect(activate),
+		logger: logger, now: opt.Now}, nil
 }
 
 // Handler is the HTTP handler of the whole service: the OpenID Connect
@@ -433,6 +471,8 @@ func (a *App) Handler() http.Handler {
 	// SCIM is a machine API: bearer tokens, no cross-origin form
 	// protection, errors as SCIM JSON.
 	mux.Handle("/scim/v2/", a.Provision)
+	mux.Handle("/activation", a.Activation)
+	mux.Handle("/activation/", a.Activation)
 	mux.Handle("/", pages)
 	return web.StrictTransportSecurity(a.Config.StrictTransportSecurity(), mux)
 }

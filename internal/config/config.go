@@ -269,6 +269,13 @@ type Provision struct {
 	// create: self-registration refuses them, saying where the account
 	// comes from.
 	RegistryOnly []string `yaml:"registry_only"`
+	// RegistryDelayText says, per language, when the registries usually
+	// send a new person's data; the activation page and its e-mail to an
+	// address nothing knows yet show it (loginhelp.go).
+	RegistryDelayText map[string]string `yaml:"registry_delay_text"`
+	// UsernameFormats are the username formats of the user types, shown
+	// on the sign-in page (loginhelp.go).
+	UsernameFormats []UsernameFormat `yaml:"username_formats"`
 }
 
 // UserTypeRules returns Provision.UserTypes as package provision takes

@@ -87,6 +87,8 @@ var settings = []setting{
 	durationSetting("mfa.enrolment_grace", func(c *Config) *time.Duration { return &c.MFA.EnrolmentGrace }),
 	listSetting("provision.user_types", func(c *Config) *[]string { return &c.Provision.UserTypes }),
 	listSetting("provision.registry_only", func(c *Config) *[]string { return &c.Provision.RegistryOnly }),
+	registryDelaySetting(), // loginhelp.go
+	{key: "provision.username_formats", setNode: (*loader).usernameFormats},
 	durationSetting("helpdesk.access_pass_ttl", func(c *Config) *time.Duration { return &c.Helpdesk.AccessPassTTL }),
 	stringSetting("terms_version", func(c *Config) *string { return &c.TermsVersion }),
 	localizedURLSetting("terms_url", func(c *Config) *LocalizedURL { return &c.TermsURL }),

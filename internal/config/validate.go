@@ -100,6 +100,7 @@ func (c Config) Validate() error {
 	validateLoginLimits(c, &ps)
 	validatePasswords(c, &ps)
 	validateProvision(c, &ps)
+	validateLoginHelp(c, &ps)
 	validateMFATypes(c, &ps)
 	validateArgon2(c.Argon2, &ps)
 	validateMFA(c.MFA, &ps)

@@ -53,6 +53,11 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 		}
 		p.Version = 1
 		pa = storage.ProvisionedAccount{Account: a, Provisioned: p}
+		if s.cfg.OnCreated != nil {
+			if err := s.cfg.OnCreated(ctx, tx, a, p); err != nil {
+				return err
+			}
+		}
 		return s.record(ctx, tx, r, EventUserCreated, id, "")
 	})
 	if err != nil {

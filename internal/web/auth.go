@@ -211,6 +211,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		return s.secondStep(w, r, http.StatusOK, p, a, challenge)
 	case errors.Is(err, account.ErrInvalidCredentials):
 		p.Message = p.T("login.invalid")
+		s.usernameHelp(p, f.Get("email"))
 		s.render(w, r, http.StatusUnauthorized, "login", p)
 	case errors.Is(err, account.ErrThrottled):
 		window := s.cfg.Accounts.Settings().ThrottleWindow
@@ -293,6 +294,27 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) loggedOut(ctx context.Context, id string) {
 	if s.cfg.OnLogout != nil {
 		s.cfg.OnLogout(ctx, id)
+	}
+}
+
+// usernameHelp puts the username help for a typed address on the page:
+// the format of its domain's user type, and "did you mean" for a typo in
+// the domain, with a link that fills the form with the corrected address.
+func (s *Server) usernameHelp(p *page, typed string) {
+	if s.cfg.UsernameHelp == nil {
+		return
+	}
+	h := s.cfg.UsernameHelp(typed, p.Lang)
+	if h.Format == "" && h.Suggestion == "" {
+		return
+	}
+	p.Data["UsernameHelp"] = h
+	if h.Suggestion != "" {
+		q := url.Values{"email": {h.Suggestion}}
+		if ret := p.Form.Get("return"); ret != "" {
+			q.Set("return", ret)
+		}
+		p.Data["SuggestionLink"] = "/login?" + q.Encode()
 	}
 }
 

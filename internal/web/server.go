@@ -88,6 +88,19 @@ type Config struct {
 	// (config federation.providers): /login links to its chooser, the
 	// account pages to /federation/links.
 	HomeOrganisations bool
+
+	// UsernameHelp returns the username help for what was typed in the
+	// sign-in form's username field, in a language (package loginhelp):
+	// shown after a failed sign-in. It must depend on the typed text
+	// alone, never on whether an account exists. Nil: none.
+	UsernameHelp func(typed, lang string) UsernameHelp
+}
+
+// UsernameHelp is the username help on the sign-in page: the username
+// format of the typed domain's user type (TypeKey names the type in the
+// catalogue), and a corrected address for a mistyped domain.
+type UsernameHelp struct {
+	TypeKey, Format, Suggestion string
 }
 
 // Server serves portti's pages.
