@@ -66,8 +66,8 @@ type Config struct {
 	// waitlist. Its error fails the request, so no account is created
 	// without its invitation queued. Nil: nothing.
 	OnCreated func(ctx context.Context, tx storage.Storage, a storage.Account, p storage.Provisioned) error
-	Now     func() time.Time
-	Logger  *slog.Logger
+	Now       func() time.Time
+	Logger    *slog.Logger
 }
 
 // Server is the SCIM service provider.
