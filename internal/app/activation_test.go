@@ -48,12 +48,18 @@ clients:
 // scimCreate creates a user through /scim/v2 as the registry does.
 func scimCreate(t *testing.T, env *apptest.Env, body string) map[string]any {
 	t.Helper()
+	return scimDo(t, env, "POST", "/Users", body, http.StatusCreated)
+}
+
+// scimDo sends a SCIM request as the registry client.
+func scimDo(t *testing.T, env *apptest.Env, method, path, body string, want int) map[string]any {
+	t.Helper()
 	cc := clientcredentials.Config{ClientID: "registry", ClientSecret: registrySecret, TokenURL: env.URL + oidc.PathToken}
 	tok, err := cc.Token(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, _ := http.NewRequest("POST", env.URL+"/scim/v2/Users", strings.NewReader(body))
+	req, _ := http.NewRequest(method, env.URL+"/scim/v2"+path, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/scim+json")
 	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
 	res, err := http.DefaultClient.Do(req)
@@ -63,8 +69,8 @@ func scimCreate(t *testing.T, env *apptest.Env, body string) map[string]any {
 	defer res.Body.Close()
 	var out map[string]any
 	_ = json.NewDecoder(res.Body).Decode(&out)
-	if res.StatusCode != http.StatusCreated {
-		t.Fatalf("SCIM create: %d %v", res.StatusCode, out)
+	if res.StatusCode != want {
+		t.Fatalf("SCIM %s %s: %d %v", method, path, res.StatusCode, out)
 	}
 	return out
 }
@@ -201,6 +207,23 @@ func TestActivationAnswers(t *testing.T) {
 	} else {
 		mustContainText(t, got.Body, enText("loginhelp.activation.link.unknown"))
 	}
+}
+
+// TestActivationInviteWhenUsable: an account the registry creates
+// disabled gets no invitation; when the registry enables it (Entra ID's
+// PATCH of active), the invitation goes.
+func TestActivationInviteWhenUsable(t *testing.T) {
+	env := apptest.StartWithFile(t, activationConfig, map[string]string{"REGISTRY_SECRET": registrySecret})
+	const email = "later@student.example.fi"
+	u := scimCreate(t, env, scimUser(email, `,"active":false`))
+	env.Settle(t)
+	time.Sleep(300 * time.Millisecond)
+	if n := countTo(env, email, ""); n != 0 {
+		t.Fatalf("%d messages to a disabled account", n)
+	}
+	scimDo(t, env, "PATCH", "/Users/"+u["id"].(string), `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+		"Operations":[{"op":"Replace","path":"active","value":"True"}]}`, http.StatusOK)
+	env.Link(t, env.Mail(t, email, "Activate your account"), "/activation/password")
 }
 
 // TestActivationRateLimit: the page cannot flood a mailbox.

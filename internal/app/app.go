@@ -415,7 +415,7 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 		Store: store, Audit: audit.NewRecorder(store, logger, opt.Now), UserTypes: userTypes,
 		BaseURL: cfg.PublicURL, Now: opt.Now, Logger: logger,
 		// A new account's invitation, or the waitlisted person's answer.
-		OnCreated: func(ctx context.Context, tx storage.Storage, a storage.Account, p storage.Provisioned) error {
+		Invite: func(ctx context.Context, tx storage.Storage, a storage.Account, p storage.Provisioned) error {
 			return accounts.InviteProvisioned(ctx, tx, a, p)
 		},
 		// The registry's bearer token is a client_credentials access

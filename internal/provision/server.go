@@ -60,12 +60,14 @@ type Config struct {
 	// slash: resource locations are BaseURL/scim/v2/….
 	BaseURL string
 	MaxBody int64 // default DefaultMaxBody
-	// OnCreated is called in the transaction that creates a provisioned
-	// account (SCIM now, the CSV import too): package account's
-	// InviteProvisioned, which e-mails the invitation and answers the
-	// waitlist. Its error fails the request, so no account is created
-	// without its invitation queued. Nil: nothing.
-	OnCreated func(ctx context.Context, tx storage.Storage, a storage.Account, p storage.Provisioned) error
+	// Invite is called in the transaction that creates a provisioned
+	// account, and in the one that makes a pending or disabled one
+	// usable (SCIM now; the CSV import and the lifecycle worker should
+	// call it too): package account's InviteProvisioned, which e-mails
+	// the invitation (never to an account already activated) and answers
+	// the waitlist. Its error fails the request, so no account becomes
+	// usable without its invitation queued. Nil: nothing.
+	Invite func(ctx context.Context, tx storage.Storage, a storage.Account, p storage.Provisioned) error
 	Now       func() time.Time
 	Logger    *slog.Logger
 }

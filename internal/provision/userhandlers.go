@@ -53,8 +53,8 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 		}
 		p.Version = 1
 		pa = storage.ProvisionedAccount{Account: a, Provisioned: p}
-		if s.cfg.OnCreated != nil {
-			if err := s.cfg.OnCreated(ctx, tx, a, p); err != nil {
+		if s.cfg.Invite != nil {
+			if err := s.cfg.Invite(ctx, tx, a, p); err != nil {
 				return err
 			}
 		}
@@ -210,6 +210,12 @@ func (s *Server) changeUser(w http.ResponseWriter, r *http.Request, change func(
 			// applications (back-channel logout) comes with the
 			// lifecycle work.
 			if _, err := tx.DeleteSessions(ctx, id, ""); err != nil {
+				return err
+			}
+		}
+		usable := newState == storage.ProvisionActive || newState == storage.ProvisionGrace
+		if s.cfg.Invite != nil && usable && (oldState == storage.ProvisionPending || oldState == storage.ProvisionDisabled) {
+			if err := s.cfg.Invite(ctx, tx, a, p); err != nil {
 				return err
 			}
 		}
