@@ -68,8 +68,8 @@ type Config struct {
 	// the waitlist. Its error fails the request, so no account becomes
 	// usable without its invitation queued. Nil: nothing.
 	Invite func(ctx context.Context, tx storage.Storage, a storage.Account, p storage.Provisioned) error
-	Now       func() time.Time
-	Logger    *slog.Logger
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // Server is the SCIM service provider.
