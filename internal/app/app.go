@@ -337,6 +337,17 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 		StrongIdentification: len(cfg.Proofing.Providers) > 0,
 		HomeOrganisations:    len(cfg.Federation.Providers) > 0,
 		UsernameHelp:         usernameHelp,
+		UsernameFormats: func(lang string) []web.UsernameFormat {
+			var out []web.UsernameFormat
+			for _, f := range help.Formats(lang) {
+				key := "loginhelp.type." + f.Type
+				if !catalog.Has(key) {
+					key = "loginhelp.type.other"
+				}
+				out = append(out, web.UsernameFormat{Domain: f.Domain, TypeKey: key, Format: f.Format})
+			}
+			return out
+		},
 	})
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/portti/portti/internal/app/apptest"
@@ -109,10 +110,23 @@ func TestBrowserLoginUsernameHelp(t *testing.T) {
 	b.open("/login", 200)
 	for _, lang := range []string{"fi", "sv", "en"} {
 		b.switchTo(lang, 200)
+		format := map[string]string{"fi": "käyttäjätunnus@student.example.fi", "sv": "användarnamn@student.example.fi", "en": "username@student.example.fi"}[lang]
+		sentence := cat.T(lang, "loginhelp.format", map[string]any{"Type": cat.T(lang, "loginhelp.type.student", nil), "Format": format})
+		// While typing (the script): the format appears once the domain
+		// is one of the organisation's, and goes when it is not.
+		b.fill("email", "aino@student.example.fi")
+		if got := liveText(b); got != sentence {
+			t.Errorf("%s: while typing, the page says %q, want %q", lang, got, sentence)
+		}
+		b.checkAxe(lang + "-login-typing")
+		b.screenshot(lang + "-login-typing")
+		b.fill("email", "aino@gmail.com")
+		if got := liveText(b); got != "" {
+			t.Errorf("%s: for another domain the page says %q", lang, got)
+		}
 		b.logIn("aino@stduent.example.fi", "not the password", false, 401)
 		b.see(cat.T(lang, "loginhelp.did_you_mean", map[string]any{"Email": "aino@student.example.fi"}))
-		format := map[string]string{"fi": "käyttäjätunnus@student.example.fi", "sv": "användarnamn@student.example.fi", "en": "username@student.example.fi"}[lang]
-		b.see(cat.T(lang, "loginhelp.format", map[string]any{"Type": cat.T(lang, "loginhelp.type.student", nil), "Format": format}))
+		b.see(sentence)
 		b.checkAxe(lang + "-login-help")
 		b.screenshot(lang + "-login-help")
 		b.click(`#username-suggestion a`, 200)
@@ -124,4 +138,10 @@ func TestBrowserLoginUsernameHelp(t *testing.T) {
 	b.narrow()
 	b.logIn("maija-liisa.meikalainen-virtanen@stduent.example.fi", "not the password", false, 401)
 	b.noSidewaysScroll("login-help")
+}
+
+// liveText is what the login page's while-typing help says.
+func liveText(b *tab) string {
+	b.t.Helper()
+	return strings.TrimSpace(evalJS[string](b, `(document.getElementById("username-live") || {textContent: "NO ELEMENT"}).textContent`))
 }

@@ -139,15 +139,18 @@ func (h *Helper) For(typed, lang string) Help {
 	return out
 }
 
-// Formats returns every format's type, domain and text in a language, in
-// configuration order (for the page's script and the format list).
-func (h *Helper) Formats(lang string) []Help {
+// DomainFormat is one domain's format in one language.
+type DomainFormat struct{ Domain, Type, Format string }
+
+// Formats returns every domain's format in a language, in configuration
+// order (for the sign-in page's script).
+func (h *Helper) Formats(lang string) []DomainFormat {
 	if h == nil {
 		return nil
 	}
-	out := make([]Help, 0, len(h.formats))
+	out := make([]DomainFormat, 0, len(h.formats))
 	for _, f := range h.formats {
-		out = append(out, Help{Type: f.Type, Format: text(f.Text, lang), Suggestion: f.Domain})
+		out = append(out, DomainFormat{Domain: f.Domain, Type: f.Type, Format: text(f.Text, lang)})
 	}
 	return out
 }

@@ -48,6 +48,20 @@ func TestFor(t *testing.T) {
 	}
 }
 
+func TestFormats(t *testing.T) {
+	got := jamk(t).Formats("fi")
+	want := []DomainFormat{{"jamk.fi", "staff", "etunimi.sukunimi@jamk.fi"}, {"student.jamk.fi", "student", "tunnus@student.jamk.fi"},
+		{"external.jamk.fi", "external", "firstname.lastname@external.jamk.fi"}}
+	if len(got) != len(want) {
+		t.Fatalf("Formats = %+v", got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("Formats[%d] = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}
+
 func TestTieSuggestsNothing(t *testing.T) {
 	h, err := New(nil, []string{"ab.example.fi", "ac.example.fi"})
 	if err != nil {

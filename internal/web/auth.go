@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -151,8 +152,31 @@ func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) error {
 		p.Data["Ended"] = p.T(key)
 	}
 	s.loginContext(r, p)
+	s.liveUsernameFormats(p)
 	s.render(w, r, http.StatusOK, "login", p)
 	return nil
+}
+
+// liveUsernameFormats gives the login page's script the username formats,
+// each as the sentence the page would show, as JSON for a data attribute.
+func (s *Server) liveUsernameFormats(p *page) {
+	if s.cfg.UsernameFormats == nil {
+		return
+	}
+	type entry struct {
+		D string `json:"d"`
+		T string `json:"t"`
+	}
+	var out []entry
+	for _, f := range s.cfg.UsernameFormats(p.Lang) {
+		out = append(out, entry{D: f.Domain, T: p.T("loginhelp.format", "Type", p.T(f.TypeKey), "Format", f.Format)})
+	}
+	if len(out) == 0 {
+		return
+	}
+	if b, err := json.Marshal(out); err == nil {
+		p.Data["UsernameFormats"] = string(b)
+	}
 }
 
 // noticeKeys are the success messages a redirect may ask a page to show.
@@ -212,6 +236,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	case errors.Is(err, account.ErrInvalidCredentials):
 		p.Message = p.T("login.invalid")
 		s.usernameHelp(p, f.Get("email"))
+		s.liveUsernameFormats(p)
 		s.render(w, r, http.StatusUnauthorized, "login", p)
 	case errors.Is(err, account.ErrThrottled):
 		window := s.cfg.Accounts.Settings().ThrottleWindow

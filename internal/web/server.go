@@ -94,6 +94,17 @@ type Config struct {
 	// shown after a failed sign-in. It must depend on the typed text
 	// alone, never on whether an account exists. Nil: none.
 	UsernameHelp func(typed, lang string) UsernameHelp
+	// UsernameFormats lists every domain's username format in a language,
+	// for the login page's script that shows the format while the person
+	// types (progressive enhancement: UsernameHelp shows it after a failed
+	// sign-in without any script). Nil: none.
+	UsernameFormats func(lang string) []UsernameFormat
+}
+
+// UsernameFormat is one domain's username format: TypeKey names the user
+// type in the catalogue, Format is the organisation's text.
+type UsernameFormat struct {
+	Domain, TypeKey, Format string
 }
 
 // UsernameHelp is the username help on the sign-in page: the username
