@@ -226,6 +226,32 @@ func TestActivationInviteWhenUsable(t *testing.T) {
 	env.Link(t, env.Mail(t, email, "Activate your account"), "/activation/password")
 }
 
+// TestActivationWaitlistPending: a waiting address whose account the
+// registry creates with a start date ahead is told that date at once, in
+// the language it asked in; its invitation waits for the start.
+func TestActivationWaitlistPending(t *testing.T) {
+	env := apptest.StartWithFile(t, activationConfig, map[string]string{"REGISTRY_SECRET": registrySecret})
+	const email = "syksy@student.example.fi"
+	c := newBrowser(t, "Accept-Language", "fi")
+	if got := send(t, c, http.MethodPost, env.URL+"/activation", url.Values{"email": {email}}); got.Status != http.StatusOK {
+		t.Fatalf("activation request: %d", got.Status)
+	}
+	m := env.Mail(t, email, "ei ole vielä olemassa")
+	if !strings.Contains(m.Text, "Opiskelijan tili luodaan yleensä seuraavana arkipäivänä") {
+		t.Errorf("the Finnish message lacks the Finnish delay text:\n%s", m.Text)
+	}
+	starts := time.Date(2027, 8, 31, 21, 0, 0, 0, time.UTC) // 1.9.2027 in Helsinki
+	scimCreate(t, env, scimUser(email,
+		`,"urn:portti:params:scim:schemas:extension:portti:2.0:User":{"startDate":"`+starts.Format(time.RFC3339)+`"}`))
+	p := env.Mail(t, email, "1.9.2027")
+	env.Link(t, p, "/activation")
+	env.Settle(t)
+	time.Sleep(300 * time.Millisecond)
+	if n := countTo(env, email, "Ota tilisi käyttöön"); n != 0 {
+		t.Errorf("%d invitations before the start date", n)
+	}
+}
+
 // TestActivationRateLimit: the page cannot flood a mailbox.
 func TestActivationRateLimit(t *testing.T) {
 	env := apptest.StartWithFile(t, activationConfig, map[string]string{"REGISTRY_SECRET": registrySecret})
