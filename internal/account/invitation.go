@@ -238,22 +238,9 @@ func (s *Service) CheckInvitation(ctx context.Context, code string) (storage.Acc
 // activates the account (the link proves the address). The person signs
 // in next; the sign-in enrols a second factor if the policy requires one.
 func (s *Service) AcceptInvitation(ctx context.Context, code, pw, confirm string, m Meta) (storage.Account, error) {
-	t, err := s.peekToken(ctx, TokenInvitation, code)
+	t, a, hash, err := s.newPasswordByLink(ctx, TokenInvitation, code, pw, confirm)
 	if err != nil {
-		return storage.Account{}, err
-	}
-	a, err := s.cfg.Store.GetAccount(ctx, t.AccountID)
-	if err != nil {
-		return a, fmt.Errorf("accept invitation: %w", err)
-	}
-	var v ValidationError
-	s.checkPassword(&v, "password", pw, "password_confirm", confirm, a.Email, a.GivenName, a.FamilyName)
-	if len(v) > 0 {
-		return a, v
-	}
-	hash, err := s.cfg.Hasher.Hash(pw)
-	if err != nil {
-		return a, fmt.Errorf("accept invitation: %w", err)
+		return a, err
 	}
 	err = s.inTx(ctx, func(tx storage.Storage) error {
 		// Use the link inside the transaction: of two tabs posting it,

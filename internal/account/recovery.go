@@ -60,6 +60,31 @@ func (s *Service) forgotPassword(ctx context.Context, tx storage.Storage, normal
 	})
 }
 
+// newPasswordByLink checks a link that sets a password (a reset or an
+// invitation) without using it, checks the new password against the
+// policy and hashes it: the work before the transaction that uses the
+// link.
+func (s *Service) newPasswordByLink(ctx context.Context, kind storage.TokenKind, code, pw, confirm string) (storage.Token, storage.Account, string, error) {
+	t, err := s.peekToken(ctx, kind, code)
+	if err != nil {
+		return t, storage.Account{}, "", err
+	}
+	a, err := s.cfg.Store.GetAccount(ctx, t.AccountID)
+	if err != nil {
+		return t, a, "", fmt.Errorf("%s link: %w", kind, err)
+	}
+	var v ValidationError
+	s.checkPassword(&v, "password", pw, "password_confirm", confirm, a.Email, a.GivenName, a.FamilyName)
+	if len(v) > 0 {
+		return t, a, "", v
+	}
+	hash, err := s.cfg.Hasher.Hash(pw)
+	if err != nil {
+		return t, a, "", fmt.Errorf("%s link: %w", kind, err)
+	}
+	return t, a, hash, nil
+}
+
 // CheckRecoveryLink tells whether a reset link can still be used, without
 // using it, so the page can show the form or explain the problem at once.
 func (s *Service) CheckRecoveryLink(ctx context.Context, code string) (storage.Account, error) {
@@ -74,22 +99,9 @@ func (s *Service) CheckRecoveryLink(ctx context.Context, code string) (storage.A
 // the account, activates it if it was not (the link proves the address),
 // ends every session of the account, and tells the owner by e-mail.
 func (s *Service) ResetPassword(ctx context.Context, code, pw, confirm string, m Meta) (storage.Account, error) {
-	t, err := s.peekToken(ctx, storage.TokenRecovery, code)
+	t, a, hash, err := s.newPasswordByLink(ctx, storage.TokenRecovery, code, pw, confirm)
 	if err != nil {
-		return storage.Account{}, err
-	}
-	a, err := s.cfg.Store.GetAccount(ctx, t.AccountID)
-	if err != nil {
-		return a, fmt.Errorf("reset password: %w", err)
-	}
-	var v ValidationError
-	s.checkPassword(&v, "password", pw, "password_confirm", confirm, a.Email, a.GivenName, a.FamilyName)
-	if len(v) > 0 {
-		return a, v
-	}
-	hash, err := s.cfg.Hasher.Hash(pw)
-	if err != nil {
-		return a, fmt.Errorf("reset password: %w", err)
+		return a, err
 	}
 	var ended []string
 	err = s.inTx(ctx, func(tx storage.Storage) error {
