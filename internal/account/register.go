@@ -206,8 +206,18 @@ func (s *Service) notifyExisting(ctx context.Context, tx storage.Storage, a stor
 	})
 }
 
-// sendActivation issues an activation link and queues its e-mail.
+// sendActivation issues an activation link and queues its e-mail. An
+// account a registry created has no password yet: it gets the invitation,
+// whose link sets one (invitation.go), whoever asked (the resend form, a
+// registration with its address, the helpdesk).
 func (s *Service) sendActivation(ctx context.Context, tx storage.Storage, a storage.Account, m Meta) error {
+	if a.PasswordHash == "" {
+		if _, err := tx.GetProvisioned(ctx, a.ID); err == nil {
+			return s.sendInvitation(ctx, tx, a, m)
+		} else if !errors.Is(err, storage.ErrNotFound) {
+			return err
+		}
+	}
 	code, err := s.issueToken(ctx, tx, storage.TokenActivation, a, a.Email, s.cfg.ActivationTTL)
 	if err != nil {
 		return err

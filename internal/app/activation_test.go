@@ -252,6 +252,24 @@ func TestActivationWaitlistPending(t *testing.T) {
 	}
 }
 
+// TestActivationResendFormInvites: the old "send a new activation link"
+// form, given a provisioned address, sends the invitation (whose link
+// sets the password), not a bare activation link.
+func TestActivationResendFormInvites(t *testing.T) {
+	env := apptest.StartWithFile(t, activationConfig, map[string]string{"REGISTRY_SECRET": registrySecret})
+	const email = "resend@student.example.fi"
+	scimCreate(t, env, scimUser(email, ""))
+	env.Mail(t, email, "Activate your account")
+	c := newBrowser(t)
+	if got := send(t, c, http.MethodPost, env.URL+"/activate/resend", url.Values{"email": {email}}); got.Status != http.StatusOK {
+		t.Fatalf("resend: %d", got.Status)
+	}
+	waitCount(t, env, email, "Activate your account", 2)
+	if n := countTo(env, email, "Confirm your email"); n != 0 {
+		t.Errorf("%d bare activation links to a provisioned account", n)
+	}
+}
+
 // TestActivationRateLimit: the page cannot flood a mailbox.
 func TestActivationRateLimit(t *testing.T) {
 	env := apptest.StartWithFile(t, activationConfig, map[string]string{"REGISTRY_SECRET": registrySecret})
