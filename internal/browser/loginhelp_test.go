@@ -77,6 +77,15 @@ func TestBrowserActivation(t *testing.T) {
 		b.see(cat.T(lang, "loginhelp.activation.password.username", map[string]any{"Email": email}))
 		b.checkAxe(lang + "-activation-password")
 		b.screenshot(lang + "-activation-password")
+		// A mismatched confirmation: an accessible field error.
+		b.fill("password", ssoPassword)
+		b.fill("password_confirm", "something else entirely")
+		b.submit("/activation/password", 422)
+		b.see(cat.T(lang, "password.mismatch", nil))
+		if !evalJS[bool](b, `document.getElementById("password_confirm").getAttribute("aria-invalid") === "true"`) {
+			t.Errorf("%s: the mismatched confirmation is not marked invalid", lang)
+		}
+		b.checkAxe(lang + "-activation-password-error")
 		b.fill("password", ssoPassword)
 		b.fill("password_confirm", ssoPassword)
 		b.submit("/activation/password", 200)
@@ -89,6 +98,11 @@ func TestBrowserActivation(t *testing.T) {
 			t.Errorf("%s: the sign-in form holds %q, want %q", lang, got, email)
 		}
 	}
+	// A link that was never issued, in the last language.
+	b.open("/activation/password?token=forged", 404)
+	b.heading(cat.T("en", "loginhelp.activation.link.title", nil))
+	b.checkAxe("en-activation-link")
+	b.screenshot("en-activation-link")
 	b.narrow()
 	b.open("/activation", 200)
 	b.noSidewaysScroll("activation")
