@@ -16,7 +16,8 @@ func FuzzForm(f *testing.F) {
 	env := apptest.Start(f, nil)
 	addUser(f, env, "aino@example.fi", goodPassword)
 	h := env.App.Handler()
-	paths := []string{"/register", "/login", "/password/forgot", "/password/reset", "/activate/resend", "/email/confirm", "/logout"}
+	paths := []string{"/register", "/login", "/password/forgot", "/password/reset", "/activate/resend", "/email/confirm", "/logout",
+		"/activation", "/activation/password"}
 	types := []string{"application/x-www-form-urlencoded", "application/x-www-form-urlencoded; charset=iso-8859-1",
 		"multipart/form-data; boundary=x", "text/plain", ""}
 
@@ -35,6 +36,8 @@ func FuzzForm(f *testing.F) {
 	f.Add(uint8(1), uint8(2), "--x\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\naino@example.fi\r\n--x--\r\n")
 	f.Add(uint8(0), uint8(0), "a=1;b=2&email=")
 	f.Add(uint8(6), uint8(0), "account_id=../../x")
+	f.Add(uint8(7), uint8(0), "email=Aino@Student.example.fi.")
+	f.Add(uint8(8), uint8(0), "token="+strings.Repeat("A", 43)+"&password=a&password_confirm=a")
 
 	f.Fuzz(func(t *testing.T, path, ctype uint8, body string) {
 		p := paths[int(path)%len(paths)]

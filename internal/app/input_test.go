@@ -322,6 +322,8 @@ func TestMalformedForm(t *testing.T) {
 		{"/password/forgot", "email=%G0"},
 		{"/login?a=1;b=2", "email=a%40example.fi&password=x"},
 		{"/account/profile", "form=profile&given_name=%e"},
+		{"/activation", "email=%G0"},
+		{"/activation/password", "token=%zz&password=x"},
 	} {
 		req, _ := http.NewRequest(http.MethodPost, env.URL+tc.path, strings.NewReader(tc.body))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
