@@ -189,6 +189,7 @@ type Storage interface {
 	SAMLStorage       // saml.go: the SAML identity provider's keys, services and sessions
 	ProvisionStorage  // provision.go: accounts and groups a registry keeps (SCIM)
 	FederationStorage // federation.go: upstream identity links (home organisations)
+	GuestStorage      // guests.go: guest invitations
 
 	CreateAccount(ctx context.Context, a Account) error // ErrConflict when the e-mail or ID is taken
 	GetAccount(ctx context.Context, id string) (Account, error)
