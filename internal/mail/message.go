@@ -134,6 +134,7 @@ var allMessages = []Message{
 	IdentityBound{},
 	HomeOrganisationLinked{},
 	Invitation{}, AccountPending{}, RegistryNotYet{}, AlreadyActive{},
+	GuestInvitation{},
 }
 
 func (m Activation) check() error {

@@ -34,6 +34,7 @@ func samples() []Message {
 		AlreadyActive{Name: "Aino Virtanen", LoginLink: "https://login.example.fi/login?email=aino%40example.fi&a=1", ResetLink: "https://login.example.fi/password/forgot?email=aino%40example.fi"},
 		IdentityBound{Name: "Aino Virtanen", OtherEmail: "aino.virtanen@student.example.fi", When: fixedWhen, ResetLink: "https://login.example.fi/password/forgot?email=aino%40example.fi"},
 		HomeOrganisationLinked{Name: "Aino Virtanen", Provider: "Tampereen yliopisto", When: fixedWhen, ResetLink: "https://login.example.fi/password/forgot?email=aino%40example.fi"},
+		GuestInvitation{Name: "Aino Virtanen", Inviter: "maija.meikalainen@example.fi", Note: "Tutkimushanke <Kide> & co", EndsAt: fixedWhen.AddDate(0, 3, 0), Link: "https://login.example.fi/guests/accept?code=Gu3st&x=1", ExpiresIn: 14 * 24 * time.Hour},
 	}
 }
 
@@ -221,6 +222,9 @@ func withoutName(m Message) Message {
 	case AlreadyActive:
 		m.Name = ""
 		return m
+	case GuestInvitation:
+		m.Name, m.Note = "", ""
+		return m
 	}
 	panic("unknown message")
 }
@@ -253,6 +257,8 @@ func links(m Message) []string {
 		return []string{m.RegisterLink}
 	case AlreadyActive:
 		return []string{m.LoginLink, m.ResetLink}
+	case GuestInvitation:
+		return []string{m.Link}
 	}
 	return nil
 }
