@@ -18,8 +18,8 @@ import (
 )
 
 // adminUsage lists the helpdesk console's commands for the usage text.
-const adminUsage = `  portti user grant E --role helpdesk|admin   let an account into the helpdesk console
-  portti user revoke E --role helpdesk|admin  take the role away
+const adminUsage = `  portti user grant E --role helpdesk|admin|guest-inviter   let an account into the helpdesk console (guest-inviter: invite guests)
+  portti user revoke E --role helpdesk|admin|guest-inviter  take the role away
   portti notice add --from TIME --until TIME --text-fi T --text-sv T --text-en T
                                                a notice on every page between the times
                                                (TIME: RFC 3339, or 2006-01-02T15:04 in Helsinki time)
@@ -44,7 +44,7 @@ func openForCLI(ctx context.Context, configPath string, stderr io.Writer) (*app.
 func userRole(ctx context.Context, verb string, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("user "+verb, flag.ContinueOnError)
 	configPath := fs.String("config", "", configUsage)
-	role := fs.String("role", "", "the staff `ROLE`: helpdesk or admin")
+	role := fs.String("role", "", "the staff `ROLE`: helpdesk, admin or guest-inviter")
 	positional, err := parseArgs(fs, args, stdout)
 	if err != nil {
 		return err
@@ -53,7 +53,7 @@ func userRole(ctx context.Context, verb string, args []string, stdout, stderr io
 		return fmt.Errorf("user %s: give one e-mail address\n\n%s", verb, flagUsage(fs))
 	}
 	if !admin.ValidRole(*role) {
-		return fmt.Errorf("user %s: --role must be helpdesk or admin", verb)
+		return fmt.Errorf("user %s: --role must be helpdesk, admin or guest-inviter", verb)
 	}
 	a, err := openForCLI(ctx, *configPath, stderr)
 	if err != nil {

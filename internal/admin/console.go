@@ -83,12 +83,12 @@ func (s *Service) staffOnly(fn func(http.ResponseWriter, *http.Request, staff) e
 				s.serverError(w, r, err)
 				return
 			}
-			if len(roles) > 0 {
+			if slices.ContainsFunc(roles, consoleRole) {
 				se = cand
 				break
 			}
 		}
-		if len(roles) == 0 {
+		if !slices.ContainsFunc(roles, consoleRole) {
 			s.cfg.Pages.RenderProblem(w, r, http.StatusForbidden, "admin.forbidden", "")
 			return
 		}

@@ -222,7 +222,11 @@ func (s *Service) tell(ctx context.Context, a storage.Account, change mail.Helpd
 }
 
 // Role kinds for Grant and Revoke.
-var roles = []string{storage.RoleHelpdesk, storage.RoleAdmin}
+var roles = []string{storage.RoleHelpdesk, storage.RoleAdmin, storage.RoleGuestInviter}
+
+// consoleRole reports whether a role opens the helpdesk console (a guest
+// inviter's role opens only the guest pages, package guests).
+func consoleRole(role string) bool { return role == storage.RoleHelpdesk || role == storage.RoleAdmin }
 
 // ValidRole reports whether role is a staff role.
 func ValidRole(role string) bool { return slices.Contains(roles, role) }
