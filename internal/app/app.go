@@ -27,6 +27,7 @@ import (
 	"github.com/portti/portti/internal/buildinfo"
 	"github.com/portti/portti/internal/config"
 	"github.com/portti/portti/internal/federation"
+	"github.com/portti/portti/internal/guests"
 	"github.com/portti/portti/internal/i18n"
 	"github.com/portti/portti/internal/loginhelp"
 	"github.com/portti/portti/internal/mail"
@@ -64,6 +65,7 @@ type App struct {
 	// Activation is the activation page of provisioned accounts
 	// (/activation, issue 11 point 4).
 	Activation http.Handler
+	Guests     *guests.Service // guest invitations (/guests/, /admin/guests)
 	logger     *slog.Logger
 	now        func() time.Time
 }
@@ -418,6 +420,10 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 	if err != nil {
 		return nil, err
 	}
+	gst, err := wireGuests(store, cfg, logger, opt, accounts, outbox, srv)
+	if err != nil {
+		return nil, err
+	}
 	// The page of an application limited to groups, in web's layout.
 	if err := srv.AddPages(provision.Templates, "templates"); err != nil {
 		return nil, err
@@ -451,7 +457,7 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 	})
 	return &App{Config: cfg, Store: store, Accounts: accounts, MFA: mfa, Outbox: outbox, Sessions: sessions, Web: srv, OIDC: provider,
 		Admin: console, Proofing: proof, Federation: fed, SAML: idp, Provision: scimServer, Activation: srv.Protect(activate),
-		logger: logger, now: opt.Now}, nil
+		Guests: gst, logger: logger, now: opt.Now}, nil
 }
 
 // Handler is the HTTP handler of the whole service: the OpenID Connect
@@ -468,6 +474,7 @@ func (a *App) Handler() http.Handler {
 	console := a.Admin.Handler()
 	mux.Handle("/admin", console)
 	mux.Handle("/admin/", console)
+	a.guestsHandler(mux)
 	if a.Proofing != nil {
 		mux.Handle("/proofing/", a.Web.Protect(a.Proofing.Handler()))
 	}

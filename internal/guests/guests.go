@@ -130,22 +130,29 @@ func ParseUntil(s string) (time.Time, error) {
 }
 
 // Invite stores an invitation of email until until with note, audits it
-// and queues the e-mail in lang, all in one transaction.
+// and queues the e-mail in lang, all in one transaction. A refusal is
+// ErrInvalidEmail, ErrUntilPast, ErrUntilFar, ErrNoteTooLong, or several
+// of them joined.
 func (s *Service) Invite(ctx context.Context, by Inviter, email string, until time.Time, note, lang string, m account.Meta) (storage.Invitation, error) {
+	// Every problem at once (errors.Join), so a form names each field.
+	var bad []error
 	normalized, err := account.NormalizeEmail(email)
 	if err != nil {
-		return storage.Invitation{}, ErrInvalidEmail
+		bad = append(bad, ErrInvalidEmail)
 	}
 	now := s.now()
 	switch {
 	case !until.After(now):
-		return storage.Invitation{}, ErrUntilPast
+		bad = append(bad, ErrUntilPast)
 	case until.Sub(now) > s.cfg.MaxDuration:
-		return storage.Invitation{}, ErrUntilFar
+		bad = append(bad, ErrUntilFar)
 	}
 	note = strings.Join(strings.Fields(note), " ")
 	if !utf8.ValidString(note) || utf8.RuneCountInString(note) > MaxNote {
-		return storage.Invitation{}, ErrNoteTooLong
+		bad = append(bad, ErrNoteTooLong)
+	}
+	if len(bad) > 0 {
+		return storage.Invitation{}, errors.Join(bad...)
 	}
 	switch lang {
 	case "fi", "sv", "en":
