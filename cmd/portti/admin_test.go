@@ -36,7 +36,7 @@ func TestUserGrantRevoke(t *testing.T) {
 	}{
 		{[]string{"user", "revoke", "aino@example.fi", "--role", "helpdesk"}, "does not hold the role helpdesk"},
 		{[]string{"user", "grant", "nobody@example.fi", "--role", "helpdesk"}, "no account with e-mail address nobody@example.fi"},
-		{[]string{"user", "grant", "aino@example.fi", "--role", "root"}, "--role must be helpdesk or admin"},
+		{[]string{"user", "grant", "aino@example.fi", "--role", "root"}, "--role must be helpdesk, admin or guest-inviter"},
 		{[]string{"user", "grant", "--role", "admin"}, "give one e-mail address"},
 	} {
 		if out, err := runCmd(t, "", c.args...); err == nil || !strings.Contains(err.Error(), c.want) {
