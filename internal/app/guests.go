@@ -36,7 +36,11 @@ func wireGuests(store storage.Storage, cfg config.Config, logger *slog.Logger, o
 func (a *App) guestsHandler(mux *http.ServeMux) {
 	trusted := a.Config.TrustedProxyPrefixes()
 	clientIP := func(r *http.Request) string { return web.ClientIP(r, trusted) }
-	mux.Handle("/guests/", a.Web.Protect(a.Guests.Handler(a.Web, clientIP)))
+	var home guests.HomeOrganisations
+	if a.Federation != nil {
+		home = a.Federation
+	}
+	mux.Handle("/guests/", a.Web.Protect(a.Guests.Handler(a.Web, clientIP, home)))
 	console := a.Web.Protect(a.Guests.ConsoleHandler(a.Web, inviterGate(a.Store, a.Sessions, a.MFA, a.Web, trusted)))
 	mux.Handle("/admin/guests", console)
 }

@@ -224,3 +224,64 @@ func TestGuestInvitation(t *testing.T) {
 		t.Fatalf("made-up link: %d", a.Status)
 	}
 }
+
+// TestGuestAcceptWithHomeOrganisation: the guest accepts by signing in
+// at their home organisation (proofingtest as the upstream); the new
+// guest account has no password and is opened by that identity only;
+// the same identity cannot accept a second invitation into a second
+// account.
+func TestGuestAcceptWithHomeOrganisation(t *testing.T) {
+	env, _ := startFederation(t)
+	ctx := context.Background()
+	until := env.Clock.Now().AddDate(0, 1, 0)
+	if _, err := env.App.Guests.Invite(ctx, guests.Inviter{}, "vieras@example.org", until, "Kide", "en", account.Meta{ClientIP: "cli"}); err != nil {
+		t.Fatal(err)
+	}
+	link := env.Link(t, env.Mail(t, "vieras@example.org", "You are invited as a guest"), "/guests/accept?code=")
+	code := strings.TrimPrefix(link, env.URL+"/guests/accept?code=")
+	g := newBrowser(t)
+	page := send(t, g, http.MethodGet, link, nil)
+	mustContainText(t, page.Body, enText("guests.accept.home.heading"), enText("guests.accept.home.button", "Provider", "Tampere College"))
+	done := send(t, g, http.MethodPost, env.URL+"/guests/accept/home", url.Values{"code": {code}, "idp": {"home"}})
+	if done.Status != http.StatusOK || done.URL.Path != "/federation/callback" {
+		t.Fatalf("accept at home: %d at %s\n%s", done.Status, done.URL, done.Body)
+	}
+	mustContainText(t, done.Body, enText("guests.accepted.home"))
+	acc := storedAccount(t, env, "vieras@example.org")
+	if acc.PasswordHash != "" || !acc.Activated() {
+		t.Fatalf("guest account: %+v", acc)
+	}
+	l, err := env.App.Store.GetFederatedLink(ctx, "home", "u-"+fedPerson)
+	if err != nil || l.AccountID != acc.ID || l.LinkedBy != "invitation" {
+		t.Fatalf("link: %+v %v", l, err)
+	}
+	pa, err := env.App.Store.GetProvisioned(ctx, acc.ID)
+	if err != nil || pa.Provisioned.UserType != "guest" || !pa.Provisioned.EndsAt.Equal(until.UTC()) {
+		t.Fatalf("registry record: %+v %v", pa.Provisioned, err)
+	}
+	// Signing in at home opens the guest account.
+	in := send(t, newBrowser(t), http.MethodGet, env.URL+"/login?idp=home&return=/account", nil)
+	if in.Status != http.StatusOK || in.URL.Path != "/account" {
+		t.Fatalf("guest's home sign-in: %d at %s\n%s", in.Status, in.URL, in.Body)
+	}
+	mustContainText(t, in.Body, "vieras@example.org")
+	// The link is spent.
+	if a := send(t, newBrowser(t), http.MethodPost, env.URL+"/guests/accept/home", url.Values{"code": {code}, "idp": {"home"}}); a.Status != http.StatusGone {
+		t.Fatalf("used link at home: %d", a.Status)
+	}
+	// A second invitation accepted with the same identity: refused.
+	if _, err := env.App.Guests.Invite(ctx, guests.Inviter{}, "toinen@example.org", until, "", "en", account.Meta{ClientIP: "cli"}); err != nil {
+		t.Fatal(err)
+	}
+	link2 := env.Link(t, env.Mail(t, "toinen@example.org", "You are invited as a guest"), "/guests/accept?code=")
+	code2 := strings.TrimPrefix(link2, env.URL+"/guests/accept?code=")
+	again := send(t, newBrowser(t), http.MethodPost, env.URL+"/guests/accept/home", url.Values{"code": {code2}, "idp": {"home"}})
+	if again.Status != http.StatusConflict {
+		t.Fatalf("same identity twice: %d\n%s", again.Status, again.Body)
+	}
+	noAccount(t, env, "toinen@example.org")
+	// An unknown organisation.
+	if a := send(t, newBrowser(t), http.MethodPost, env.URL+"/guests/accept/home", url.Values{"code": {code2}, "idp": {"nowhere"}}); a.Status != http.StatusNotFound {
+		t.Fatalf("unknown idp: %d", a.Status)
+	}
+}

@@ -91,6 +91,7 @@ type Service struct {
 	providers map[string]Provider
 	clients   map[string]*proofing.RP
 	order     []string
+	guest     GuestAcceptor // guest.go: finishes a guest's acceptance; nil: none
 }
 
 // New returns a Service; it talks to no provider until a person starts.
@@ -231,6 +232,12 @@ func (s *Service) begin(ctx context.Context, purpose, idp, accountID, ret, lang 
 	f := storage.ProofingFlow{ID: flowHash, Purpose: purpose, Provider: idp, AccountID: accountID,
 		Return: ret, Lang: lang, State: stateHash, Nonce: nonce, Verifier: verifier,
 		CreatedAt: now, ExpiresAt: now.Add(FlowTTL)}
+	if purpose == purposeGuest {
+		// A guest's acceptance has no account yet: what it carries is
+		// the invitation (its token hash), kept where a flow keeps what
+		// it began on.
+		f.AccountID, f.Challenge = "", accountID
+	}
 	if err := s.cfg.Store.CreateProofingFlow(ctx, f); err != nil {
 		return "", "", fmt.Errorf("federation: begin: %w", err)
 	}

@@ -178,6 +178,10 @@ func (s *Service) callback(w http.ResponseWriter, r *http.Request) {
 		s.finishLink(w, r, f, u, m)
 		return
 	}
+	if f.Purpose == purposeGuest {
+		s.finishGuest(w, r, f, u, m) // guest.go
+		return
+	}
 	s.signIn(w, r, f, u, m)
 }
 

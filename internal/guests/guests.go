@@ -334,3 +334,53 @@ func newSecret() (code, hash string, err error) {
 	code = base64.RawURLEncoding.EncodeToString(b)
 	return code, hashCode(code), nil
 }
+
+// ErrIdentityLinked: the home organisation's identity opens an account
+// already; the person signs in with it instead.
+var ErrIdentityLinked = errors.New("guests: that home organisation identity opens an account already")
+
+// EventLinked is federation's event of a new link (federation.EventLinked).
+const EventLinked = "federation.linked"
+
+// LookupHash is Lookup for a token hash (a home organisation's flow
+// carries the hash, never the code).
+func (s *Service) LookupHash(ctx context.Context, hash string) (storage.Invitation, error) {
+	inv, err := s.cfg.Store.GetInvitationByToken(ctx, hash)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return inv, ErrLinkInvalid
+	case err != nil:
+		return inv, err
+	case !inv.AcceptedAt.IsZero() || !s.now().Before(inv.ExpiresAt) || !s.now().Before(inv.EndsAt):
+		return inv, ErrLinkInvalid
+	}
+	return inv, nil
+}
+
+// AcceptWithHome creates the guest account of the invitation whose token
+// hash is hash, without a password, linked to the home organisation's
+// identity (provider, subject) that just signed in: from then on the
+// guest signs in there (and does their second step there).
+func (s *Service) AcceptWithHome(ctx context.Context, hash, provider, subject string, m account.Meta) (storage.Account, error) {
+	inv, err := s.LookupHash(ctx, hash)
+	if err != nil {
+		return storage.Account{}, err
+	}
+	return s.accept(ctx, inv, "", "home organisation "+provider, m, func(tx storage.Storage, a storage.Account) error {
+		if _, err := tx.GetFederatedLink(ctx, provider, subject); err == nil {
+			return ErrIdentityLinked
+		} else if !errors.Is(err, storage.ErrNotFound) {
+			return err
+		}
+		now := s.now()
+		if err := tx.CreateFederatedLink(ctx, storage.FederatedLink{Provider: provider, Subject: subject, AccountID: a.ID, LinkedBy: "invitation", LinkedAt: now}); errors.Is(err, storage.ErrConflict) {
+			return ErrIdentityLinked
+		} else if err != nil {
+			return err
+		}
+		// No "linked" e-mail: the guest made this link a moment ago,
+		// and the invitation e-mail already went to this address.
+		return s.cfg.Audit.Record(ctx, tx, storage.Event{Kind: EventLinked, AccountID: a.ID, Email: a.Email,
+			Reason: "invitation, " + provider, ClientIP: m.ClientIP, UserAgent: m.UserAgent})
+	})
+}
