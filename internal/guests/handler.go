@@ -10,6 +10,7 @@ import (
 
 	"github.com/portti/portti/internal/account"
 	"github.com/portti/portti/internal/federation"
+	"github.com/portti/portti/internal/storage"
 )
 
 //go:embed templates/*.html
@@ -87,7 +88,7 @@ func (h *handler) show(w http.ResponseWriter, r *http.Request) {
 		h.hasAccount(w, r, inv.Email)
 		return
 	}
-	h.form(w, r, http.StatusOK, code, inv.Email, inv.Inviter, inv.EndsAt, nil)
+	h.form(w, r, http.StatusOK, code, inv.Email, inviterName(inv), inv.EndsAt, nil)
 }
 
 func (h *handler) accept(w http.ResponseWriter, r *http.Request) {
@@ -106,7 +107,7 @@ func (h *handler) accept(w http.ResponseWriter, r *http.Request) {
 			h.problem(w, r, lerr)
 			return
 		}
-		h.form(w, r, http.StatusUnprocessableEntity, code, inv.Email, inv.Inviter, inv.EndsAt, v)
+		h.form(w, r, http.StatusUnprocessableEntity, code, inv.Email, inviterName(inv), inv.EndsAt, v)
 		return
 	case errors.Is(err, ErrHasAccount):
 		inv, _ := h.s.Lookup(r.Context(), code)
@@ -198,4 +199,13 @@ func (h *handler) finishHome(w http.ResponseWriter, r *http.Request, hash string
 	h.pages.RenderPage(w, r, http.StatusOK, "guests_accepted", "guests.accepted.title", map[string]any{
 		"Email": a.Email, "Home": true, "LoginLink": "/login?" + url.Values{"idp": {u.Provider}}.Encode(), "Path": "/guests/accept",
 	})
+}
+
+// inviterName is who the page says invited: a staff member's address,
+// or nobody named for the command line.
+func inviterName(inv storage.Invitation) string {
+	if inv.InvitedBy == "" {
+		return ""
+	}
+	return inv.Inviter
 }
