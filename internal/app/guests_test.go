@@ -285,3 +285,30 @@ func TestGuestAcceptWithHomeOrganisation(t *testing.T) {
 		t.Fatalf("unknown idp: %d", a.Status)
 	}
 }
+
+// TestGuestMFARule: a guest account falls under mfa.required_types
+// (and optional_types) by its user type, like a registry's account.
+func TestGuestMFARule(t *testing.T) {
+	for _, tc := range []struct {
+		file string
+		want bool
+	}{
+		{"mfa:\n  policy: optional\n  required_types: [guest]\n", true},
+		{"mfa:\n  policy: required\n  optional_types: [guest]\n", false},
+	} {
+		env := apptest.StartWithFile(t, tc.file, nil)
+		ctx := context.Background()
+		if _, err := env.App.Guests.Invite(ctx, guests.Inviter{}, "vieras@example.org", env.Clock.Now().AddDate(0, 1, 0), "", "en", account.Meta{ClientIP: "cli"}); err != nil {
+			t.Fatal(err)
+		}
+		link := env.Link(t, env.Mail(t, "vieras@example.org", "You are invited as a guest"), "/guests/accept?code=")
+		code := strings.TrimPrefix(link, env.URL+"/guests/accept?code=")
+		a, err := env.App.Guests.AcceptWithPassword(ctx, code, guestPassword, guestPassword, account.Meta{ClientIP: "test", Lang: "en"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := env.App.MFA.RequiredFor(a); got != tc.want {
+			t.Errorf("%q: second factor required %v, want %v", tc.file, got, tc.want)
+		}
+	}
+}
