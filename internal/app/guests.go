@@ -28,6 +28,7 @@ func wireGuests(store storage.Storage, cfg config.Config, logger *slog.Logger, o
 	return guests.New(guests.Config{
 		Store: store, Accounts: accounts, Outbox: outbox, Audit: audit.NewRecorder(store, logger, opt.Now),
 		PublicURL: strings.TrimSuffix(cfg.PublicURL, "/"), Logger: logger, Now: opt.Now,
+		LinkTTL: cfg.Guests.LinkTTL, MaxDuration: cfg.Guests.MaxDuration,
 	}), nil
 }
 

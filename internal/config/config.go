@@ -119,6 +119,8 @@ type Config struct {
 	Provision Provision `yaml:"provision"`
 	// Helpdesk: the helpdesk console's settings.
 	Helpdesk Helpdesk `yaml:"helpdesk"`
+	// Guests: guest invitations (package guests).
+	Guests Guests `yaml:"guests"`
 
 	// TermsVersion is the version of the terms users must accept.
 	TermsVersion string `yaml:"terms_version"`
@@ -329,6 +331,16 @@ type Helpdesk struct {
 	AccessPassTTL time.Duration `yaml:"access_pass_ttl"`
 }
 
+// Guests configures guest invitations.
+type Guests struct {
+	// LinkTTL: how long an invitation link works (336h = 14 days; 1h
+	// up to 30 days).
+	LinkTTL time.Duration `yaml:"link_ttl"`
+	// MaxDuration: how far away a guest account's end may be (8784h =
+	// 366 days; 1 day up to 5 years).
+	MaxDuration time.Duration `yaml:"max_duration"`
+}
+
 // MaxAccessPassTTL bounds helpdesk.access_pass_ttl: three days cover a
 // weekend; a longer-lived pass is a standing risk.
 const MaxAccessPassTTL = 72 * time.Hour
@@ -355,6 +367,7 @@ func Default() Config {
 		Argon2:            Argon2{Memory: 19456, Time: 2, Threads: 1},
 		MFA:               MFA{Policy: MFAOptional, ACRMFA: authn.ACRMFA, ACRPassword: authn.ACRPassword},
 		Helpdesk:          Helpdesk{AccessPassTTL: 8 * time.Hour},
+		Guests:            Guests{LinkTTL: 14 * 24 * time.Hour, MaxDuration: 366 * 24 * time.Hour},
 		TermsVersion:      "2026-01",
 		RefreshReuseGrace: 5 * time.Second,
 		HSTS:              HSTS(365 * 24 * time.Hour),

@@ -187,6 +187,8 @@ func TestEnvNames(t *testing.T) {
 		"provision.user_types":        "PORTTI_PROVISION_USER_TYPES",
 		"provision.registry_only":     "PORTTI_PROVISION_REGISTRY_ONLY",
 		"helpdesk.access_pass_ttl":    "PORTTI_HELPDESK_ACCESS_PASS_TTL",
+		"guests.link_ttl":             "PORTTI_GUESTS_LINK_TTL",
+		"guests.max_duration":         "PORTTI_GUESTS_MAX_DURATION",
 	}
 	// Issue 11 point 4 and 6 (loginhelp.go), apart so that the table's
 	// alignment stays as it is.
@@ -228,6 +230,7 @@ func TestLoadTestdata(t *testing.T) {
 		Argon2:       Argon2{Memory: 47104, Time: 1, Threads: 2},
 		MFA:          MFA{Policy: "required", OptionalDomains: []string{"*@external.example.org"}, ACRMFA: "https://refeds.org/profile/mfa", ACRPassword: "https://refeds.org/profile/sfa"},
 		Helpdesk:     Helpdesk{AccessPassTTL: 8 * time.Hour},
+		Guests:       Guests{LinkTTL: 14 * 24 * time.Hour, MaxDuration: 366 * 24 * time.Hour},
 		TermsVersion: "2026-03", LogLevel: "warn", LogFormat: "json",
 		RefreshReuseGrace: 2 * time.Second, HSTS: HSTS(720 * time.Hour),
 		Clients: []Client{{
@@ -878,6 +881,20 @@ func TestAccessPassTTL(t *testing.T) {
 	for _, bad := range []string{"73h", "0", "-1h", "30s", "a day"} {
 		if _, err := Load("", env(map[string]string{"PORTTI_HELPDESK_ACCESS_PASS_TTL": bad})); err == nil || !strings.Contains(err.Error(), "helpdesk.access_pass_ttl") {
 			t.Errorf("%q accepted: %v", bad, err)
+		}
+	}
+}
+
+// TestGuestsSettings: the invitation link's validity and the longest
+// guest account come from the file or the environment, within bounds.
+func TestGuestsSettings(t *testing.T) {
+	c, err := Load("", env(map[string]string{"PORTTI_GUESTS_LINK_TTL": "72h", "PORTTI_GUESTS_MAX_DURATION": "2160h"}))
+	if err != nil || c.Guests.LinkTTL != 72*time.Hour || c.Guests.MaxDuration != 2160*time.Hour {
+		t.Fatalf("from env: %+v %v", c.Guests, err)
+	}
+	for key, bad := range map[string]string{"PORTTI_GUESTS_LINK_TTL": "10m", "PORTTI_GUESTS_MAX_DURATION": "50000h"} {
+		if _, err := Load("", env(map[string]string{key: bad})); err == nil || !strings.Contains(err.Error(), "guests.") {
+			t.Errorf("%s=%s: %v", key, bad, err)
 		}
 	}
 }

@@ -90,6 +90,8 @@ var settings = []setting{
 	registryDelaySetting(), // loginhelp.go
 	{key: "provision.username_formats", setNode: (*loader).usernameFormats},
 	durationSetting("helpdesk.access_pass_ttl", func(c *Config) *time.Duration { return &c.Helpdesk.AccessPassTTL }),
+	durationSetting("guests.link_ttl", func(c *Config) *time.Duration { return &c.Guests.LinkTTL }),
+	durationSetting("guests.max_duration", func(c *Config) *time.Duration { return &c.Guests.MaxDuration }),
 	stringSetting("terms_version", func(c *Config) *string { return &c.TermsVersion }),
 	localizedURLSetting("terms_url", func(c *Config) *LocalizedURL { return &c.TermsURL }),
 	localizedURLSetting("privacy_url", func(c *Config) *LocalizedURL { return &c.PrivacyURL }),

@@ -104,6 +104,12 @@ func (c Config) Validate() error {
 	validateMFATypes(c, &ps)
 	validateArgon2(c.Argon2, &ps)
 	validateMFA(c.MFA, &ps)
+	if t := c.Guests.LinkTTL; t < time.Hour || t > 30*24*time.Hour {
+		ps.add("guests.link_ttl", "must be a duration from 1h up to 720h (30 days) such as 336h, got %s", t)
+	}
+	if t := c.Guests.MaxDuration; t < 24*time.Hour || t > 5*366*24*time.Hour {
+		ps.add("guests.max_duration", "must be a duration from 24h up to 43920h (5 years) such as 8784h, got %s", t)
+	}
 	if t := c.Helpdesk.AccessPassTTL; t < time.Minute || t > MaxAccessPassTTL {
 		ps.add("helpdesk.access_pass_ttl", "must be a duration from 1m up to %s such as 8h, got %s", MaxAccessPassTTL, t)
 	}
