@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -174,7 +175,11 @@ func (s *Service) Invite(ctx context.Context, by Inviter, email string, until ti
 	}
 	inviter := inv.Inviter
 	if by.AccountID == "" {
-		inviter = s.cfg.PublicURL // the command line: the service invites
+		// The command line: the service itself invites, named by its host.
+		inviter = s.cfg.PublicURL
+		if u, err := url.Parse(s.cfg.PublicURL); err == nil && u.Host != "" {
+			inviter = u.Host
+		}
 	}
 	msg := mail.GuestInvitation{Inviter: inviter, Note: note, EndsAt: inv.EndsAt,
 		Link: s.cfg.PublicURL + "/guests/accept?code=" + code, ExpiresIn: s.cfg.LinkTTL}
