@@ -91,14 +91,7 @@ func guestCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		now := time.Now()
 		for _, inv := range list {
-			state := "open"
-			switch {
-			case !inv.AcceptedAt.IsZero():
-				state = "accepted"
-			case !now.Before(inv.ExpiresAt):
-				state = "expired"
-			}
-			fmt.Fprintf(stdout, "%s\t%s\tuntil %s\t%s\tby %s\t%s\n", inv.ID, inv.Email, inv.EndsAt.In(guests.Helsinki).Format(time.DateOnly), state, inv.Inviter, inv.Note)
+			fmt.Fprintf(stdout, "%s\t%s\tuntil %s\t%s\tby %s\t%s\n", inv.ID, inv.Email, inv.EndsAt.In(guests.Helsinki).Format(time.DateOnly), guests.State(inv, now), inv.Inviter, inv.Note)
 		}
 		return nil
 	}

@@ -89,15 +89,8 @@ func (s *Service) consolePage(w http.ResponseWriter, r *http.Request, pages Page
 	now := s.now()
 	rows := make([]invitationRow, 0, len(list))
 	for _, inv := range list {
-		state := "open"
-		switch {
-		case !inv.AcceptedAt.IsZero():
-			state = "accepted"
-		case !now.Before(inv.ExpiresAt):
-			state = "expired"
-		}
 		rows = append(rows, invitationRow{Email: inv.Email, Until: inv.EndsAt.In(Helsinki).Format("2.1.2006"),
-			Note: inv.Note, Inviter: inv.Inviter, State: state})
+			Note: inv.Note, Inviter: inv.Inviter, State: State(inv, now)})
 	}
 	errs := map[string]string{}
 	for _, e := range v {

@@ -222,16 +222,19 @@ func (s *Service) Lookup(ctx context.Context, code string) (storage.Invitation, 
 	}
 	// The stored value is the hash of a 256-bit secret: looking it up
 	// by index reveals nothing about other links.
-	inv, err := s.cfg.Store.GetInvitationByToken(ctx, hashCode(code))
+	return s.LookupHash(ctx, hashCode(code))
+}
+
+// State is what became of an invitation at now: "open", "accepted" or
+// "expired" (its link).
+func State(inv storage.Invitation, now time.Time) string {
 	switch {
-	case errors.Is(err, storage.ErrNotFound):
-		return inv, ErrLinkInvalid
-	case err != nil:
-		return inv, err
-	case !inv.AcceptedAt.IsZero() || !s.now().Before(inv.ExpiresAt) || !s.now().Before(inv.EndsAt):
-		return inv, ErrLinkInvalid
+	case !inv.AcceptedAt.IsZero():
+		return "accepted"
+	case !now.Before(inv.ExpiresAt):
+		return "expired"
 	}
-	return inv, nil
+	return "open"
 }
 
 // HasAccount reports whether the invited address has an account.
