@@ -429,6 +429,7 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 		return nil, err
 	}
 	scimServer := provision.New(provision.Config{
+		Identifiers: identifierHasher(cfg),
 		Store: store, Audit: audit.NewRecorder(store, logger, opt.Now), UserTypes: userTypes,
 		BaseURL: cfg.PublicURL, Now: opt.Now, Logger: logger,
 		// A new account's invitation, or the waitlisted person's answer.

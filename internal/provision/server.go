@@ -56,6 +56,9 @@ type Config struct {
 	Audit     *audit.Recorder
 	Verify    TokenVerifier
 	UserTypes *UserTypes
+	// Identifiers hashes registry identifiers (proofing.Hasher); nil
+	// refuses them.
+	Identifiers IdentifierHasher
 	// BaseURL is portti's public URL (the issuer), without a trailing
 	// slash: resource locations are BaseURL/scim/v2/….
 	BaseURL string

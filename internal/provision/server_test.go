@@ -484,7 +484,7 @@ func testDiscovery(t *testing.T, db dbFunc) {
 		t.Errorf("Schemas: %v", res.body)
 	}
 	res = do(t, ts, "GET", "/Schemas/urn:portti:params:scim:schemas:extension:portti:2.0:User", "registry-token", nil)
-	if res.status != 200 || len(res.body["attributes"].([]any)) != 3 {
+	if res.status != 200 || len(res.body["attributes"].([]any)) != 4 {
 		t.Errorf("portti schema: %d %v", res.status, res.body)
 	}
 }

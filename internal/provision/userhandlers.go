@@ -27,38 +27,13 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.cfg.Now().UTC()
-	id := newID()
 	var pa storage.ProvisionedAccount
 	err = s.cfg.Store.InTx(ctx, func(tx storage.Storage) error {
-		if err := checkUnique(ctx, tx, "", f); err != nil {
+		var err error
+		if pa, err = s.createAccount(ctx, tx, f, storage.ProvisionSourceSCIM, now); err != nil {
 			return err
 		}
-		a := storage.Account{ID: id, Email: f.email, GivenName: f.givenName, FamilyName: f.familyName,
-			Locale: f.locale, Disabled: !f.active, CreatedAt: now, UpdatedAt: now}
-		if err := tx.CreateAccount(ctx, a); err != nil {
-			if errors.Is(err, storage.ErrConflict) {
-				return conflict("userName is taken")
-			}
-			return err
-		}
-		p := f.p
-		p.AccountID, p.Extra, p.CreatedAt, p.UpdatedAt = id, f.extra, now, now
-		p.State = state(f.active, p.StartsAt, p.EndsAt, now)
-		p.Source, p.DueAt = storage.ProvisionSourceSCIM, dueAt(p)
-		if err := tx.CreateProvisioned(ctx, p); err != nil {
-			if errors.Is(err, storage.ErrConflict) {
-				return conflict("externalId is taken")
-			}
-			return err
-		}
-		p.Version = 1
-		pa = storage.ProvisionedAccount{Account: a, Provisioned: p}
-		if s.cfg.Invite != nil {
-			if err := s.cfg.Invite(ctx, tx, a, p); err != nil {
-				return err
-			}
-		}
-		return s.record(ctx, tx, r, EventUserCreated, id, "")
+		return s.record(ctx, tx, r, EventUserCreated, pa.Account.ID, "")
 	})
 	if err != nil {
 		s.fail(w, r, err)
@@ -162,14 +137,9 @@ func (s *Server) changeUser(w http.ResponseWriter, r *http.Request, change func(
 			if err := checkUnique(ctx, tx, id, f); err != nil {
 				return cur, err
 			}
-			oldState, newState = cur.State, state(f.active, f.p.StartsAt, f.p.EndsAt, now)
-			p := f.p
-			p.AccountID, p.State, p.Extra = id, newState, f.extra
-			p.CreatedAt, p.UpdatedAt = cur.CreatedAt, now
-			// The lifecycle's own marks stay; what is due follows the
-			// new state and dates.
-			p.EndNoticeAt, p.DeletedAt = cur.EndNoticeAt, cur.DeletedAt
-			p.Source, p.DueAt = storage.ProvisionSourceSCIM, dueAt(p)
+			oldState = cur.State
+			p := nextRecord(id, cur, f, storage.ProvisionSourceSCIM, now)
+			newState = p.State
 			return p, nil
 		})
 		switch {
@@ -178,46 +148,12 @@ func (s *Server) changeUser(w http.ResponseWriter, r *http.Request, change func(
 		case err != nil:
 			return mapStorageError(err, "user")
 		}
-		wasDisabled := oldState == storage.ProvisionDisabled
-		a, err := tx.UpdateAccount(ctx, id, func(a storage.Account) (storage.Account, error) {
-			if a.Email != f.email {
-				// The login name changes at once: the registry is the
-				// source of truth for a provisioned address.
-				a.PendingEmail = ""
-			}
-			a.Email, a.GivenName, a.FamilyName = f.email, f.givenName, f.familyName
-			if f.locale != "" {
-				a.Locale = f.locale
-			}
-			// Only the registry's own disabling is undone by the
-			// registry: an operator's stays.
-			if newState == storage.ProvisionDisabled && !wasDisabled {
-				a.Disabled = true
-			} else if newState != storage.ProvisionDisabled && wasDisabled {
-				a.Disabled = false
-			}
-			a.UpdatedAt = now
-			return a, nil
-		})
-		if errors.Is(err, storage.ErrConflict) {
-			return conflict("userName is taken")
-		}
+		a, err := s.applyAccount(ctx, tx, id, f, oldState, newState, now)
 		if err != nil {
 			return err
 		}
-		if newState == storage.ProvisionDisabled && !wasDisabled {
-			// A disabled account's browsers are signed out. Telling the
-			// applications (back-channel logout) comes with the
-			// lifecycle work.
-			if _, err := tx.DeleteSessions(ctx, id, ""); err != nil {
-				return err
-			}
-		}
-		usable := newState == storage.ProvisionActive || newState == storage.ProvisionGrace
-		if s.cfg.Invite != nil && usable && (oldState == storage.ProvisionPending || oldState == storage.ProvisionDisabled) {
-			if err := s.cfg.Invite(ctx, tx, a, p); err != nil {
-				return err
-			}
+		if err := s.inviteOnChange(ctx, tx, a, p, oldState, newState); err != nil {
+			return err
 		}
 		out = storage.ProvisionedAccount{Account: a, Provisioned: p}
 		detail := ""

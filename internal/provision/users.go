@@ -113,8 +113,11 @@ type userFields struct {
 	givenName, familyName string
 	locale                string
 	active                bool
-	p                     storage.Provisioned // without AccountID, State, Version, times
-	extra                 []byte
+	// identifier is the registry identifier, write-only: hashed by
+	// bindIdentifier, never kept or returned as sent. "" when not sent.
+	identifier string
+	p          storage.Provisioned // without AccountID, State, Version, times
+	extra      []byte
 }
 
 // userFromResource checks a User resource in canonical form (from POST,
@@ -168,6 +171,12 @@ func (s *Server) userFromResource(res map[string]any) (userFields, error) {
 	if f.p.UserType == "" {
 		f.p.UserType = s.cfg.UserTypes.For(email)
 	}
+	if id, _ := ext["registryIdentifier"].(string); id != "" {
+		if len(id) > 256 {
+			return f, scim.BadRequest(scim.InvalidValue, "%s:registryIdentifier is longer than 256 characters", scim.PorttiSchema)
+		}
+		f.identifier = id
+	}
 	if v := str(ext, "startDate"); v != "" {
 		f.p.StartsAt, _ = scim.ParseDateTime(v) // checked by Canonical
 	}
@@ -186,6 +195,16 @@ func (s *Server) userFromResource(res map[string]any) (userFields, error) {
 			continue
 		}
 		keep[k] = v
+	}
+	if _, ok := ext["registryIdentifier"]; ok {
+		// Write-only: the identifier itself is never kept.
+		e := make(map[string]any, len(ext))
+		for k, v := range ext {
+			if k != "registryIdentifier" {
+				e[k] = v
+			}
+		}
+		keep[scim.PorttiSchema] = e
 	}
 	f.extra, err = json.Marshal(keep)
 	if err != nil {

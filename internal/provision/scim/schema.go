@@ -170,7 +170,9 @@ var Portti = &Schema{ID: PorttiSchema, Name: "PorttiUser", Description: "What a 
 	str("userType"),
 	str("startDate", typ(TDateTime)),
 	str("endDate", typ(TDateTime)),
-	// TODO(issue 11, strong identification): registryId, hashed at rest.
+	// The registry identifier (a personal identity code) for strong
+	// identification: write-only, kept only as proofing's keyed hash.
+	str("registryIdentifier", writeOnly),
 }}
 
 // Group is the core Group schema (RFC 7643 4.2).
