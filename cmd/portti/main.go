@@ -46,7 +46,7 @@ Usage:
   portti user enable E                         let it log in again
   portti user mfa reset E --reason TEXT        remove every second factor (the person lost them),
                                                end the sessions, tell the owner, audit the reason
-` + adminUsage + proofingUsage + federationUsage + guestsUsage + clientUsage + samlUsage + `
+` + adminUsage + proofingUsage + federationUsage + guestsUsage + clientUsage + samlUsage + importUsage + `
 Every command reads the same configuration: --config FILE (YAML) and the
 PORTTI_* environment variables, which override the file. An unknown
 PORTTI_* variable is refused, as an unknown key in the file is.
@@ -122,6 +122,8 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return samlCmd(ctx, args[1:], stdout, stderr) // saml.go
 	case "guest":
 		return guestCmd(ctx, args[1:], stdout, stderr) // guests.go
+	case "import":
+		return importCmd(ctx, args[1:], stdout, stderr) // import.go
 	}
 	return fmt.Errorf("unknown command %q\n\n%s", args[0], usage)
 }

@@ -430,7 +430,7 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 	}
 	scimServer := provision.New(provision.Config{
 		Identifiers: identifierHasher(cfg),
-		Store: store, Audit: audit.NewRecorder(store, logger, opt.Now), UserTypes: userTypes,
+		Store:       store, Audit: audit.NewRecorder(store, logger, opt.Now), UserTypes: userTypes,
 		BaseURL: cfg.PublicURL, Now: opt.Now, Logger: logger,
 		// A new account's invitation, or the waitlisted person's answer.
 		Invite: func(ctx context.Context, tx storage.Storage, a storage.Account, p storage.Provisioned) error {

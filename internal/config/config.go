@@ -278,6 +278,19 @@ type Provision struct {
 	// UsernameFormats are the username formats of the user types, shown
 	// on the sign-in page (loginhelp.go).
 	UsernameFormats []UsernameFormat `yaml:"username_formats"`
+	// CSVColumns map the CSV import's fields to a registry file's column
+	// headers: FIELD=COLUMN entries, such as external_id=hetu_id; a field
+	// not named is read from the column of its own name.
+	CSVColumns []string `yaml:"csv_columns"`
+	// GraceDays: how many days after its end date an account can still
+	// sign in (state grace) before it is disabled.
+	GraceDays int `yaml:"grace_days"`
+	// RetentionDays: how many days a disabled provisioned account's
+	// personal data is kept before it is deleted.
+	RetentionDays int `yaml:"retention_days"`
+	// EndNoticeDays: how many days before the end the owner is e-mailed
+	// (each number once), such as [14, 3].
+	EndNoticeDays []string `yaml:"end_notice_days"`
 }
 
 // UserTypeRules returns Provision.UserTypes as package provision takes
@@ -368,6 +381,7 @@ func Default() Config {
 		MFA:               MFA{Policy: MFAOptional, ACRMFA: authn.ACRMFA, ACRPassword: authn.ACRPassword},
 		Helpdesk:          Helpdesk{AccessPassTTL: 8 * time.Hour},
 		Guests:            Guests{LinkTTL: 14 * 24 * time.Hour, MaxDuration: 366 * 24 * time.Hour},
+		Provision:         Provision{GraceDays: 30, RetentionDays: 90, EndNoticeDays: []string{"14", "3"}},
 		TermsVersion:      "2026-01",
 		RefreshReuseGrace: 5 * time.Second,
 		HSTS:              HSTS(365 * 24 * time.Hour),

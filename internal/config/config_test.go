@@ -189,6 +189,10 @@ func TestEnvNames(t *testing.T) {
 		"helpdesk.access_pass_ttl":    "PORTTI_HELPDESK_ACCESS_PASS_TTL",
 		"guests.link_ttl":             "PORTTI_GUESTS_LINK_TTL",
 		"guests.max_duration":         "PORTTI_GUESTS_MAX_DURATION",
+		"provision.csv_columns":       "PORTTI_PROVISION_CSV_COLUMNS",
+		"provision.grace_days":        "PORTTI_PROVISION_GRACE_DAYS",
+		"provision.retention_days":    "PORTTI_PROVISION_RETENTION_DAYS",
+		"provision.end_notice_days":   "PORTTI_PROVISION_END_NOTICE_DAYS",
 	}
 	// Issue 11 point 4 and 6 (loginhelp.go), apart so that the table's
 	// alignment stays as it is.
@@ -231,6 +235,7 @@ func TestLoadTestdata(t *testing.T) {
 		MFA:          MFA{Policy: "required", OptionalDomains: []string{"*@external.example.org"}, ACRMFA: "https://refeds.org/profile/mfa", ACRPassword: "https://refeds.org/profile/sfa"},
 		Helpdesk:     Helpdesk{AccessPassTTL: 8 * time.Hour},
 		Guests:       Guests{LinkTTL: 14 * 24 * time.Hour, MaxDuration: 366 * 24 * time.Hour},
+		Provision:    Provision{GraceDays: 30, RetentionDays: 90, EndNoticeDays: []string{"14", "3"}},
 		TermsVersion: "2026-03", LogLevel: "warn", LogFormat: "json",
 		RefreshReuseGrace: 2 * time.Second, HSTS: HSTS(720 * time.Hour),
 		Clients: []Client{{
@@ -770,7 +775,8 @@ func TestValidateZeroConfig(t *testing.T) {
 		"saml.key_bits": true, "saml.default_release": true, "saml.idp_initiated": true, "saml.service_providers": true,
 		"saml.aggregates": true, "saml.aggregate_refresh": true,
 		"provision.user_types": true, "provision.registry_only": true, "mfa.required_types": true, "mfa.optional_types": true,
-		"provision.registry_delay_text": true, "provision.username_formats": true}
+		"provision.registry_delay_text": true, "provision.username_formats": true,
+		"provision.csv_columns": true, "provision.grace_days": true, "provision.retention_days": true, "provision.end_notice_days": true}
 	for _, s := range settings {
 		if !fine[s.key] && !seen[s.key] {
 			t.Errorf("zero %s not reported", s.key)

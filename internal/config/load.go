@@ -89,6 +89,10 @@ var settings = []setting{
 	listSetting("provision.registry_only", func(c *Config) *[]string { return &c.Provision.RegistryOnly }),
 	registryDelaySetting(), // loginhelp.go
 	{key: "provision.username_formats", setNode: (*loader).usernameFormats},
+	listSetting("provision.csv_columns", func(c *Config) *[]string { return &c.Provision.CSVColumns }),
+	wholeSetting("provision.grace_days", 0, 3650, func(c *Config) *int { return &c.Provision.GraceDays }),
+	wholeSetting("provision.retention_days", 0, 3650, func(c *Config) *int { return &c.Provision.RetentionDays }),
+	listSetting("provision.end_notice_days", func(c *Config) *[]string { return &c.Provision.EndNoticeDays }),
 	durationSetting("helpdesk.access_pass_ttl", func(c *Config) *time.Duration { return &c.Helpdesk.AccessPassTTL }),
 	durationSetting("guests.link_ttl", func(c *Config) *time.Duration { return &c.Guests.LinkTTL }),
 	durationSetting("guests.max_duration", func(c *Config) *time.Duration { return &c.Guests.MaxDuration }),

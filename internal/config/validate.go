@@ -394,6 +394,12 @@ func validateProvision(c Config, ps *Problems) {
 			ps.add("provision.registry_only", "%v", err)
 		}
 	}
+	if _, err := provision.ParseColumns(c.Provision.CSVColumns); err != nil {
+		ps.add("provision.csv_columns", "%v", err)
+	}
+	if _, err := provision.ParseNoticeDays(c.Provision.EndNoticeDays); err != nil {
+		ps.add("provision.end_notice_days", "%v", err)
+	}
 	for _, e := range c.Provision.UserTypes {
 		typ, pattern, ok := strings.Cut(e, "=")
 		if !ok {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -630,4 +631,22 @@ func (s *Server) recordImport(ctx context.Context, tx storage.Storage, accountID
 		reason += ": " + detail
 	}
 	return s.cfg.Audit.Record(ctx, tx, storage.Event{Kind: EventImported, AccountID: accountID, Reason: reason})
+}
+
+// ParseNoticeDays reads provision.end_notice_days: whole numbers of days
+// (1…365), largest first in the result.
+func ParseNoticeDays(entries []string) ([]int, error) {
+	var out []int
+	for _, e := range entries {
+		n, err := strconv.Atoi(strings.TrimSpace(e))
+		if err != nil || n < 1 || n > 365 {
+			return nil, fmt.Errorf("%q is not a number of days from 1 to 365", e)
+		}
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	slices.Reverse(out)
+	return out, nil
 }
