@@ -161,7 +161,8 @@ type results struct {
 	concurrency      int
 	loginConcurrency int
 	profileDir       string
-	database         string // where the server kept its data, without a password
+	database         string     // where the server kept its data, without a password
+	csv              *csvResult // (k)
 }
 
 func loadavg() string {
@@ -256,6 +257,11 @@ func (b *bench) run(ctx context.Context, want map[string]bool) (*results, error)
 	if want["j"] {
 		if err := b.cli(ctx, env, b.secret+"\n", "client", "add", "--id", benchRegistry, "--name", "portti-bench registry",
 			"--grant", "client_credentials", "--scope", "scim", "--secret-stdin"); err != nil {
+			return nil, err
+		}
+	}
+	if want["k"] {
+		if res.csv, err = b.csvImport(ctx, env); err != nil {
 			return nil, err
 		}
 	}

@@ -7,7 +7,7 @@
 // Usage:
 //
 //	go run ./cmd/portti-bench [--duration 10s] [--concurrency N] [--markdown | --markdown-file F]
-//	                          [--portti PATH] [--scenarios a,b,c,d,e,f,g,h,i,j]
+//	                          [--portti PATH] [--scenarios a,b,c,d,e,f,g,h,i,j,k]
 //	                          [--passkey-concurrency N] [--id-token-alg ES256]
 //	                          [--profile DIR] [--server-env KEY=VALUE] [--keep]
 //	                          [--database postgres://…]
@@ -54,7 +54,10 @@
 //     and after it (target: at least 0.6 of it); (j) SCIM provisioning
 //     (issue 11, scim.go): one POST /scim/v2/Users and one PATCH of that
 //     user per operation, with the token of a client granted the scim
-//     scope (not in the default set: --scenarios j).
+//     scope (not in the default set: --scenarios j); (k) a registry's
+//     CSV export of 100,000 new people through `portti import users`,
+//     its wall time and peak RSS (csvimport.go; not in the default set:
+//     --scenarios k; targets under 60 s and 150 MB).
 //  6. Measures the machine's password-hash limit in the same run, just
 //     before and just after (c): argon2id with password.DefaultParams
 //     (the server's default) on GOMAXPROCS goroutines, in hashes per
@@ -205,8 +208,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	want := map[string]bool{}
 	for s := range strings.SplitSeq(o.scenarios, ",") {
 		s = strings.TrimSpace(strings.ToLower(s))
-		if !slices.Contains([]string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"}, s) {
-			return fmt.Errorf("--scenarios: unknown scenario %q (a to j)", s)
+		if !slices.Contains([]string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"}, s) {
+			return fmt.Errorf("--scenarios: unknown scenario %q (a to k)", s)
 		}
 		want[s] = true
 	}

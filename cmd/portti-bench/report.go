@@ -185,6 +185,7 @@ func (res *results) print(w io.Writer, markdown bool) {
 			})
 		}
 	}
+	summary = append(summary, res.csvSummary()...)
 	if len(res.floors) > 0 {
 		var each []string
 		for _, f := range res.floors {

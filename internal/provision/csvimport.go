@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -144,10 +145,37 @@ func (sum *ImportSummary) add(r RowResult) {
 // EventImported is the audit kind of an account the CSV import changed.
 const EventImported = "provision.csv_imported"
 
+// rowCells are a row's cells by field (csvFields' order): an array, not
+// a map, as a 100,000-row file keeps them all at once.
+type rowCells struct {
+	v   [15]string
+	has uint16
+}
+
+var fieldIndex = func() map[string]int {
+	m := map[string]int{}
+	for i, f := range csvFields {
+		m[f] = i
+	}
+	return m
+}()
+
+func (c *rowCells) set(field, v string) {
+	i := fieldIndex[field]
+	c.v[i], c.has = v, c.has|1<<i
+}
+
+func (c *rowCells) lookup(field string) (string, bool) {
+	i := fieldIndex[field]
+	return c.v[i], c.has&(1<<i) != 0
+}
+
+func (c *rowCells) get(field string) string { return c.v[fieldIndex[field]] }
+
 // csvRow is a parsed row: its line and its cells by field.
 type csvRow struct {
 	line   int
-	cells  map[string]string
+	cells  rowCells
 	reject string
 }
 
@@ -164,6 +192,10 @@ func (e *ErrFile) Error() string {
 	}
 	return e.Reason
 }
+
+// importWorkers is how many rows are imported at once: sqlstore's
+// largest commit group.
+const importWorkers = 16
 
 // maxCell bounds one cell; a registry's longest value is far shorter.
 const maxCell = 1024
@@ -238,12 +270,12 @@ func readCSV(data []byte, cols Columns, latin1 bool) ([]csvRow, error) {
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 			continue // a blank line
 		}
-		row := csvRow{line: line, cells: map[string]string{}}
+		row := csvRow{line: line}
 		if len(rec) != len(header) {
 			// Named in the summary by what it has, not imported.
 			for _, f := range []string{ColExternalID, ColEmail} {
 				if i := at[f]; i < len(rec) {
-					row.cells[f] = strings.TrimSpace(rec[i])
+					row.cells.set(f, strings.TrimSpace(rec[i]))
 				}
 			}
 			row.reject = fmt.Sprintf("%d fields, the header has %d", len(rec), len(header))
@@ -258,9 +290,9 @@ func readCSV(data []byte, cols Columns, latin1 bool) ([]csvRow, error) {
 			if strings.IndexFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
 				row.reject = fmt.Sprintf("%s holds control characters (a line break inside a cell?)", cols[f])
 			}
-			row.cells[f] = v
+			row.cells.set(f, v)
 		}
-		ext, email := row.cells[ColExternalID], row.cells[ColEmail]
+		ext, email := row.cells.get(ColExternalID), row.cells.get(ColEmail)
 		switch {
 		case row.reject != "":
 		case ext == "":
@@ -272,7 +304,7 @@ func readCSV(data []byte, cols Columns, latin1 bool) ([]csvRow, error) {
 			if n, err := account.NormalizeEmail(email); err != nil {
 				row.reject = fmt.Sprintf("%s %q is not an e-mail address", cols[ColEmail], email)
 			} else {
-				row.cells[ColEmail] = n
+				row.cells.set(ColEmail, n)
 			}
 		}
 		if row.reject == "" {
@@ -283,17 +315,17 @@ func readCSV(data []byte, cols Columns, latin1 bool) ([]csvRow, error) {
 				if rows[j].reject == "" {
 					rows[j].reject = fmt.Sprintf("%s %q is also on line %d", cols[ColExternalID], ext, line)
 				}
-			} else if j, dup := byEmail[row.cells[ColEmail]]; dup {
-				row.reject = fmt.Sprintf("%s %s is also on line %d", cols[ColEmail], row.cells[ColEmail], rows[j].line)
+			} else if j, dup := byEmail[row.cells.get(ColEmail)]; dup {
+				row.reject = fmt.Sprintf("%s %s is also on line %d", cols[ColEmail], row.cells.get(ColEmail), rows[j].line)
 				if rows[j].reject == "" {
-					rows[j].reject = fmt.Sprintf("%s %s is also on line %d", cols[ColEmail], row.cells[ColEmail], line)
+					rows[j].reject = fmt.Sprintf("%s %s is also on line %d", cols[ColEmail], row.cells.get(ColEmail), line)
 				}
 			}
 			if _, seen := byExt[ext]; !seen {
 				byExt[ext] = len(rows)
 			}
-			if _, seen := byEmail[row.cells[ColEmail]]; !seen {
-				byEmail[row.cells[ColEmail]] = len(rows)
+			if _, seen := byEmail[row.cells.get(ColEmail)]; !seen {
+				byEmail[row.cells.get(ColEmail)] = len(rows)
 			}
 		}
 		rows = append(rows, row)
@@ -337,26 +369,66 @@ func (s *Server) ImportCSV(ctx context.Context, data []byte, opt ImportOptions) 
 	if err != nil {
 		return sum, err
 	}
+	data = nil // the rows hold copies: a large file's bytes can go
 	seen := make(map[string]bool, len(rows))
-	for _, row := range rows {
-		if ext := row.cells[ColExternalID]; ext != "" {
+	results := make([]RowResult, len(rows))
+	for i, row := range rows {
+		if ext := row.cells.get(ColExternalID); ext != "" {
 			seen[ext] = true
 		}
-		res := RowResult{Line: row.line, ExternalID: row.cells[ColExternalID], Email: row.cells[ColEmail]}
+		results[i] = RowResult{Line: row.line, ExternalID: row.cells.get(ColExternalID), Email: row.cells.get(ColEmail)}
 		if row.reject != "" {
-			res.Outcome, res.Reason = OutcomeRejected, row.reject
-			sum.add(res)
+			results[i].Outcome, results[i].Reason = OutcomeRejected, row.reject
+		}
+	}
+	// Rows are independent (readCSV rejected every row whose external
+	// ID or address another row has), so several run at once: on SQLite
+	// their transactions then share commits (sqlstore's group commit,
+	// each row still undone alone by its savepoint), and on PostgreSQL
+	// they use the pool.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range importWorkers {
+		wg.Go(func() {
+			for i := range next {
+				res := &results[i]
+				var err error
+				res.Outcome, res.Reason, err = s.importRow(ctx, rows[i], opt)
+				if err != nil {
+					var se *scim.Error
+					if !errors.As(err, &se) {
+						res.Outcome = ""
+						cancel(fmt.Errorf("line %d: %w", rows[i].line, err))
+						continue
+					}
+					res.Outcome, res.Reason = OutcomeRejected, csvReason(se.Detail, opt.Columns)
+				}
+			}
+		})
+	}
+feed:
+	for i := range rows {
+		if results[i].Outcome != "" {
 			continue
 		}
-		res.Outcome, res.Reason, err = s.importRow(ctx, row, opt)
-		if err != nil {
-			var se *scim.Error
-			if !errors.As(err, &se) {
-				return sum, fmt.Errorf("line %d: %w", row.line, err)
-			}
-			res.Outcome, res.Reason = OutcomeRejected, csvReason(se.Detail, opt.Columns)
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
 		}
-		sum.add(res)
+	}
+	close(next)
+	wg.Wait()
+	rows = nil
+	for _, r := range results {
+		if r.Outcome != "" {
+			sum.add(r)
+		}
+	}
+	if err := context.Cause(ctx); err != nil {
+		return sum, err
 	}
 	if opt.DisableMissing {
 		if sum.Rejected > 0 {
@@ -384,13 +456,13 @@ func csvReason(detail string, cols Columns) string {
 func (s *Server) importRow(ctx context.Context, row csvRow, opt ImportOptions) (outcome, reason string, err error) {
 	now := s.cfg.Now().UTC()
 	err = s.cfg.Store.InTx(ctx, func(tx storage.Storage) error {
-		pa, err := tx.GetProvisionedByExternalID(ctx, row.cells[ColExternalID])
+		pa, err := tx.GetProvisionedByExternalID(ctx, row.cells.get(ColExternalID))
 		exists := err == nil
 		if err != nil && !errors.Is(err, storage.ErrNotFound) {
 			return err
 		}
 		if exists && pa.Provisioned.Source != storage.ProvisionSourceCSV {
-			return scim.BadRequest("", "the account of %s is kept by a SCIM registry: the CSV import leaves it alone", row.cells[ColEmail])
+			return scim.BadRequest("", "the account of %s is kept by a SCIM registry: the CSV import leaves it alone", row.cells.get(ColEmail))
 		}
 		base := map[string]any{}
 		if exists {
@@ -492,7 +564,7 @@ func rowResource(base map[string]any, row csvRow, opt ImportOptions, now time.Ti
 		return m
 	}
 	set := func(m map[string]any, k, field string) {
-		v, ok := row.cells[field]
+		v, ok := row.cells.lookup(field)
 		switch {
 		case !ok:
 		case v == "":
@@ -515,10 +587,10 @@ func rowResource(base map[string]any, row csvRow, opt ImportOptions, now time.Ti
 	set(ent, "department", ColDepartment)
 	ext := sub(scim.PorttiSchema)
 	set(ext, "userType", ColUserType)
-	if v := row.cells[ColIdentifier]; v != "" {
+	if v := row.cells.get(ColIdentifier); v != "" {
 		ext["registryIdentifier"] = v
 	}
-	if v, ok := row.cells[ColActive]; ok {
+	if v, ok := row.cells.lookup(ColActive); ok {
 		switch strings.ToLower(v) {
 		case "", "true", "1", "yes", "kyllä", "ja":
 			res["active"] = true
@@ -536,7 +608,7 @@ func rowResource(base map[string]any, row csvRow, opt ImportOptions, now time.Ti
 		t           *time.Time
 		next        bool
 	}{{ColStartDate, "startDate", &start, false}, {ColEndDate, "endDate", &end, true}} {
-		v, ok := row.cells[d.field]
+		v, ok := row.cells.lookup(d.field)
 		if !ok {
 			continue
 		}
@@ -555,10 +627,10 @@ func rowResource(base map[string]any, row csvRow, opt ImportOptions, now time.Ti
 		ext[d.attr] = scim.FormatDateTime(t)
 	}
 	if create && !end.IsZero() && !end.After(now) {
-		return nil, scim.BadRequest("", "%s %s is in the past: the account would have ended before it was created", cols[ColEndDate], row.cells[ColEndDate])
+		return nil, scim.BadRequest("", "%s %s is in the past: the account would have ended before it was created", cols[ColEndDate], row.cells.get(ColEndDate))
 	}
 	if !start.IsZero() && !end.IsZero() && !end.After(start) {
-		return nil, scim.BadRequest("", "%s %s is before %s %s", cols[ColEndDate], row.cells[ColEndDate], cols[ColStartDate], row.cells[ColStartDate])
+		return nil, scim.BadRequest("", "%s %s is before %s %s", cols[ColEndDate], row.cells.get(ColEndDate), cols[ColStartDate], row.cells.get(ColStartDate))
 	}
 	for _, k := range []string{"name", scim.EnterpriseSchema, scim.PorttiSchema} {
 		if m, _ := res[k].(map[string]any); len(m) == 0 {
