@@ -74,6 +74,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Storage) {
 	tests = append(tests, samlTests...)
 	tests = append(tests, provisionTests...)
 	tests = append(tests, guestTests...)
+	tests = append(tests, lifecycleTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
