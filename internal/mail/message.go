@@ -135,6 +135,7 @@ var allMessages = []Message{
 	HomeOrganisationLinked{},
 	Invitation{}, AccountPending{}, RegistryNotYet{}, AlreadyActive{},
 	GuestInvitation{},
+	AccountEnding{},
 }
 
 func (m Activation) check() error {

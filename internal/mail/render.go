@@ -203,6 +203,7 @@ func funcs(lang string, cfg RendererConfig) map[string]any {
 		"lang":     func() string { return lang },
 		"when":     func(t time.Time) string { return formatTime(lang, t) },
 		"date":     func(t time.Time) string { return formatDate(lang, t) },
+		"day":      func(t time.Time) string { return formatDay(lang, t) },
 		"duration": func(d time.Duration) string { return formatDuration(lang, d) },
 		"times":    func(n int) string { return formatTimes(lang, n) },
 		"link":     func(url, label string) button { return button{url, label} },
@@ -223,6 +224,15 @@ func formatTime(lang string, t time.Time) string {
 	default:
 		return t.Format("2 January 2006") + " at " + t.Format("15:04") + " (Helsinki time)"
 	}
+}
+
+// formatDay shows the day of t in Helsinki: "31.7.2027", "31 July 2027".
+func formatDay(lang string, t time.Time) string {
+	t = t.In(helsinki)
+	if lang == "fi" || lang == "sv" {
+		return t.Format("2.1.2006")
+	}
+	return t.Format("2 January 2006")
 }
 
 // formatDuration writes a link's validity as it reads after "valid for":

@@ -32,6 +32,7 @@ func samples() []Message {
 		AccountPending{Name: "Aino Virtanen", StartsAt: time.Date(2027, 1, 13, 22, 0, 0, 0, time.UTC), ActivationLink: "https://login.example.fi/activation?email=aino%40student.example.fi&a=1"},
 		RegistryNotYet{RegistryDelay: "Registries usually send a new student's data the day after enrolment.", WaitDays: 60, RegisterLink: "https://login.example.fi/register?a=1&b=2"},
 		AlreadyActive{Name: "Aino Virtanen", LoginLink: "https://login.example.fi/login?email=aino%40example.fi&a=1", ResetLink: "https://login.example.fi/password/forgot?email=aino%40example.fi"},
+		AccountEnding{Name: "Aino Virtanen", LastDay: fixedWhen, SignInUntil: fixedWhen.AddDate(0, 0, 30), AccountLink: "https://login.example.fi/account?a=1&b=2"},
 		IdentityBound{Name: "Aino Virtanen", OtherEmail: "aino.virtanen@student.example.fi", When: fixedWhen, ResetLink: "https://login.example.fi/password/forgot?email=aino%40example.fi"},
 		HomeOrganisationLinked{Name: "Aino Virtanen", Provider: "Tampereen yliopisto", When: fixedWhen, ResetLink: "https://login.example.fi/password/forgot?email=aino%40example.fi"},
 		GuestInvitation{Name: "Aino Virtanen", Inviter: "maija.meikalainen@example.fi", Note: "Tutkimushanke <Kide> & co", EndsAt: fixedWhen.AddDate(0, 3, 0), Link: "https://login.example.fi/guests/accept?code=Gu3st&x=1", ExpiresIn: 14 * 24 * time.Hour},
@@ -225,6 +226,9 @@ func withoutName(m Message) Message {
 	case GuestInvitation:
 		m.Name, m.Note = "", ""
 		return m
+	case AccountEnding:
+		m.Name = ""
+		return m
 	}
 	panic("unknown message")
 }
@@ -259,6 +263,8 @@ func links(m Message) []string {
 		return []string{m.LoginLink, m.ResetLink}
 	case GuestInvitation:
 		return []string{m.Link}
+	case AccountEnding:
+		return []string{m.AccountLink}
 	}
 	return nil
 }

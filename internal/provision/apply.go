@@ -46,8 +46,8 @@ func (s *Server) createAccount(ctx context.Context, tx storage.Storage, f userFi
 	}
 	p := f.p
 	p.AccountID, p.Extra, p.CreatedAt, p.UpdatedAt = id, f.extra, now, now
-	p.State = state(f.active, p.StartsAt, p.EndsAt, now)
-	p.Source, p.DueAt = source, dueAt(p)
+	p.State = s.cfg.Policy.State(f.active, p.StartsAt, p.EndsAt, now)
+	p.Source, p.DueAt = source, s.cfg.Policy.Due(p)
 	if err := tx.CreateProvisioned(ctx, p); err != nil {
 		if errors.Is(err, storage.ErrConflict) {
 			return storage.ProvisionedAccount{}, conflict("externalId is taken")
@@ -68,13 +68,13 @@ func (s *Server) createAccount(ctx context.Context, tx storage.Storage, f userFi
 
 // nextRecord is the registry record f makes of cur: the lifecycle's own
 // marks stay; the state and what is due follow the new flag and dates.
-func nextRecord(id string, cur storage.Provisioned, f userFields, source string, now time.Time) storage.Provisioned {
+func (s *Server) nextRecord(id string, cur storage.Provisioned, f userFields, source string, now time.Time) storage.Provisioned {
 	p := f.p
 	p.AccountID, p.Extra = id, f.extra
-	p.State = state(f.active, f.p.StartsAt, f.p.EndsAt, now)
+	p.State = s.cfg.Policy.State(f.active, f.p.StartsAt, f.p.EndsAt, now)
 	p.CreatedAt, p.UpdatedAt = cur.CreatedAt, now
 	p.EndNoticeAt, p.DeletedAt = cur.EndNoticeAt, cur.DeletedAt
-	p.Source, p.DueAt = source, dueAt(p)
+	p.Source, p.DueAt = source, s.cfg.Policy.Due(p)
 	return p
 }
 

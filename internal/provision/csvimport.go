@@ -521,7 +521,7 @@ func (s *Server) importUpdate(ctx context.Context, tx storage.Storage, pa storag
 	var oldState string
 	p, err := tx.UpdateProvisioned(ctx, id, func(cur storage.Provisioned) (storage.Provisioned, error) {
 		oldState = cur.State
-		return nextRecord(id, cur, f, storage.ProvisionSourceCSV, now), nil
+		return s.nextRecord(id, cur, f, storage.ProvisionSourceCSV, now), nil
 	})
 	if errors.Is(err, storage.ErrConflict) {
 		return "", "", conflict("externalId is taken")

@@ -56,6 +56,8 @@ type Config struct {
 	Audit     *audit.Recorder
 	Verify    TokenVerifier
 	UserTypes *UserTypes
+	// Policy is the lifecycle's timing: grace, retention, notices.
+	Policy Policy
 	// Identifiers hashes registry identifiers (proofing.Hasher); nil
 	// refuses them.
 	Identifiers IdentifierHasher

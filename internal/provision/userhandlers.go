@@ -138,7 +138,7 @@ func (s *Server) changeUser(w http.ResponseWriter, r *http.Request, change func(
 				return cur, err
 			}
 			oldState = cur.State
-			p := nextRecord(id, cur, f, storage.ProvisionSourceSCIM, now)
+			p := s.nextRecord(id, cur, f, storage.ProvisionSourceSCIM, now)
 			newState = p.State
 			return p, nil
 		})

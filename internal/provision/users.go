@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/portti/portti/internal/account"
 	"github.com/portti/portti/internal/provision/scim"
@@ -218,32 +217,3 @@ func (s *Server) userFromResource(res map[string]any) (userFields, error) {
 
 // maxExtra bounds what one account keeps of a registry's attributes.
 const maxExtra = 64 << 10
-
-// dueAt is when a record next needs the lifecycle's attention: a pending
-// account at its start date, an active or grace one at its end date
-// (the worker of the lifecycle work, issue 11 point 3, moves it on to the
-// notice before the end and the end of the grace), a disabled one never.
-func dueAt(p storage.Provisioned) time.Time {
-	switch p.State {
-	case storage.ProvisionPending:
-		return p.StartsAt
-	case storage.ProvisionActive, storage.ProvisionGrace:
-		return p.EndsAt
-	}
-	return time.Time{}
-}
-
-// state is the lifecycle state the registry's flag and dates give at now.
-// The states' effects beyond "disabled" (the pending and grace pages,
-// e-mails before the end) come with the lifecycle work of issue 11.
-func state(active bool, starts, ends, now time.Time) string {
-	switch {
-	case !active:
-		return storage.ProvisionDisabled
-	case !starts.IsZero() && now.Before(starts):
-		return storage.ProvisionPending
-	case !ends.IsZero() && !now.Before(ends):
-		return storage.ProvisionGrace
-	}
-	return storage.ProvisionActive
-}

@@ -190,7 +190,7 @@ type Storage interface {
 	ProvisionStorage  // provision.go: accounts and groups a registry keeps (SCIM)
 	FederationStorage // federation.go: upstream identity links (home organisations)
 	GuestStorage      // guests.go: guest invitations
-	LifecycleStorage  // lifecycle.go: what the provisioned accounts\' lifecycle removes
+	LifecycleStorage  // lifecycle.go: what the provisioned accounts' lifecycle removes
 
 	CreateAccount(ctx context.Context, a Account) error // ErrConflict when the e-mail or ID is taken
 	GetAccount(ctx context.Context, id string) (Account, error)
