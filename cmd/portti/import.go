@@ -74,7 +74,7 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	sum, err := a.Provision.ImportCSV(ctx, data, provision.ImportOptions{
 		Columns: cols, DryRun: *dryRun, DisableMissing: *disableMissing, Latin1: latin1,
-		Location: time.Local, Actor: "portti import users",
+		Location: registryZone(), Actor: "portti import users",
 	})
 	var fe *provision.ErrFile
 	if errors.As(err, &fe) {
@@ -114,4 +114,13 @@ func printImport(w io.Writer, sum provision.ImportSummary, dryRun bool) {
 	if sum.MissingSkipped {
 		fmt.Fprintln(w, "--disable-missing was not applied: rows were rejected, so the file cannot be trusted to list everyone")
 	}
+}
+
+// registryZone is where a registry's dates are days: Finland's, as the
+// e-mails show them (time/tzdata is embedded by package mail).
+func registryZone() *time.Location {
+	if loc, err := time.LoadLocation("Europe/Helsinki"); err == nil {
+		return loc
+	}
+	return time.Local
 }

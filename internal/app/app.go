@@ -65,7 +65,8 @@ type App struct {
 	// Activation is the activation page of provisioned accounts
 	// (/activation, issue 11 point 4).
 	Activation http.Handler
-	Guests     *guests.Service // guest invitations (/guests/, /admin/guests)
+	Guests     *guests.Service      // guest invitations (/guests/, /admin/guests)
+	Lifecycle  *provision.Lifecycle // lifecycle.go: provisioned accounts' states
 	logger     *slog.Logger
 	now        func() time.Time
 }
@@ -428,9 +429,10 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 	if err := srv.AddPages(provision.Templates, "templates"); err != nil {
 		return nil, err
 	}
+	lifecycle, lifecyclePolicy := wireLifecycle(store, cfg, logger, opt, outbox, sessionEnded)
 	scimServer := provision.New(provision.Config{
-		Identifiers: identifierHasher(cfg),
-		Store:       store, Audit: audit.NewRecorder(store, logger, opt.Now), UserTypes: userTypes,
+		Identifiers: identifierHasher(cfg), Policy: lifecyclePolicy,
+		Store: store, Audit: audit.NewRecorder(store, logger, opt.Now), UserTypes: userTypes,
 		BaseURL: cfg.PublicURL, Now: opt.Now, Logger: logger,
 		// A new account's invitation, or the waitlisted person's answer.
 		Invite: func(ctx context.Context, tx storage.Storage, a storage.Account, p storage.Provisioned) error {
@@ -458,7 +460,7 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 	})
 	return &App{Config: cfg, Store: store, Accounts: accounts, MFA: mfa, Outbox: outbox, Sessions: sessions, Web: srv, OIDC: provider,
 		Admin: console, Proofing: proof, Federation: fed, SAML: idp, Provision: scimServer, Activation: srv.Protect(activate),
-		Guests: gst, logger: logger, now: opt.Now}, nil
+		Guests: gst, Lifecycle: lifecycle, logger: logger, now: opt.Now}, nil
 }
 
 // Handler is the HTTP handler of the whole service: the OpenID Connect
@@ -575,6 +577,11 @@ func (a *App) RunWorkers(ctx context.Context) {
 	go func() {
 		if err := a.Outbox.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 			a.logger.Error("mail worker stopped", "error", err)
+		}
+	}()
+	go func() {
+		if err := a.Lifecycle.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			a.logger.Error("account lifecycle worker stopped", "error", err)
 		}
 	}()
 	go func() {
