@@ -19,7 +19,7 @@ import (
 const (
 	csvRows      = 100_000
 	targetCSV    = 60 * time.Second
-	targetCSVRSS = 150 << 20
+	targetCSVRSS = 150_000_000
 )
 
 type csvResult struct {

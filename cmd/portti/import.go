@@ -26,7 +26,7 @@ const importUsage = `  portti import users FILE.csv [--dry-run] [--disable-missi
 
 // importMemoryLimit is the import's soft memory limit (GOMEMLIMIT
 // overrides it).
-const importMemoryLimit = 100 << 20
+const importMemoryLimit = 80 << 20
 
 // importCmd is `portti import users FILE.csv`.
 func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
