@@ -429,7 +429,7 @@ func wire(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Opt
 	if err := srv.AddPages(provision.Templates, "templates"); err != nil {
 		return nil, err
 	}
-	lifecycle, lifecyclePolicy := wireLifecycle(store, cfg, logger, opt, outbox, sessionEnded)
+	lifecycle, lifecyclePolicy := wireLifecycle(store, cfg, logger, opt, outbox, sessionEnded, accounts)
 	scimServer := provision.New(provision.Config{
 		Identifiers: identifierHasher(cfg), Policy: lifecyclePolicy,
 		Store: store, Audit: audit.NewRecorder(store, logger, opt.Now), UserTypes: userTypes,

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portti/portti/internal/account"
 	"github.com/portti/portti/internal/audit"
 	"github.com/portti/portti/internal/config"
 	"github.com/portti/portti/internal/mail"
@@ -31,7 +32,7 @@ func identifierHasher(cfg config.Config) provision.IdentifierHasher {
 // worker's transaction; ended sessions are told to applications
 // (back-channel logout) as `portti user disable` tells them.
 func wireLifecycle(store storage.Storage, cfg config.Config, logger *slog.Logger, opt Options,
-	outbox *mail.Outbox, sessionEnded func(context.Context, string)) (*provision.Lifecycle, provision.Policy) {
+	outbox *mail.Outbox, sessionEnded func(context.Context, string), accounts *account.Service) (*provision.Lifecycle, provision.Policy) {
 	notices, _ := provision.ParseNoticeDays(cfg.Provision.EndNoticeDays) // validated by config
 	policy := provision.NewPolicy(cfg.Provision.GraceDays, cfg.Provision.RetentionDays, notices)
 	accountLink := strings.TrimSuffix(cfg.PublicURL, "/") + "/account"
@@ -48,6 +49,7 @@ func wireLifecycle(store storage.Storage, cfg config.Config, logger *slog.Logger
 				SignInUntil: ends.Add(policy.Grace).Add(-time.Nanosecond), AccountLink: accountLink}
 			return outbox.Enqueue(ctx, tx, a.Email, lang, msg)
 		},
+		Invite: accounts.InviteProvisioned,
 		SessionsEnded: func(ctx context.Context, ids []string) {
 			for _, id := range ids {
 				sessionEnded(ctx, id)

@@ -529,7 +529,11 @@ func (s *Server) importUpdate(ctx context.Context, tx storage.Storage, pa storag
 	if err != nil {
 		return "", "", err
 	}
-	if _, err := s.applyAccount(ctx, tx, id, f, oldState, p.State, now); err != nil {
+	a, err := s.applyAccount(ctx, tx, id, f, oldState, p.State, now)
+	if err != nil {
+		return "", "", err
+	}
+	if err := s.inviteOnChange(ctx, tx, a, p, oldState, p.State); err != nil {
 		return "", "", err
 	}
 	if p.State == storage.ProvisionDisabled && oldState != storage.ProvisionDisabled {

@@ -115,9 +115,12 @@ type LifecycleConfig struct {
 	// SessionsEnded tells the applications of ended sessions
 	// (back-channel logout), after the commit.
 	SessionsEnded func(ctx context.Context, sessionIDs []string)
-	Now           func() time.Time
-	Logger        *slog.Logger
-	Every         time.Duration // how often Run looks; default a minute
+	// Invite is Config.Invite: called when the start date makes a
+	// pending account usable. Nil: nothing.
+	Invite func(ctx context.Context, tx storage.Storage, a storage.Account, p storage.Provisioned) error
+	Now    func() time.Time
+	Logger *slog.Logger
+	Every  time.Duration // how often Run looks; default a minute
 }
 
 // Lifecycle moves provisioned accounts through their states.
@@ -242,6 +245,11 @@ func (l *Lifecycle) advance(ctx context.Context, id string, now time.Time) (bool
 		}
 		if p.State == old.State {
 			return nil
+		}
+		if old.State == storage.ProvisionPending && Usable(p.State) && l.cfg.Invite != nil {
+			if err := l.cfg.Invite(ctx, tx, a, p); err != nil {
+				return err
+			}
 		}
 		if p.State == storage.ProvisionDisabled {
 			if _, err := tx.UpdateAccount(ctx, id, func(a storage.Account) (storage.Account, error) {
