@@ -169,7 +169,7 @@ func sameClient(a, b storage.Client) bool {
 		a.ThirdParty == b.ThirdParty && a.IDTokenAlg == b.IDTokenAlg && a.Source == b.Source &&
 		slices.Equal(a.Scopes, b.Scopes) &&
 		a.ResourceServer == b.ResourceServer && slices.Equal(a.ResourceScopes, b.ResourceScopes) &&
-		slices.Equal(a.AllowedGroups, b.AllowedGroups)
+		slices.Equal(a.AllowedGroups, b.AllowedGroups) && a.RequireMFA == b.RequireMFA
 }
 
 // SyncClients runs SyncClients on the provider's database at its clock.

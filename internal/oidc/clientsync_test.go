@@ -265,3 +265,36 @@ func TestSyncClientsNodes(t *testing.T) {
 		t.Errorf("%d clients, %d created", len(list), created)
 	}
 }
+
+// TestSameClientSeesEveryField: a change to any field of a client but its
+// timestamps makes sameClient false, so the configuration file's change
+// is synced (a field added to storage.Client and forgotten there, as
+// RequireMFA once was, fails here).
+func TestSameClientSeesEveryField(t *testing.T) {
+	base := storage.Client{ID: "web", Name: "Web", RedirectURIs: []string{"https://a.example/cb"}}
+	if !sameClient(base, base) {
+		t.Fatal("a client differs from itself")
+	}
+	typ := reflect.TypeOf(base)
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		if f.Name == "CreatedAt" || f.Name == "UpdatedAt" {
+			continue
+		}
+		changed := base
+		v := reflect.ValueOf(&changed).Elem().Field(i)
+		switch v.Kind() {
+		case reflect.String:
+			v.SetString(v.String() + "x")
+		case reflect.Bool:
+			v.SetBool(!v.Bool())
+		case reflect.Slice:
+			v.Set(reflect.Append(v, reflect.ValueOf("x")))
+		default:
+			t.Fatalf("field %s of kind %s: teach this test to change it", f.Name, v.Kind())
+		}
+		if sameClient(base, changed) {
+			t.Errorf("sameClient does not see a change of %s", f.Name)
+		}
+	}
+}
